@@ -1,0 +1,713 @@
+"""PyVista scene for a Head and a Plan: shared by the CLI ``render`` command and the web app.
+
+The scene only *draws*: every position, normal and muscle label comes from the ``Head`` or the
+``Plan``.  What it computes itself is presentation (colours, marker sizes, label orientation, the
+soft heat falloff of the pain origin, camera placement).
+
+Everything drawn is real geometry (glyph meshes and ``pv.Text3D`` labels, colours as per-point
+RGB arrays) so that the browser's vtk.js "local" view and the server's "remote" view show the same
+picture: vtk.js drops 2D text actors and draws point sprites as squares.
+
+Public API::
+
+    scene = build_scene(plotter, head, plan, show_muscles=True, show_labels=True,
+                        highlight=None, pain_point=None)
+    scene.update(plan=..., highlight="site-id", pain_point=(x, y, z), show_labels=False, ...)
+    set_camera(plotter, head, "front" | "back" | "left" | "right" | "top")
+    render_png(head, plan, "out.png", view="front" | ... | "all", size=(1600, 1200))
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+import pyvista as pv
+
+__all__ = [
+    "VIEWS",
+    "MUSCLE_COLORS",
+    "SKIN_RGB",
+    "Scene",
+    "build_scene",
+    "set_camera",
+    "focus_camera",
+    "view_direction",
+    "render_png",
+    "muscle_color",
+    "muscle_hex",
+    "muscle_names",
+]
+
+VIEWS = ("front", "back", "left", "right", "top")
+
+# --- palette -------------------------------------------------------------------------------
+SKIN_RGB = np.array([232, 196, 170], dtype=float)  # warm, light skin tone
+BACKGROUND = ("#f4f1ee", "#d9dee5")  # bottom, top of the gradient
+LABEL_RGB = (30, 30, 34)
+FTP_RING_RGB = (20, 20, 24)
+HIGHLIGHT_RGB = (255, 205, 0)
+HEAT_RGB = np.array([214, 38, 24], dtype=float)
+LANDMARK_RGB = (250, 250, 250)
+GUESS_RGB = (230, 30, 110)
+ANSWER_RGB = (0, 150, 70)
+
+# Saturated marker colours per muscle (Okabe-Ito / Tableau-like, distinct from skin).
+MUSCLE_COLORS: dict[str, tuple[int, int, int]] = {
+    "frontalis": (31, 119, 180),  # blue
+    "corrugator": (148, 103, 189),  # violet
+    "procerus": (227, 119, 194),  # magenta
+    "temporalis": (44, 160, 44),  # green
+    "occipitalis": (214, 39, 40),  # red
+    "cervical_paraspinal": (23, 190, 207),  # cyan
+    "trapezius": (255, 127, 14),  # orange
+    "orbicularis_oculi": (140, 86, 75),  # brown
+}
+_FALLBACK_COLOR = (120, 120, 120)
+_TINT_ALPHA = 0.38  # how strongly a muscle area tints the skin
+_HEAT_SIGMA_MM = 16.0  # soft heat area of the pain origin
+_HEAT_ALPHA = 0.85
+
+# Default muscle code order, used only when the engine's table cannot be imported.
+_DEFAULT_MUSCLES = (
+    "none",
+    "frontalis",
+    "corrugator",
+    "procerus",
+    "temporalis",
+    "occipitalis",
+    "cervical_paraspinal",
+    "trapezius",
+    "orbicularis_oculi",
+)
+
+
+def muscle_color(name: str) -> tuple[int, int, int]:
+    """RGB 0-255 marker colour of a muscle (grey for an unknown name)."""
+    return MUSCLE_COLORS.get(str(name), _FALLBACK_COLOR)
+
+
+def muscle_hex(name: str) -> str:
+    """``#rrggbb`` marker colour of a muscle, for UI legends."""
+    r, g, b = muscle_color(name)
+    return f"#{r:02x}{g:02x}{b:02x}"
+
+
+def muscle_names(head: Any = None) -> dict[int, str]:
+    """Map the integer codes of the mesh point array ``muscle`` to names.
+
+    Uses ``visualizer.head.MUSCLES`` (the engine's table) when available; accepts a sequence of
+    names indexed by code, a ``{code: name}`` or a ``{name: code}`` mapping.
+    """
+    table: Any = getattr(head, "MUSCLES", None) if head is not None else None
+    if table is None:
+        try:  # the engine's table
+            from visualizer.muscle_map import MUSCLES as table  # type: ignore[no-redef]
+        except Exception:  # pragma: no cover - engine not importable
+            try:
+                from visualizer.head import MUSCLES as table  # type: ignore[no-redef]
+            except Exception:
+                table = _DEFAULT_MUSCLES
+    if isinstance(table, dict):
+        items = list(table.items())
+        if items and isinstance(items[0][0], str):
+            return {int(v): str(k) for k, v in items}
+        return {int(k): str(v) for k, v in items}
+    if hasattr(table, "__members__"):  # an Enum
+        return {int(m.value): str(m.name).lower() for m in table}  # type: ignore[union-attr]
+    return {i: str(n) for i, n in enumerate(table)}
+
+
+# --- small geometry helpers (presentation only) ------------------------------------------------
+def _unit(v: np.ndarray) -> np.ndarray:
+    v = np.asarray(v, dtype=float)
+    n = np.linalg.norm(v, axis=-1, keepdims=True)
+    return v / np.where(n == 0, 1.0, n)
+
+
+def _mesh_to_head_rotation(head: Any) -> np.ndarray:
+    """3x3 linear part of the mesh->head transform (identity if the head has no frame)."""
+    frame = getattr(head, "frame", None)
+    m = getattr(frame, "matrix", None) if frame is not None else None
+    if m is None:
+        return np.eye(3)
+    return np.asarray(m, dtype=float)[:3, :3]
+
+
+def view_direction(head: Any, direction_head: Sequence[float]) -> np.ndarray:
+    """A head-frame direction (+x right, +y nasion, +z up) expressed in the mesh frame."""
+    r = _mesh_to_head_rotation(head)
+    # mesh->head maps v_mesh to R v_mesh; for a direction d_head we need R^-1 d_head.
+    d = np.linalg.solve(r, np.asarray(direction_head, dtype=float))
+    return _unit(d)
+
+
+def _orthonormal_frames(normals: np.ndarray, up_hint: np.ndarray, alt_hint: np.ndarray) -> np.ndarray:
+    """Per-row rotation matrices with columns (right, up, normal); 'up' follows up_hint."""
+    n = _unit(normals)
+    up = up_hint[None, :] - (n @ up_hint)[:, None] * n
+    weak = np.linalg.norm(up, axis=1) < 0.35
+    if np.any(weak):
+        alt = alt_hint[None, :] - (n[weak] @ alt_hint)[:, None] * n[weak]
+        up[weak] = alt
+    up = _unit(up)
+    right = np.cross(up, n)
+    return np.stack([right, up, n], axis=2)  # (k, 3, 3): columns
+
+
+@lru_cache(maxsize=8)
+def _unit_sphere(res: int = 14) -> tuple[np.ndarray, np.ndarray]:
+    s = pv.Sphere(radius=1.0, theta_resolution=res, phi_resolution=max(8, res - 4))
+    return np.asarray(s.points, dtype=float), np.asarray(s.faces, dtype=np.int64).reshape(-1, 4)[:, 1:]
+
+
+@lru_cache(maxsize=8)
+def _unit_torus(ring: float, tube: float) -> tuple[np.ndarray, np.ndarray]:
+    t = pv.ParametricTorus(ringradius=ring, crosssectionradius=tube, u_res=28, v_res=8, w_res=2)
+    t = t.triangulate().clean()
+    return np.asarray(t.points, dtype=float), np.asarray(t.faces, dtype=np.int64).reshape(-1, 4)[:, 1:]
+
+
+@lru_cache(maxsize=512)
+def _text_template(text: str) -> tuple[np.ndarray, np.ndarray]:
+    """Triangulated 3D text of height 1, centred at the origin in the xy plane."""
+    t = pv.Text3D(text, depth=0.12, height=1.0).triangulate()
+    pts = np.asarray(t.points, dtype=float)
+    pts -= (pts.max(axis=0) + pts.min(axis=0)) / 2.0
+    return pts, np.asarray(t.faces, dtype=np.int64).reshape(-1, 4)[:, 1:]
+
+
+def _tile(template: tuple[np.ndarray, np.ndarray], rotations: np.ndarray, scales: np.ndarray,
+          centers: np.ndarray, colors: np.ndarray | None) -> pv.PolyData:
+    """Copies of a template mesh: rotated (columns = local axes), scaled, translated; RGB colours."""
+    pts0, tri0 = template
+    k = len(centers)
+    if k == 0:
+        return pv.PolyData()
+    # (k, m, 3) = R (k,3,3) @ p (m,3)
+    pts = np.einsum("kij,mj->kmi", rotations, pts0) * np.asarray(scales, float).reshape(k, 1, 1)
+    pts += np.asarray(centers, float)[:, None, :]
+    offs = (np.arange(k) * len(pts0))[:, None, None]
+    tris = (tri0[None, :, :] + offs).reshape(-1, 3)
+    faces = np.hstack([np.full((len(tris), 1), 3, dtype=np.int64), tris]).ravel()
+    mesh = pv.PolyData(pts.reshape(-1, 3), faces)
+    if colors is not None:
+        rgb = np.repeat(np.asarray(colors, dtype=np.uint8).reshape(k, 3), len(pts0), axis=0)
+        mesh.point_data["rgb"] = rgb
+    return mesh
+
+
+def _tile_variable(templates: list[tuple[np.ndarray, np.ndarray]], rotations: np.ndarray,
+                   scales: np.ndarray, centers: np.ndarray, colors: np.ndarray | None) -> pv.PolyData:
+    """Like _tile with one template per item (used for text labels)."""
+    if not templates:
+        return pv.PolyData()
+    all_pts, all_tris, all_rgb = [], [], []
+    base = 0
+    for i, (pts0, tri0) in enumerate(templates):
+        p = (rotations[i] @ pts0.T).T * scales[i] + centers[i]
+        all_pts.append(p)
+        all_tris.append(tri0 + base)
+        if colors is not None:
+            all_rgb.append(np.repeat(np.asarray(colors[i], dtype=np.uint8)[None, :], len(pts0), axis=0))
+        base += len(pts0)
+    tris = np.vstack(all_tris)
+    faces = np.hstack([np.full((len(tris), 1), 3, dtype=np.int64), tris]).ravel()
+    mesh = pv.PolyData(np.vstack(all_pts), faces)
+    if colors is not None:
+        mesh.point_data["rgb"] = np.vstack(all_rgb)
+    return mesh
+
+
+def _replace(target: pv.PolyData, new: pv.PolyData) -> None:
+    """Replace a mesh's content in place (keeps the actor and its identity for trame deltas)."""
+    if new.n_points == 0:
+        # keep one degenerate triangle so renderers never see an empty dataset
+        new = pv.PolyData(np.zeros((3, 3)), np.array([3, 0, 1, 2]))
+        new.point_data["rgb"] = np.zeros((3, 3), dtype=np.uint8)
+    target.copy_from(new, deep=False)
+    target.Modified()
+
+
+def _site_get(site: Any, name: str, default: Any = None) -> Any:
+    if isinstance(site, dict):
+        return site.get(name, default)
+    return getattr(site, name, default)
+
+
+@dataclass
+class SiteGeometry:
+    """The drawable part of a plan: arrays in plan order."""
+
+    ids: list[str]
+    muscles: list[str]
+    order: np.ndarray
+    units: np.ndarray
+    positions: np.ndarray
+    normals: np.ndarray
+    ftp: np.ndarray
+
+    @classmethod
+    def from_plan(cls, plan: Any) -> "SiteGeometry":
+        sites = list(getattr(plan, "sites", None) or (plan.get("sites", []) if isinstance(plan, dict) else []))
+        if not sites:
+            z = np.zeros((0, 3))
+            return cls([], [], np.zeros(0, int), np.zeros(0), z, z, np.zeros(0, bool))
+        return cls(
+            ids=[str(_site_get(s, "id")) for s in sites],
+            muscles=[str(_site_get(s, "muscle")) for s in sites],
+            order=np.array([int(_site_get(s, "order", i + 1)) for i, s in enumerate(sites)]),
+            units=np.array([float(_site_get(s, "units", 0.0)) for s in sites]),
+            positions=np.array([_site_get(s, "position") for s in sites], dtype=float).reshape(-1, 3),
+            normals=_unit(np.array([_site_get(s, "normal") for s in sites], dtype=float).reshape(-1, 3)),
+            ftp=np.array([bool(_site_get(s, "follow_the_pain", False)) for s in sites]),
+        )
+
+
+def marker_radius(positions: np.ndarray) -> float:
+    """Marker radius (mm) so that neighbouring sites never merge: 30 % of the closest spacing."""
+    if len(positions) < 2:
+        return 3.0
+    d = np.linalg.norm(positions[:, None, :] - positions[None, :, :], axis=2)
+    d[np.diag_indices_from(d)] = np.inf
+    closest = float(d.min())
+    return float(np.clip(0.3 * closest, 1.2, 3.0))
+
+
+def _fmt_units(u: float) -> str:
+    return f"{u:g}"
+
+
+class Scene:
+    """All actors of one plotter's scene, updated in place.
+
+    Actors (``scene.actors[name]``): ``head``, ``sites``, ``ftp_rings``, ``labels``, ``highlight``,
+    ``landmarks``, ``landmark_labels``, ``guess``, ``answer``.
+    """
+
+    def __init__(self, plotter: pv.Plotter, head: Any, plan: Any = None, *, show_muscles: bool = True,
+                 show_labels: bool = True, show_sites: bool = True, show_landmarks: bool = False,
+                 highlight: str | None = None, pain_point: Sequence[float] | None = None,
+                 heat_points: Iterable[Sequence[float]] | None = None) -> None:
+        self.plotter = plotter
+        self.head = head
+        self.plan = None
+        self.geometry = SiteGeometry.from_plan(None)
+        self.show_muscles = bool(show_muscles)
+        self.show_labels = bool(show_labels)
+        self.show_sites = bool(show_sites)
+        self.show_landmarks = bool(show_landmarks)
+        self.highlight: str | None = None
+        self.pain_point: np.ndarray | None = None
+        self.heat_points: np.ndarray = np.zeros((0, 3))
+        self.radius = 3.0
+        self.up = view_direction(head, (0, 0, 1))
+        self.forward = view_direction(head, (0, 1, 0))
+        self.actors: dict[str, Any] = {}
+        self.meshes: dict[str, pv.PolyData] = {}
+
+        self._build_head()
+        self._base_rgb = self._skin_rgb(False)
+        self._tinted_rgb = self._skin_rgb(True)
+        for name in ("sites", "ftp_rings", "labels", "highlight", "landmarks", "landmark_labels",
+                     "guess", "answer"):
+            self._add_overlay(name)
+        self._build_landmarks()
+        self.update(plan=plan, highlight=highlight, pain_point=pain_point, heat_points=heat_points,
+                    _force=True)
+
+    # -- construction ---------------------------------------------------------------------
+    def _build_head(self) -> None:
+        src = self.head.mesh
+        mesh = pv.PolyData()
+        mesh.copy_from(src, deep=True)
+        if "Normals" not in mesh.point_data:
+            mesh = mesh.compute_normals(cell_normals=False, point_normals=True, split_vertices=False,
+                                        consistent_normals=False, auto_orient_normals=False)
+        keep = {"Normals"}
+        for name in list(mesh.point_data.keys()):
+            if name not in keep:
+                del mesh.point_data[name]
+        for name in list(mesh.cell_data.keys()):
+            del mesh.cell_data[name]
+        mesh.point_data["rgb"] = np.zeros((mesh.n_points, 3), dtype=np.uint8)
+        self.meshes["head"] = mesh
+        self.actors["head"] = self.plotter.add_mesh(
+            mesh, scalars="rgb", rgb=True, smooth_shading=True, ambient=0.22, diffuse=0.78,
+            specular=0.06, specular_power=12, name="head", pickable=True, show_scalar_bar=False,
+        )
+
+    def _add_overlay(self, name: str) -> None:
+        mesh = pv.PolyData()
+        _replace(mesh, pv.PolyData())
+        self.meshes[name] = mesh
+        kw = dict(ambient=0.3, diffuse=0.75, specular=0.15, smooth_shading=True)
+        if name in ("labels", "landmark_labels"):
+            kw = dict(ambient=0.6, diffuse=0.4, specular=0.0, smooth_shading=False)
+        self.actors[name] = self.plotter.add_mesh(mesh, scalars="rgb", rgb=True, name=name,
+                                                  pickable=(name == "sites"), show_scalar_bar=False,
+                                                  **kw)
+        self.actors[name].SetVisibility(False)
+
+    def _skin_rgb(self, tinted: bool) -> np.ndarray:
+        n = self.meshes["head"].n_points
+        rgb = np.tile(SKIN_RGB, (n, 1))
+        if tinted:
+            codes = self._muscle_codes()
+            if codes is not None:
+                names = muscle_names(self.head)
+                for code in np.unique(codes):
+                    name = names.get(int(code), "none")
+                    if name in MUSCLE_COLORS:
+                        sel = codes == code
+                        rgb[sel] = (1 - _TINT_ALPHA) * rgb[sel] + _TINT_ALPHA * np.array(MUSCLE_COLORS[name])
+        return rgb
+
+    def _muscle_codes(self) -> np.ndarray | None:
+        src = self.head.mesh
+        if "muscle" in src.point_data:
+            codes = np.asarray(src.point_data["muscle"])
+            if len(codes) == self.meshes["head"].n_points:
+                return codes.astype(int)
+        return None
+
+    def _build_landmarks(self) -> None:
+        lms = dict(getattr(self.head, "landmarks", {}) or {})
+        if not lms:
+            return
+        names = sorted(lms)
+        pts = np.array([lms[k] for k in names], dtype=float).reshape(-1, 3)
+        # landmark normals: from the head's snap when available, else outward from the centroid
+        normals = []
+        for p in pts:
+            nrm = None
+            snap = getattr(self.head, "snap", None)
+            if snap is not None:
+                try:
+                    nrm = np.asarray(snap(p)[1], dtype=float)
+                except Exception:  # noqa: BLE001 - a display aid only
+                    nrm = None
+            if nrm is None:
+                nrm = p - np.asarray(self.meshes["head"].center)
+            normals.append(nrm)
+        normals = _unit(np.array(normals))
+        rot = _orthonormal_frames(normals, self.up, self.forward)
+        lm_r = 1.6
+        _replace(self.meshes["landmarks"], _tile(_unit_sphere(10), rot, np.full(len(pts), lm_r),
+                                                 pts + normals * lm_r * 0.3,
+                                                 np.tile(LANDMARK_RGB, (len(pts), 1))))
+        texts = [_text_template(n.replace("_", " ")) for n in names]
+        h = 2.6
+        centers = pts + normals * 0.8 + rot[:, :, 1] * (lm_r + h * 0.9)
+        _replace(self.meshes["landmark_labels"],
+                 _tile_variable(texts, rot, np.full(len(pts), h), centers,
+                                np.tile((60, 60, 60), (len(pts), 1))))
+
+    # -- updates --------------------------------------------------------------------------
+    def update(self, *, plan: Any = ..., highlight: Any = ..., pain_point: Any = ...,
+               heat_points: Any = ..., show_muscles: Any = ..., show_labels: Any = ...,
+               show_sites: Any = ..., show_landmarks: Any = ..., _force: bool = False) -> None:
+        """Change any part of the scene; arguments left out keep their value."""
+        plan_changed = plan is not ... and (plan is not self.plan or _force)
+        if plan is not ...:
+            self.plan = plan
+            self.geometry = SiteGeometry.from_plan(plan)
+            self.radius = marker_radius(self.geometry.positions)
+        skin_changed = _force
+        if show_muscles is not ... and bool(show_muscles) != self.show_muscles:
+            self.show_muscles = bool(show_muscles)
+            skin_changed = True
+        if pain_point is not ...:
+            new = None if pain_point is None else np.asarray(pain_point, dtype=float).reshape(3)
+            if (new is None) != (self.pain_point is None) or (
+                new is not None and not np.allclose(new, self.pain_point)
+            ):
+                skin_changed = True
+            self.pain_point = new
+        if heat_points is not ...:
+            new_h = np.zeros((0, 3)) if heat_points is None else np.asarray(list(heat_points), float).reshape(-1, 3)
+            if new_h.shape != self.heat_points.shape or not np.allclose(new_h, self.heat_points):
+                skin_changed = True
+            self.heat_points = new_h
+        if show_labels is not ...:
+            self.show_labels = bool(show_labels)
+        if show_sites is not ...:
+            self.show_sites = bool(show_sites)
+        if show_landmarks is not ...:
+            self.show_landmarks = bool(show_landmarks)
+        if highlight is not ...:
+            self.highlight = None if highlight in (None, "") else str(highlight)
+            self._update_highlight()
+        if plan_changed:
+            self._update_sites()
+            self._update_highlight()
+        if skin_changed:
+            self._update_skin()
+        self._update_visibility()
+
+    def _update_skin(self) -> None:
+        mesh = self.meshes["head"]
+        rgb = (self._tinted_rgb if self.show_muscles else self._base_rgb).copy()
+        heat_src = list(self.heat_points)
+        if self.pain_point is not None:
+            heat_src.append(self.pain_point)
+        if heat_src:
+            pts = np.asarray(mesh.points, dtype=float)
+            w = np.zeros(len(pts))
+            for c in heat_src:
+                d2 = np.einsum("ij,ij->i", pts - c, pts - c)
+                w = np.maximum(w, np.exp(-d2 / (2 * _HEAT_SIGMA_MM**2)))
+            a = (_HEAT_ALPHA * w)[:, None]
+            rgb = (1 - a) * rgb + a * HEAT_RGB
+        mesh.point_data["rgb"] = np.clip(rgb, 0, 255).astype(np.uint8)
+        mesh.Modified()
+
+    def _update_sites(self) -> None:
+        g = self.geometry
+        r = self.radius
+        k = len(g.ids)
+        if k == 0:
+            for name in ("sites", "ftp_rings", "labels"):
+                _replace(self.meshes[name], pv.PolyData())
+            return
+        rot = _orthonormal_frames(g.normals, self.up, self.forward)
+        colors = np.array([muscle_color(m) for m in g.muscles], dtype=np.uint8)
+        centers = g.positions + g.normals * (0.45 * r)
+        _replace(self.meshes["sites"], _tile(_unit_sphere(14), rot, np.full(k, r), centers, colors))
+        # follow-the-pain sites: a dark ring lying on the skin around the bead
+        ftp = np.flatnonzero(g.ftp)
+        if len(ftp):
+            ring = _tile(_unit_torus(1.0, 0.16), rot[ftp], np.full(len(ftp), 1.75 * r),
+                         g.positions[ftp] + g.normals[ftp] * 0.25 * r,
+                         np.tile(FTP_RING_RGB, (len(ftp), 1)))
+        else:
+            ring = pv.PolyData()
+        _replace(self.meshes["ftp_rings"], ring)
+        # labels "order: units U", upright in the tangent plane, above the marker
+        texts = [_text_template(f"{int(o)}: {_fmt_units(u)}U") for o, u in zip(g.order, g.units)]
+        h = max(2.4, 1.15 * r)
+        lift = g.normals * 1.0
+        centers_l = g.positions + lift + rot[:, :, 1] * (r * 1.25 + h * 0.6)
+        _replace(self.meshes["labels"], _tile_variable(texts, rot, np.full(k, h), centers_l,
+                                                       np.tile(LABEL_RGB, (k, 1))))
+
+    def _update_highlight(self) -> None:
+        g = self.geometry
+        if self.highlight is None or self.highlight not in g.ids:
+            _replace(self.meshes["highlight"], pv.PolyData())
+            return
+        i = g.ids.index(self.highlight)
+        rot = _orthonormal_frames(g.normals[i:i + 1], self.up, self.forward)
+        r = self.radius
+        ring = _tile(_unit_torus(1.0, 0.22), rot, np.array([2.5 * r]),
+                     g.positions[i:i + 1] + g.normals[i:i + 1] * 0.5 * r, np.array([HIGHLIGHT_RGB]))
+        _replace(self.meshes["highlight"], ring)
+
+    def _update_visibility(self) -> None:
+        has_sites = len(self.geometry.ids) > 0
+        self.actors["sites"].SetVisibility(self.show_sites and has_sites)
+        self.actors["ftp_rings"].SetVisibility(self.show_sites and bool(np.any(self.geometry.ftp)))
+        self.actors["labels"].SetVisibility(self.show_sites and self.show_labels and has_sites)
+        self.actors["highlight"].SetVisibility(
+            self.show_sites and self.highlight is not None and self.highlight in self.geometry.ids
+        )
+        has_lm = bool(getattr(self.head, "landmarks", None))
+        self.actors["landmarks"].SetVisibility(self.show_landmarks and has_lm)
+        self.actors["landmark_labels"].SetVisibility(self.show_landmarks and has_lm)
+
+    # -- quiz markers ---------------------------------------------------------------------
+    def set_markers(self, guess: Sequence[float] | None = None, answer: Sequence[float] | None = None,
+                    answer_normal: Sequence[float] | None = None,
+                    guess_normal: Sequence[float] | None = None) -> None:
+        """Trainer markers: the trainee's click (pink) and the true site (green)."""
+        for name, p, nrm, rgb, shape in (("guess", guess, guess_normal, GUESS_RGB, "sphere"),
+                                         ("answer", answer, answer_normal, ANSWER_RGB, "ring")):
+            if p is None:
+                _replace(self.meshes[name], pv.PolyData())
+                self.actors[name].SetVisibility(False)
+                continue
+            p = np.asarray(p, float).reshape(1, 3)
+            nrm = _unit(np.asarray(nrm if nrm is not None else p[0] - self.meshes["head"].center,
+                                   float).reshape(1, 3))
+            rot = _orthonormal_frames(nrm, self.up, self.forward)
+            if shape == "sphere":
+                m = _tile(_unit_sphere(12), rot, np.array([2.2]), p + nrm * 1.0, np.array([rgb]))
+            else:
+                m = _tile(_unit_torus(1.0, 0.25), rot, np.array([4.0]), p + nrm * 0.8, np.array([rgb]))
+                m = m.merge(_tile(_unit_sphere(10), rot, np.array([1.6]), p + nrm * 0.8, np.array([rgb])))
+            _replace(self.meshes[name], m)
+            self.actors[name].SetVisibility(True)
+
+    # -- helpers for the UI ---------------------------------------------------------------
+    def site_near(self, point: Sequence[float], tolerance: float | None = None) -> str | None:
+        """The id of the site whose marker contains ``point`` (a picked world point), or None."""
+        g = self.geometry
+        if not g.ids:
+            return None
+        tol = tolerance if tolerance is not None else 1.8 * self.radius
+        d = np.linalg.norm(g.positions - np.asarray(point, float).reshape(1, 3), axis=1)
+        i = int(np.argmin(d))
+        return g.ids[i] if d[i] <= tol else None
+
+    def site_position(self, site_id: str) -> tuple[np.ndarray, np.ndarray] | None:
+        g = self.geometry
+        if site_id not in g.ids:
+            return None
+        i = g.ids.index(site_id)
+        return g.positions[i], g.normals[i]
+
+
+def build_scene(plotter: pv.Plotter, head: Any, plan: Any, *, show_muscles: bool = True,
+                show_labels: bool = True, highlight: str | None = None,
+                pain_point: Sequence[float] | None = None, **kwargs: Any) -> Scene:
+    """Add the head, sites, labels and pain heat to ``plotter``; returns the updatable Scene."""
+    _style_plotter(plotter)
+    return Scene(plotter, head, plan, show_muscles=show_muscles, show_labels=show_labels,
+                 highlight=highlight, pain_point=pain_point, **kwargs)
+
+
+def _style_plotter(plotter: pv.Plotter) -> None:
+    plotter.set_background(BACKGROUND[0], top=BACKGROUND[1])
+    try:
+        plotter.enable_anti_aliasing("ssaa")
+    except Exception:  # noqa: BLE001 - optional nicety
+        pass
+
+
+# --- camera --------------------------------------------------------------------------------
+_VIEW_DIRS = {  # camera position direction (head frame), view-up (head frame)
+    "front": ((0, 1, 0), (0, 0, 1)),
+    "back": ((0, -1, 0), (0, 0, 1)),
+    "left": ((-1, 0, 0), (0, 0, 1)),
+    "right": ((1, 0, 0), (0, 0, 1)),
+    "top": ((0, 0, 1), (0, 1, 0)),
+}
+
+
+def _scene_center_and_size(head: Any) -> tuple[np.ndarray, float]:
+    b = np.asarray(head.mesh.bounds, dtype=float).reshape(3, 2)
+    return b.mean(axis=1), float(np.linalg.norm(b[:, 1] - b[:, 0]))
+
+
+def set_camera(plotter: pv.Plotter, head: Any, view: str, *, zoom: float = 1.0) -> None:
+    """Point the camera at the head from a named view (head-frame directions), framing the mesh."""
+    if view not in _VIEW_DIRS:
+        raise ValueError(f"Invalid value for the 'view' parameter: allowed values are "
+                         f"{', '.join(repr(v) for v in VIEWS)}, but got {view!r} instead.")
+    d_head, up_head = _VIEW_DIRS[view]
+    d = view_direction(head, d_head)
+    up = view_direction(head, up_head)
+    up = _unit(up - (up @ d) * d)
+    right = np.cross(d, up) * -1.0
+    b = np.asarray(head.mesh.bounds, dtype=float).reshape(3, 2)
+    corners = np.array([[x, y, z] for x in b[0] for y in b[1] for z in b[2]])
+    center = b.mean(axis=1)
+    rel = corners - center
+    half_w = float(np.abs(rel @ right).max())
+    half_h = float(np.abs(rel @ up).max())
+    depth = float(np.abs(rel @ d).max())
+    view_angle = 30.0
+    t = np.tan(np.radians(view_angle) / 2)
+    try:
+        w, h = plotter.window_size
+        aspect = max(float(w) / max(float(h), 1.0), 1e-3)
+    except Exception:  # noqa: BLE001
+        aspect = 1.0
+    dist = max(half_h / t, half_w / (t * aspect)) * 1.08 + depth
+    dist /= max(zoom, 1e-3)
+    plotter.camera_position = [tuple(center + d * dist), tuple(center), tuple(up)]
+    plotter.camera.view_angle = view_angle
+    plotter.reset_camera_clipping_range()
+
+
+def focus_camera(plotter: pv.Plotter, head: Any, position: Sequence[float], normal: Sequence[float],
+                 *, distance: float = 260.0) -> None:
+    """Look at a surface point from outside along (a softened) normal, head upright."""
+    p = np.asarray(position, float)
+    n = _unit(np.asarray(normal, float))
+    up = view_direction(head, (0, 0, 1))
+    center, _ = _scene_center_and_size(head)
+    # blend the normal with the direction from the head's centre so the view stays calm
+    outward = _unit(0.6 * n + 0.4 * _unit(p - center))
+    if abs(float(outward @ up)) > 0.95:
+        up = view_direction(head, (0, 1, 0))
+    plotter.camera_position = [tuple(p + outward * distance), tuple(p), tuple(up)]
+    plotter.camera.view_angle = 30.0
+    plotter.reset_camera_clipping_range()
+
+
+# --- offscreen picture ---------------------------------------------------------------------
+def _plan_title(plan: Any) -> str:
+    proto = getattr(plan, "protocol", None)
+    name = getattr(proto, "name", None) or getattr(proto, "id", None) or (proto if isinstance(proto, str) else "")
+    n = len(getattr(plan, "sites", []) or [])
+    units = getattr(plan, "total_units", None)
+    title = f"{name} - {n} sites" if name else f"{n} sites"
+    if units is not None:
+        title += f", {float(units):g} U"
+    return title
+
+
+def _legend_entries(plan: Any) -> list[tuple[str, str]]:
+    seen: list[str] = []
+    for s in getattr(plan, "sites", []) or []:
+        m = str(_site_get(s, "muscle"))
+        if m not in seen:
+            seen.append(m)
+    return [(m.replace("_", " "), muscle_hex(m)) for m in seen]
+
+
+def render_png(head: Any, plan: Any, path: str | Path, *, view: str = "front",
+               size: tuple[int, int] | None = None, pain_point: Sequence[float] | None = None,
+               heat_points: Iterable[Sequence[float]] | None = None, show_muscles: bool = True,
+               show_labels: bool = True, title: bool = True) -> Path:
+    """Render the plan offscreen to a PNG. ``view`` is one of VIEWS or ``"all"`` (a grid)."""
+    path = Path(path)
+    if view != "all" and view not in _VIEW_DIRS:
+        raise ValueError(f"Invalid value for the 'view' parameter: allowed values are "
+                         f"{', '.join(repr(v) for v in (*VIEWS, 'all'))}, but got {view!r} instead.")
+    if pain_point is None:
+        pain = getattr(plan, "pain", None)
+        pain_point = getattr(pain, "point", None)
+    if view == "all":
+        size = size or (1800, 1200)
+        pl = pv.Plotter(off_screen=True, shape=(2, 3), window_size=list(size), border=False)
+        order = ["front", "left", "right", "back", "top", None]
+        for i, v in enumerate(order):
+            pl.subplot(i // 3, i % 3)
+            _style_plotter(pl)
+            if v is None:
+                _legend_panel(pl, plan)
+                continue
+            Scene(pl, head, plan, show_muscles=show_muscles, show_labels=show_labels,
+                  pain_point=pain_point, heat_points=heat_points)
+            set_camera(pl, head, v)
+            pl.add_text(v, position="upper_left", font_size=12, color="#333333")
+    else:
+        size = size or (1400, 1200)
+        pl = pv.Plotter(off_screen=True, window_size=list(size))
+        build_scene(pl, head, plan, show_muscles=show_muscles, show_labels=show_labels,
+                    pain_point=pain_point, heat_points=heat_points)
+        set_camera(pl, head, view)
+        if title:
+            pl.add_text(_plan_title(plan), position="upper_left", font_size=14, color="#222222")
+            entries = _legend_entries(plan)
+            if entries:
+                pl.add_legend(entries + [("follow-the-pain (ring)", "#141418")], bcolor="white",
+                              border=True, size=(0.2, 0.035 * (len(entries) + 1)), loc="upper right",
+                              face="circle")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pl.screenshot(str(path))
+    pl.close()
+    return path
+
+
+def _legend_panel(pl: pv.Plotter, plan: Any) -> None:
+    pl.add_text(_plan_title(plan), position="upper_left", font_size=12, color="#222222")
+    entries = _legend_entries(plan)
+    if entries:
+        pl.add_legend(entries + [("follow-the-pain (ring)", "#141418")], bcolor="white", border=False,
+                      size=(0.7, min(0.8, 0.09 * (len(entries) + 1))), loc="center", face="circle")
