@@ -44,6 +44,8 @@ class Head:
         Where they were read from.
     notes : list of str
         Things the loader had to assume (shown in plans).
+    cache : dict
+        Per-head results that depend only on the head (e.g. placed protocol sites).
     """
 
     mesh: pv.PolyData
@@ -52,6 +54,7 @@ class Head:
     mesh_path: Path
     landmarks_path: Path
     notes: list[str] = field(default_factory=list)
+    cache: dict[str, object] = field(default_factory=dict, repr=False, compare=False)
 
     @cached_property
     def surface(self) -> Surface:

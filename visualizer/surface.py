@@ -7,6 +7,8 @@ mesh coordinates.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pyvista as pv
 import vtk
@@ -161,7 +163,7 @@ class Surface:
         Returns
         -------
         ndarray, shape (m, 3)
-            Ordered points of the arc, starting at ``a``'s crossing and ending at ``b``'s.
+            Ordered points of the arc, starting at ``a`` and ending at ``b``.
         """
         a = np.asarray(a, dtype=float)
         b = np.asarray(b, dtype=float)
@@ -176,7 +178,7 @@ class Surface:
         ends = [a, b] if via is None else [a, np.asarray(via, dtype=float), b]
         idx = [int(np.argmin(np.linalg.norm(nodes - p, axis=1))) for p in ends]
         path: list[int] = [idx[0]]
-        for s, t in zip(idx[:-1], idx[1:], strict=True):
+        for s, t in itertools.pairwise(idx):
             dist, pred = dijkstra(graph, directed=False, indices=s, return_predecessors=True)
             if not np.isfinite(dist[t]):
                 raise MeshError("the surface arc is broken: the two landmarks are not joined on the mesh")
@@ -184,7 +186,8 @@ class Surface:
             while seg[-1] != s:
                 seg.append(int(pred[seg[-1]]))
             path.extend(reversed(seg[:-1]))
-        return nodes[path]
+        # the arc runs from the landmarks themselves, not from the nearest plane crossings
+        return np.vstack([a, nodes[path], b])
 
     def _section(self, point: Array, normal: Array) -> tuple[Array, NDArray[np.int64]]:
         """Crossings of the plane with mesh edges (nodes) and the segments joining them."""

@@ -1,0 +1,234 @@
+"""The patient's usual pain origin and the follow-the-pain (FTP) sites it earns.
+
+A pain origin is one or more regions (``frontal``, ``temporal``, ``occipital``, ``neck``,
+``shoulder``; prefix ``left-``/``right-`` for one side, no prefix for both) and/or a point on the
+head (mesh frame, mm). FTP sites go to the protocol's FTP-eligible muscles nearest the origin, on
+the painful side, spaced from each other and from the fixed sites, within every cap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from visualizer.errors import PainError
+from visualizer.head import Head
+from visualizer.muscle_map import MUSCLE_CODE
+
+REGIONS: tuple[str, ...] = ("frontal", "temporal", "occipital", "neck", "shoulder")
+#: Muscle areas that make up each pain region.
+REGION_MUSCLES: dict[str, tuple[str, ...]] = {
+    "frontal": ("frontalis", "corrugator", "procerus"),
+    "temporal": ("temporalis",),
+    "occipital": ("occipitalis",),
+    "neck": ("cervical_paraspinal",),
+    "shoulder": ("trapezius",),
+}
+SIDES = ("left", "right")
+#: A clicked pain point is served only by eligible muscle areas within this reach (mm, default head).
+POINT_REACH_MM = 60.0
+#: Candidate FTP positions are sampled on this grid (mm) over each eligible muscle area.
+CANDIDATE_GRID_MM = 4.0
+#: A point closer than this to the midline (mm) counts as pain on both sides.
+MIDLINE_BAND_MM = 8.0
+
+
+@dataclass(frozen=True)
+class PainRegion:
+    """One region on one side (``left``/``right``) or both (``both``)."""
+
+    region: str
+    side: str
+
+    def __str__(self) -> str:
+        return self.region if self.side == "both" else f"{self.side}-{self.region}"
+
+
+@dataclass(frozen=True)
+class PainOrigin:
+    """Where the patient's headaches usually start.
+
+    Attributes
+    ----------
+    regions : tuple of PainRegion
+    point : tuple of float, optional
+        A point on or near the skin, **mesh frame** (mm).
+    """
+
+    regions: tuple[PainRegion, ...] = ()
+    point: tuple[float, float, float] | None = None
+
+    @classmethod
+    def parse(cls, regions: Iterable[str] = (), point: Sequence[float] | None = None) -> PainOrigin:
+        """Build from names like ``"left-temporal"`` and an optional [x, y, z] (mesh frame, mm)."""
+        parsed: list[PainRegion] = []
+        for raw in regions:
+            name = str(raw).strip().lower()
+            side = "both"
+            for s in SIDES:
+                if name.startswith(s + "-"):
+                    side, name = s, name[len(s) + 1 :]
+            if name not in REGIONS:
+                allowed = ", ".join(REGIONS)
+                raise PainError(
+                    f"pain region {raw!r} is unknown; use one of {allowed}, optionally prefixed left- or right-"
+                )
+            pr = PainRegion(name, side)
+            if pr not in parsed:
+                parsed.append(pr)
+        pt: tuple[float, float, float] | None = None
+        if point is not None:
+            vals = list(point)
+            if len(vals) != 3 or not all(isinstance(v, int | float) and np.isfinite(v) for v in vals):
+                raise PainError(f"pain point must be three finite numbers (x y z in mm), got {point!r}")
+            pt = (float(vals[0]), float(vals[1]), float(vals[2]))
+        return cls(tuple(parsed), pt)
+
+    @property
+    def empty(self) -> bool:
+        """True when no region and no point is given."""
+        return not self.regions and self.point is None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form: region names and the point (mesh frame, mm)."""
+        return {"regions": [str(r) for r in self.regions], "point": list(self.point) if self.point else None}
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """Possible FTP positions over the eligible muscle areas (prepared once per head + protocol)."""
+
+    positions: NDArray[np.float64]  # (n, 3) mesh frame
+    normals: NDArray[np.float64]
+    muscles: NDArray[np.str_]
+    sides: NDArray[np.str_]  # left / right
+    anchors: dict[tuple[str, str], NDArray[np.float64]]  # (region, side) → centre of the region
+
+
+def prepare_candidates(head: Head, muscles: Iterable[str]) -> Candidates:
+    """Sample candidate positions on a grid over each eligible muscle area, per side."""
+    pts = np.asarray(head.mesh.points, dtype=float)
+    codes = head.muscle_codes
+    x_head = head.frame.to_head(pts)[:, 0]
+    grid = CANDIDATE_GRID_MM * head.size_scale
+    pos, nrm, mus, sid = [], [], [], []
+    for m in sorted(set(muscles)):
+        mask = codes == MUSCLE_CODE[m]
+        if not mask.any():
+            continue
+        idx = np.flatnonzero(mask)
+        keys = np.floor(pts[idx] / grid).astype(np.int64)
+        _, first = np.unique(keys, axis=0, return_index=True)
+        chosen = idx[np.sort(first)]
+        p, n = head.surface.closest(pts[chosen])
+        pos.append(p)
+        nrm.append(n)
+        mus.append(np.full(len(chosen), m))
+        sid.append(np.where(x_head[chosen] >= 0, "right", "left"))
+    anchors: dict[tuple[str, str], NDArray[np.float64]] = {}
+    for region, region_muscles in REGION_MUSCLES.items():
+        mask = np.isin(codes, [MUSCLE_CODE[m] for m in region_muscles])
+        for side in SIDES:
+            sm = mask & ((x_head >= 0) if side == "right" else (x_head < 0))
+            if sm.any():
+                anchors[(region, side)] = head.surface.closest(pts[sm].mean(axis=0))[0]
+    if not pos:
+        empty = np.empty((0, 3))
+        return Candidates(empty, empty, np.array([], dtype=str), np.array([], dtype=str), anchors)
+    return Candidates(np.vstack(pos), np.vstack(nrm), np.concatenate(mus), np.concatenate(sid), anchors)
+
+
+@dataclass(frozen=True)
+class FtpPick:
+    """One chosen FTP site."""
+
+    position: NDArray[np.float64]
+    normal: NDArray[np.float64]
+    muscle: str
+    side: str
+    reason: str
+
+
+def choose_ftp_sites(
+    head: Head,
+    cands: Candidates,
+    origin: PainOrigin,
+    *,
+    fixed_positions: NDArray[np.float64],
+    muscle_caps: dict[str, float],
+    max_sites: int,
+    max_units: float,
+    units_per_site: float,
+    min_spacing_mm: float,
+) -> tuple[list[FtpPick], list[str]]:
+    """Pick FTP sites for a pain origin; returns the picks and warnings.
+
+    Each target (a region on one side, or the clicked point) takes turns choosing its nearest
+    candidate that keeps ``min_spacing_mm`` from every site so far and fits its muscle's cap, until
+    the site or unit allowance is used up or no target can take another site.
+    """
+    warnings: list[str] = []
+    eligible = set(muscle_caps)
+    targets: list[tuple[str, NDArray[np.float64], NDArray[np.bool_]]] = []
+    for r in origin.regions:
+        served = [m for m in REGION_MUSCLES[r.region] if m in eligible]
+        if not served:
+            warnings.append(
+                f"pain origin '{r}': no follow-the-pain sites possible — this protocol allows them only in "
+                f"{', '.join(sorted(eligible))}, not in the {r.region} region"
+            )
+            continue
+        for side in SIDES if r.side == "both" else (r.side,):
+            anchor = cands.anchors.get((r.region, side))
+            mask = np.isin(cands.muscles, served) & (cands.sides == side)
+            if anchor is None or not mask.any():
+                warnings.append(f"pain origin '{r}': the mesh has no {'/'.join(served)} area on the {side} side")
+                continue
+            targets.append((f"{side} {r.region} pain", anchor, mask))
+    if origin.point is not None:
+        p, _ = head.snap(np.asarray(origin.point))
+        reach = POINT_REACH_MM * head.size_scale
+        x = head.frame.to_head(p)[0]
+        side_ok = np.ones(len(cands.sides), dtype=bool)
+        if abs(x) > MIDLINE_BAND_MM * head.size_scale:
+            side_ok = cands.sides == ("right" if x > 0 else "left")
+        near = np.linalg.norm(cands.positions - p, axis=1) <= reach
+        mask = near & side_ok & np.isin(cands.muscles, list(eligible))
+        if not mask.any():
+            warnings.append(
+                f"pain point ({', '.join(f'{c:.0f}' for c in origin.point)}) mm: no follow-the-pain-eligible muscle "
+                f"({', '.join(sorted(eligible))}) within {reach:.0f} mm — no sites added for it"
+            )
+        else:
+            targets.append(("pain point", p, mask))
+
+    picks: list[FtpPick] = []
+    used_units: dict[str, float] = dict.fromkeys(muscle_caps, 0.0)
+    placed = np.asarray(fixed_positions, dtype=float).reshape(-1, 3)
+    spacing = min_spacing_mm
+    active = [True] * len(targets)
+    total = 0.0
+    while any(active) and len(picks) < max_sites and total + units_per_site <= max_units + 1e-9:
+        for ti, (reason, anchor, mask) in enumerate(targets):
+            if not active[ti] or len(picks) >= max_sites or total + units_per_site > max_units + 1e-9:
+                continue
+            room = np.array([used_units[m] + units_per_site <= muscle_caps[m] + 1e-9 for m in cands.muscles])
+            ok = mask & room
+            if ok.any() and len(placed):
+                d_near = np.min(np.linalg.norm(cands.positions[:, None, :] - placed[None, :, :], axis=2), axis=1)
+                ok &= d_near >= spacing
+            if not ok.any():
+                active[ti] = False
+                continue
+            idx = np.flatnonzero(ok)
+            best = idx[np.argmin(np.linalg.norm(cands.positions[idx] - anchor, axis=1))]
+            m = str(cands.muscles[best])
+            picks.append(FtpPick(cands.positions[best], cands.normals[best], m, str(cands.sides[best]), reason))
+            used_units[m] += units_per_site
+            total += units_per_site
+            placed = np.vstack([placed, cands.positions[best]])
+    return picks, warnings

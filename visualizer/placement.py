@@ -1,0 +1,125 @@
+"""Placement rules → positions and normals on a head.
+
+Two rules (see protocols/README.md):
+
+* **landmark + offset** — start on a landmark, then walk the given millimetres over the skin in
+  head-frame directions (superior/inferior = ±z, anterior/posterior = ±y, lateral/medial = away
+  from / toward the midline on the site's side).
+* **arc fraction** — cut the skin with the plane through ``from``, ``to`` and ``via`` (or, with no
+  ``via``, the plane through ``from``, ``to`` and the head-frame origin; when those three are in
+  line, as the two tragi are, the vertical plane through ``from`` and ``to``), follow the section
+  from ``from`` to ``to`` (through ``via``) and take the point at ``fraction`` of its length, as
+  the EEG 10-20 system does; an optional offset walk follows.
+
+Landmarks are resolved per side from that side's own landmarks, so an asymmetric head is
+handled anatomically, not by mirroring coordinates. Inputs and outputs are mesh-frame mm.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from visualizer.errors import LandmarkError, MeshError
+from visualizer.head import Head
+from visualizer.surface import point_at_fraction
+
+Vec = NDArray[np.float64]
+
+#: Offset keys and the head-frame direction each one walks (lateral is mirrored per side).
+OFFSET_DIRECTIONS: dict[str, tuple[float, float, float]] = {
+    "superior": (0.0, 0.0, 1.0),
+    "inferior": (0.0, 0.0, -1.0),
+    "anterior": (0.0, 1.0, 0.0),
+    "posterior": (0.0, -1.0, 0.0),
+    "lateral": (1.0, 0.0, 0.0),
+    "medial": (-1.0, 0.0, 0.0),
+}
+
+
+@dataclass(frozen=True)
+class Placed:
+    """A resolved surface position (mesh frame, mm) with its outward unit normal."""
+
+    position: Vec
+    normal: Vec
+
+
+def offset_vector(offsets: Mapping[str, float], side: str) -> Vec:
+    """Head-frame displacement (mm) for an offset mapping on ``side`` ('left'/'right'/'midline')."""
+    v = np.zeros(3)
+    for key, mm in offsets.items():
+        if key not in OFFSET_DIRECTIONS:
+            raise ValueError(f"unknown offset direction {key!r}; use one of {', '.join(OFFSET_DIRECTIONS)}")
+        d = np.array(OFFSET_DIRECTIONS[key])
+        if key in ("lateral", "medial"):
+            if side == "midline":
+                raise ValueError(f"offset {key!r} has no meaning for a midline site")
+            if side == "left":
+                d = -d
+        v += float(mm) * d
+    return v
+
+
+def walk_offset(head: Head, start: Vec, offsets: Mapping[str, float], side: str) -> Placed:
+    """Walk from ``start`` over the skin by the combined head-frame offset; snap; return the end."""
+    disp = offset_vector(offsets, side)
+    dist = float(np.linalg.norm(disp))
+    if dist > 0:
+        end = head.surface.walk(start, head.frame.dir_from_head(disp), dist, step=min(1.0, dist / 4))
+    else:
+        end = start
+    pos, nrm = head.surface.closest(end)
+    return Placed(pos, nrm)
+
+
+def arc_point(head: Head, start: str, end: str, via: str | None, fraction: float, *, needed_by: str = "") -> Vec:
+    """The point ``fraction`` of the way along the plane-cut skin arc ``start`` → (``via``) → ``end``."""
+    a = head.landmark(start, needed_by=needed_by)
+    b = head.landmark(end, needed_by=needed_by)
+    if via is not None:
+        c = head.landmark(via, needed_by=needed_by)
+        normal = np.cross(c - a, b - a)
+    else:
+        # the plane through both landmarks and the head-frame origin (a "great circle" of the head,
+        # like the 10-20 arcs); if the three are collinear (tragus to tragus), the vertical plane
+        c = None
+        o = head.frame.origin
+        normal = np.cross(a - o, b - o)
+        scale = float(np.linalg.norm(a - o) * np.linalg.norm(b - o)) or 1.0
+        if np.linalg.norm(normal) < 0.02 * scale:
+            normal = np.cross(b - a, head.frame.rotation[2])
+    if np.linalg.norm(normal) < 1e-9:
+        raise LandmarkError(f"{needed_by}: landmarks {start!r}, {end!r}, {via!r} are collinear; no plane through them")
+    try:
+        arc = head.surface.plane_arc(a, b, normal, via=c)
+    except MeshError as exc:
+        raise MeshError(f"{needed_by}: arc {start} → {end}: {exc}") from None
+    return point_at_fraction(arc, fraction)
+
+
+def place_landmark(
+    head: Head, landmark: str, offsets: Mapping[str, float], side: str, *, needed_by: str = ""
+) -> Placed:
+    """Landmark + offset rule."""
+    start = head.landmark(landmark, needed_by=needed_by)
+    return walk_offset(head, start, offsets, side)
+
+
+def place_arc(
+    head: Head,
+    start: str,
+    end: str,
+    via: str | None,
+    fraction: float,
+    offsets: Mapping[str, float],
+    side: str,
+    *,
+    needed_by: str = "",
+) -> Placed:
+    """Arc-fraction rule (then the optional offset walk)."""
+    p = arc_point(head, start, end, via, fraction, needed_by=needed_by)
+    return walk_offset(head, p, offsets, side)
