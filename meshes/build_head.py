@@ -133,7 +133,7 @@ def build(obj: Path, out_dir: Path) -> None:
     prof = midline_profile(surf)
     front = prof[prof[:, 1] > 40]
     back = prof[prof[:, 1] < 0]
-    nz = lm["nasion"][2]
+    lm["nasion"][2]
     top = prof[np.argmax(prof[:, 2])]
     lm["vertex"] = top  # highest point of the head in the head frame
 

@@ -48,9 +48,9 @@ class Head:
         Per-head results that depend only on the head (e.g. placed protocol sites).
     """
 
-    mesh: pv.PolyData
-    landmarks: dict[str, NDArray[np.float64]]
-    frame: HeadFrame
+    mesh: pv.PolyData = field(repr=False)
+    landmarks: dict[str, NDArray[np.float64]] = field(repr=False)
+    frame: HeadFrame = field(repr=False)
     mesh_path: Path
     landmarks_path: Path
     notes: list[str] = field(default_factory=list)

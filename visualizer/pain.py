@@ -18,6 +18,7 @@ from numpy.typing import NDArray
 from visualizer.errors import PainError
 from visualizer.head import Head
 from visualizer.muscle_map import MUSCLE_CODE
+from visualizer.safety import placement_caution
 
 REGIONS: tuple[str, ...] = ("frontal", "temporal", "occipital", "neck", "shoulder")
 #: Muscle areas that make up each pain region.
@@ -125,10 +126,13 @@ def prepare_candidates(head: Head, muscles: Iterable[str]) -> Candidates:
         _, first = np.unique(keys, axis=0, return_index=True)
         chosen = idx[np.sort(first)]
         p, n = head.surface.closest(pts[chosen])
-        pos.append(p)
-        nrm.append(n)
-        mus.append(np.full(len(chosen), m))
-        sid.append(np.where(x_head[chosen] >= 0, "right", "left"))
+        sides = np.where(x_head[chosen] >= 0, "right", "left")
+        # a candidate the safety checks would flag is never offered
+        safe = np.array([placement_caution(head, m, str(sd), q) is None for q, sd in zip(p, sides, strict=True)])
+        pos.append(p[safe])
+        nrm.append(n[safe])
+        mus.append(np.full(int(safe.sum()), m))
+        sid.append(sides[safe])
     anchors: dict[tuple[str, str], NDArray[np.float64]] = {}
     for region, region_muscles in REGION_MUSCLES.items():
         mask = np.isin(codes, [MUSCLE_CODE[m] for m in region_muscles])

@@ -76,27 +76,42 @@ def check_sites(head: Head, sites: Sequence[Site], limits: Limits) -> tuple[list
                 f"(protocol minimum {limits.min_spacing_mm:g} mm)"
             )
 
-    hp = head.frame.to_head(pos) if len(pos) else pos
-    lm = head.landmarks
-    for s, p in zip(sites, hp, strict=True):
-        side = s.side if s.side in ("left", "right") else ("right" if p[0] >= 0 else "left")
-        brow_keys = ("orbital_rim", "brow_medial", "brow_lateral")
-        if s.muscle in BROW_MUSCLES and all(f"{side}_{k}" in lm for k in brow_keys):
-            rim = head.frame.to_head(lm[f"{side}_orbital_rim"])
-            xs = sorted(abs(head.frame.to_head(lm[f"{side}_{k}"])[0]) for k in ("brow_medial", "brow_lateral"))
-            over_orbit = xs[0] - 2.0 <= abs(p[0]) <= xs[1] + 2.0
-            height = p[2] - rim[2]
-            if over_orbit and height < ORBIT_MARGIN_MM:
-                warnings.append(
-                    f"site {s.id} ({s.muscle}) is {height:.1f} mm above the {side} orbital rim "
-                    f"(keep ≥ {ORBIT_MARGIN_MM:g} mm: risk of eyelid or brow ptosis)"
-                )
-        if s.muscle == "temporalis" and f"{side}_zygomatic_arch" in lm:
-            arch = head.frame.to_head(lm[f"{side}_zygomatic_arch"])
-            height = p[2] - arch[2]
-            if height < TEMPORALIS_MIN_ABOVE_ARCH_MM:
-                warnings.append(
-                    f"site {s.id} (temporalis) is {height:.1f} mm above the {side} zygomatic arch "
-                    f"(keep ≥ {TEMPORALIS_MIN_ABOVE_ARCH_MM:g} mm: below that lies tendon, not muscle)"
-                )
+    for site in sites:
+        caution = placement_caution(head, site.muscle, site.side, site.position)
+        if caution:
+            warnings.append(f"site {site.id} ({site.muscle}) is {caution}")
     return warnings, errors
+
+
+def placement_caution(head: Head, muscle: str, side: str, position: Sequence[float] | np.ndarray) -> str | None:
+    """Why a site of ``muscle`` at ``position`` (mesh frame) is unsafe, or None.
+
+    * brow muscles (frontalis, corrugator) over the orbit — from halfway between the medial brow
+      end and the pupil line out to the lateral brow end, i.e. over the levator palpebrae and the
+      central/lateral brow — must be ≥ 10 mm above that side's orbital rim;
+    * temporalis must be ≥ 45 mm above that side's zygomatic arch.
+    """
+    p = head.frame.to_head(np.asarray(position, dtype=float))
+    lm = head.landmarks
+    if side not in ("left", "right"):
+        side = "right" if p[0] >= 0 else "left"
+    brow_keys = ("orbital_rim", "brow_medial", "brow_lateral", "pupil")
+    if muscle in BROW_MUSCLES and all(f"{side}_{k}" in lm for k in brow_keys):
+        h = {k: head.frame.to_head(lm[f"{side}_{k}"]) for k in brow_keys}
+        inner = 0.5 * (abs(h["brow_medial"][0]) + abs(h["pupil"][0]))
+        outer = abs(h["brow_lateral"][0])
+        height = p[2] - h["orbital_rim"][2]
+        if inner <= abs(p[0]) <= outer and height < ORBIT_MARGIN_MM:
+            return (
+                f"{height:.1f} mm above the {side} orbital rim over the orbit "
+                f"(keep ≥ {ORBIT_MARGIN_MM:g} mm: risk of eyelid or brow ptosis)"
+            )
+    if muscle == "temporalis" and f"{side}_zygomatic_arch" in lm:
+        arch = head.frame.to_head(lm[f"{side}_zygomatic_arch"])
+        height = p[2] - arch[2]
+        if height < TEMPORALIS_MIN_ABOVE_ARCH_MM:
+            return (
+                f"{height:.1f} mm above the {side} zygomatic arch "
+                f"(keep ≥ {TEMPORALIS_MIN_ABOVE_ARCH_MM:g} mm: below that lies tendon, not muscle)"
+            )
+    return None
