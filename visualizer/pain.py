@@ -114,7 +114,8 @@ def prepare_candidates(head: Head, muscles: Iterable[str]) -> Candidates:
     """Sample candidate positions on a grid over each eligible muscle area, per side."""
     pts = np.asarray(head.mesh.points, dtype=float)
     codes = head.muscle_codes
-    x_head = head.frame.to_head(pts)[:, 0]
+    pts_head = head.frame.to_head(pts)
+    x_head = pts_head[:, 0]
     grid = CANDIDATE_GRID_MM * head.size_scale
     pos, nrm, mus, sid = [], [], [], []
     for m in sorted(set(muscles)):
@@ -122,7 +123,7 @@ def prepare_candidates(head: Head, muscles: Iterable[str]) -> Candidates:
         if not mask.any():
             continue
         idx = np.flatnonzero(mask)
-        keys = np.floor(pts[idx] / grid).astype(np.int64)
+        keys = np.floor(pts_head[idx] / grid).astype(np.int64)  # head-frame grid: pose-independent
         _, first = np.unique(keys, axis=0, return_index=True)
         chosen = idx[np.sort(first)]
         p, n = head.surface.closest(pts[chosen])
