@@ -68,7 +68,8 @@ MUSCLE_COLORS: dict[str, tuple[int, int, int]] = {
 }
 _FALLBACK_COLOR = (120, 120, 120)
 _TINT_ALPHA = 0.38  # how strongly a muscle area tints the skin
-_HEAT_SIGMA_MM = 16.0  # soft heat area of the pain origin
+_HEAT_SIGMA_MM = 16.0  # soft heat area of a clicked pain point
+_HEAT_REGION_SIGMA_MM = 26.0  # broader heat around the centre of a chosen pain region
 _HEAT_ALPHA = 0.85
 
 # Default muscle code order, used only when the engine's table cannot be imported.
@@ -451,15 +452,15 @@ class Scene:
     def _update_skin(self) -> None:
         mesh = self.meshes["head"]
         rgb = (self._tinted_rgb if self.show_muscles else self._base_rgb).copy()
-        heat_src = list(self.heat_points)
+        heat_src = [(c, _HEAT_REGION_SIGMA_MM) for c in self.heat_points]
         if self.pain_point is not None:
-            heat_src.append(self.pain_point)
+            heat_src.append((self.pain_point, _HEAT_SIGMA_MM))
         if heat_src:
             pts = np.asarray(mesh.points, dtype=float)
             w = np.zeros(len(pts))
-            for c in heat_src:
+            for c, sigma in heat_src:
                 d2 = np.einsum("ij,ij->i", pts - c, pts - c)
-                w = np.maximum(w, np.exp(-d2 / (2 * _HEAT_SIGMA_MM**2)))
+                w = np.maximum(w, np.exp(-d2 / (2 * sigma**2)))
             a = (_HEAT_ALPHA * w)[:, None]
             rgb = (1 - a) * rgb + a * HEAT_RGB
         mesh.point_data["rgb"] = np.clip(rgb, 0, 255).astype(np.uint8)
@@ -642,7 +643,10 @@ def focus_camera(plotter: pv.Plotter, head: Any, position: Sequence[float], norm
 # --- offscreen picture ---------------------------------------------------------------------
 def _plan_title(plan: Any) -> str:
     proto = getattr(plan, "protocol", None)
-    name = getattr(proto, "name", None) or getattr(proto, "id", None) or (proto if isinstance(proto, str) else "")
+    name = (getattr(plan, "protocol_name", None) or getattr(proto, "name", None)
+            or getattr(proto, "id", None) or (proto if isinstance(proto, str) else ""))
+    for sep in (" \u2014 ", " - ", " ("):
+        name = str(name).split(sep)[0]
     n = len(getattr(plan, "sites", []) or [])
     units = getattr(plan, "total_units", None)
     title = f"{name} - {n} sites" if name else f"{n} sites"
@@ -669,9 +673,12 @@ def render_png(head: Any, plan: Any, path: str | Path, *, view: str = "front",
     if view != "all" and view not in _VIEW_DIRS:
         raise ValueError(f"Invalid value for the 'view' parameter: allowed values are "
                          f"{', '.join(repr(v) for v in (*VIEWS, 'all'))}, but got {view!r} instead.")
+    pain = getattr(plan, "pain", None)
     if pain_point is None:
-        pain = getattr(plan, "pain", None)
-        pain_point = getattr(pain, "point", None)
+        pain_point = pain.get("point") if isinstance(pain, dict) else getattr(pain, "point", None)
+    if heat_points is None:
+        regions = pain.get("regions") if isinstance(pain, dict) else getattr(pain, "regions", None)
+        heat_points = region_heat_points(head, regions or ())
     if view == "all":
         size = size or (1800, 1200)
         pl = pv.Plotter(off_screen=True, shape=(2, 3), window_size=list(size), border=False)
@@ -703,6 +710,33 @@ def render_png(head: Any, plan: Any, path: str | Path, *, view: str = "front",
     pl.screenshot(str(path))
     pl.close()
     return path
+
+
+def region_heat_points(head: Any, regions: Iterable[Any]) -> list[np.ndarray]:
+    """Centres of pain regions ("left-temporal", "occipital", ...) from the engine, for the heat."""
+    names = [str(r) for r in regions]
+    if not names:
+        return []
+    try:
+        from visualizer.pain import prepare_candidates
+
+        cache = getattr(head, "cache", None)
+        key = "app:region-anchors"
+        anchors = cache.get(key) if isinstance(cache, dict) else None
+        if anchors is None:
+            anchors = dict(prepare_candidates(head, ()).anchors)
+            if isinstance(cache, dict):
+                cache[key] = anchors
+    except Exception:  # noqa: BLE001 - the heat is a display aid
+        return []
+    out = []
+    for r in names:
+        side, _, name = r.rpartition("-")
+        for sd in ((side,) if side in ("left", "right") else ("left", "right")):
+            a = anchors.get((name, sd))
+            if a is not None:
+                out.append(np.asarray(a, dtype=float))
+    return out
 
 
 def _legend_panel(pl: pv.Plotter, plan: Any) -> None:

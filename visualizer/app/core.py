@@ -1,0 +1,607 @@
+"""The InjectViz trame application: one instance per browser connection.
+
+``InjectVizApp(server, context)`` owns a PyVista plotter, a ``Scene`` and a ``Session`` (patient,
+plan, quiz).  ``visualizer.app.serve`` creates one instance per websocket so two browsers never
+share a patient, a pain origin or a quiz.  Everything shown comes from the engine's ``Plan`` and
+``Head``; this module only moves data between the page, the session and the scene.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import math
+import os
+import tempfile
+import time
+import traceback
+from pathlib import Path
+from typing import Any, Callable
+
+os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
+
+import numpy as np  # noqa: E402
+import pyvista as pv  # noqa: E402
+from trame.app import TrameApp  # noqa: E402
+from trame.decorators import change  # noqa: E402
+
+from visualizer.app import state as st  # noqa: E402
+from visualizer.app.context import AppContext, default_context  # noqa: E402
+from visualizer.scene import (  # noqa: E402
+    VIEWS,
+    build_scene,
+    focus_camera,
+    muscle_hex,
+    region_heat_points,
+    set_camera,
+)
+
+log = logging.getLogger("injectviz.app")
+
+pv.OFF_SCREEN = True
+
+DRAG_PX = 4  # a pointer that moved more than this between down and up was a drag, not a click
+OFF_HEAD_MM = 6.0  # a picked point farther than this from the skin is "off the head"
+PATIENT_STEP_SECONDS = 4.0
+
+ASSETS = Path(__file__).with_name("assets")
+
+
+def _error_text(exc: BaseException) -> str:
+    try:
+        from visualizer.errors import InjectVizError
+    except Exception:  # pragma: no cover
+        InjectVizError = ()  # type: ignore[assignment]  # noqa: N806
+    if isinstance(exc, (st.UserError, InjectVizError)):  # type: ignore[arg-type]
+        return str(exc)
+    return f"Something went wrong ({type(exc).__name__}: {exc}). The page is still working."
+
+
+def guarded(fn: Callable) -> Callable:
+    """Run a UI handler; any error becomes a message on the page, never a dead server."""
+
+    @functools.wraps(fn)
+    def wrapper(self: "InjectVizApp", *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(self, *args, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - shown to the user
+            if not isinstance(exc, st.UserError):
+                log.warning("handler %s failed:\n%s", fn.__name__, traceback.format_exc())
+            self.show_message(_error_text(exc), "error")
+            try:
+                self._push_plan_state()
+            except Exception:  # noqa: BLE001
+                log.warning("could not restore state:\n%s", traceback.format_exc())
+            return None
+
+    return wrapper
+
+
+class InjectVizApp(TrameApp):
+    """One connection's app: a plotter, a scene, a session and the page layout."""
+
+    def __init__(self, server: Any = None, context: AppContext | None = None, *,
+                 protocol: str | None = None) -> None:
+        super().__init__(server)
+        self.context = context or default_context()
+        self.head = self.context.head
+        self.session = st.Session(self.context.engine, self.head,
+                                  protocol=protocol or self.context.protocol)
+        self.plotter = pv.Plotter(off_screen=True, window_size=(1000, 760))
+        self.scene = build_scene(self.plotter, self.head, self.session.plan, show_muscles=True,
+                                 show_labels=True)
+        set_camera(self.plotter, self.head, "front")
+        # trame-pyvista names both views' Vue ref after the plotter (only one is mounted at a time)
+        self.view_ref = f"view_{self.plotter._id_name}"
+        self._play_task: asyncio.Task | None = None
+        self._local_ids: dict[str, Any] = {}
+        self.last_update_ms = 0.0
+        self._init_state()
+        self._build_ui()
+
+    # ------------------------------------------------------------------------------------
+    # state
+    # ------------------------------------------------------------------------------------
+    def _init_state(self) -> None:
+        s = self.state
+        s.client_only("pick_down", "pick_up")
+        s.update({
+            "pick_down": None,
+            "pick_up": None,
+            "drawer": True,
+            "tab": "plan",
+            "view_mode": "local",
+            "protocol_items": [
+                {"value": st.protocol_id(p), "title": st.protocol_name(p)}
+                for p in self.session.protocols
+            ],
+            "protocol_id": st.protocol_id(self.session.protocol),
+            "pain_regions_all": list(st.PAIN_REGIONS),
+            "pain_chips": [],
+            "pain_side": "both",
+            "follow_the_pain": True,
+            "click_sets_pain": True,
+            "pain_point": None,
+            "pain_summary": "none set",
+            "show_muscles": True,
+            "show_labels": True,
+            "show_landmarks": False,
+            "show_answers": False,
+            "selected_site": None,
+            "message": "",
+            "message_type": "info",
+            "message_id": 0,
+            "last_click": None,
+            "update_ms": 0,
+            "patient": {},
+            "patient_playing": False,
+            "quiz": None,
+            "quiz_result": None,
+            "quiz_summary": None,
+            "aftercare": list(st.AFTERCARE),
+            "patient_minutes": st.PATIENT_MINUTES,
+            "muscle_colors": {},
+            "views": list(VIEWS),
+        })
+        self._push_plan_state()
+
+    def _push_plan_state(self) -> None:
+        ses = self.session
+        s = self.state
+        with s:
+            rows = ses.site_rows()
+            tot = ses.totals()
+            s.site_rows = rows
+            s.totals = tot
+            s.warnings = ses.warnings()
+            s.plan_errors = ses.errors()
+            s.protocol_id = st.protocol_id(ses.protocol)
+            s.protocol_name = st.protocol_short_name(ses.protocol)
+            s.protocol_full_name = st.protocol_name(ses.protocol)
+            s.pain_chips = list(ses.pain_chips)
+            s.pain_side = ses.pain_side
+            s.follow_the_pain = ses.follow_the_pain
+            s.pain_point = None if ses.pain_point is None else [round(v, 1) for v in ses.pain_point]
+            s.pain_summary = ses.pain_summary()
+            s.selected_site = ses.selected
+            s.muscle_colors = {r["muscle_key"]: muscle_hex(r["muscle_key"]) for r in tot["per_muscle"]}
+            s.patient = ses.patient_text()
+
+    def show_message(self, text: str, kind: str = "info") -> None:
+        with self.state:
+            self.state.message = text
+            self.state.message_type = kind
+            self.state.message_id = (self.state.message_id or 0) + 1
+
+    # ------------------------------------------------------------------------------------
+    # view helpers
+    # ------------------------------------------------------------------------------------
+    @property
+    def local(self) -> bool:
+        return self.state.view_mode != "remote"
+
+    def view_update(self, camera: bool = False) -> None:
+        """Send the changed scene to the browser (geometry deltas or a new image)."""
+        if self.local:
+            self.local_view.update()
+            if camera:
+                self.local_view.push_camera()
+        else:
+            self.remote_view.update()
+
+    def _apply_scene(self, **kw: Any) -> None:
+        self.scene.update(**kw)
+
+    def _refresh(self, *, camera: bool = False) -> None:
+        """Scene <- session, then push the scene and the page state."""
+        t0 = time.perf_counter()
+        self._apply_scene(plan=self.session.plan, pain_point=self.session.pain_point,
+                          heat_points=self._heat_points(), highlight=self._highlight_id())
+        self.view_update(camera=camera)
+        self._push_plan_state()
+        self.last_update_ms = (time.perf_counter() - t0) * 1000
+        self.state.update_ms = round(self.last_update_ms, 1)
+
+    def _heat_points(self) -> list:
+        pain = getattr(self.session.plan, "pain", None)
+        regions = pain.get("regions") if isinstance(pain, dict) else None
+        return region_heat_points(self.head, regions or ())
+
+    def _highlight_id(self) -> str | None:
+        if self.state.tab == "patient":
+            return (self.session.patient_text() or {}).get("site_id")
+        if self.state.tab == "trainer":
+            return None
+        return self.session.selected
+
+    # ------------------------------------------------------------------------------------
+    # planning
+    # ------------------------------------------------------------------------------------
+    @change("protocol_id")
+    @guarded
+    def on_protocol(self, protocol_id: str, **_: Any) -> None:
+        if not protocol_id or protocol_id == st.protocol_id(self.session.protocol):
+            return
+        self.session.set_protocol(protocol_id)
+        self._end_quiz()
+        self._refresh()
+
+    @change("pain_chips", "pain_side")
+    @guarded
+    def on_pain_regions(self, pain_chips: list, pain_side: str, **_: Any) -> None:
+        chips = list(pain_chips or [])
+        if chips == self.session.pain_chips and pain_side == self.session.pain_side:
+            return
+        self.session.set_pain(chips, pain_side)
+        self._refresh()
+
+    @change("follow_the_pain")
+    @guarded
+    def on_follow(self, follow_the_pain: bool, **_: Any) -> None:
+        if bool(follow_the_pain) == self.session.follow_the_pain:
+            return
+        self.session.set_follow_the_pain(bool(follow_the_pain))
+        self._refresh()
+
+    @guarded
+    def clear_pain(self) -> None:
+        self.session.set_pain([], "both")
+        self.session.set_pain_point(None)
+        self._refresh()
+
+    @guarded
+    def clear_pain_point(self) -> None:
+        self.session.set_pain_point(None)
+        self._refresh()
+
+    def set_pain_point(self, point: Any) -> None:
+        """Set the pain origin to a surface point (mesh frame) and update everything."""
+        self.session.set_pain_point(point)
+        self._refresh()
+
+    @change("selected_site")
+    @guarded
+    def on_selected(self, selected_site: str | None, **_: Any) -> None:
+        if selected_site == self.session.selected:
+            return
+        self.session.select(selected_site)
+        if self.state.tab == "plan":
+            self._apply_scene(highlight=self.session.selected)
+            self.view_update()
+
+    @change("show_muscles", "show_labels", "show_landmarks", "show_answers", "tab")
+    @guarded
+    def on_display(self, **_: Any) -> None:
+        self._apply_display()
+        self.view_update()
+
+    def _apply_display(self) -> None:
+        s = self.state
+        tab = s.tab
+        if tab == "patient":
+            self.scene.update(show_muscles=False, show_labels=False, show_sites=True,
+                              show_landmarks=False, highlight=self._highlight_id())
+            self.scene.set_markers()
+        elif tab == "trainer":
+            self.scene.update(show_muscles=bool(s.show_muscles), show_labels=bool(s.show_answers),
+                              show_sites=bool(s.show_answers), show_landmarks=bool(s.show_landmarks),
+                              highlight=None)
+        else:
+            self.scene.update(show_muscles=bool(s.show_muscles), show_labels=bool(s.show_labels),
+                              show_sites=True, show_landmarks=bool(s.show_landmarks),
+                              highlight=self.session.selected)
+            self.scene.set_markers()
+        if tab != "patient":
+            self._stop_play()
+
+    @change("view_mode")
+    @guarded
+    def on_view_mode(self, view_mode: str, **_: Any) -> None:
+        if view_mode not in ("local", "remote"):
+            self.state.view_mode = "local"
+            raise st.UserError(f"Unknown view mode {view_mode!r}.")
+        self.view_update(camera=True)
+
+    @guarded
+    def camera(self, view: str) -> None:
+        if view == "reset":
+            view = "front"
+        if view not in VIEWS:
+            raise st.UserError(f"Unknown camera preset {view!r}: choose {', '.join(VIEWS)} or reset.")
+        set_camera(self.plotter, self.head, view)
+        self.view_update(camera=True)
+
+    # ------------------------------------------------------------------------------------
+    # clicks on the 3D view
+    # ------------------------------------------------------------------------------------
+    def _actor_of_local_id(self, remote_id: Any) -> str | None:
+        if remote_id is None:
+            return None
+        for name, actor in self.scene.actors.items():
+            try:
+                if str(self.local_view.get_scene_object_id(actor)) == str(remote_id):
+                    return name
+            except Exception:  # noqa: BLE001
+                continue
+        return None
+
+    def _pick_remote(self, event: dict) -> tuple[np.ndarray | None, str | None]:
+        from vtkmodules.vtkRenderingCore import vtkCellPicker
+
+        pos = event.get("position") or {}
+        x, y = float(pos.get("x", -1)), float(pos.get("y", -1))
+        picker = vtkCellPicker()
+        picker.SetTolerance(0.0005)
+        picker.PickFromListOn()
+        picker.AddPickList(self.scene.actors["head"])
+        if self.scene.actors["sites"].GetVisibility():
+            picker.AddPickList(self.scene.actors["sites"])
+        if not picker.Pick(x, y, 0, self.plotter.renderer):
+            return None, None
+        actor = picker.GetActor()
+        name = next((k for k, a in self.scene.actors.items() if a is actor), None)
+        return np.array(picker.GetPickPosition(), dtype=float), name
+
+    def pick(self, event: Any) -> tuple[np.ndarray | None, str | None]:
+        """World point and actor name of a click event from either view (None if it missed)."""
+        if not isinstance(event, dict):
+            return None, None
+        if event.get("mode") == "remote" or "position" in event and "worldPosition" not in event:
+            return self._pick_remote(event)
+        wp = event.get("worldPosition")
+        if wp is None or len(wp) != 3 or not all(math.isfinite(float(v)) for v in wp):
+            return None, None
+        return np.array(wp, dtype=float), self._actor_of_local_id(event.get("remoteId"))
+
+    def snap(self, point: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        p, n = self.head.snap(point)
+        p = np.asarray(p, dtype=float)
+        if float(np.linalg.norm(p - point)) > OFF_HEAD_MM:
+            raise st.UserError("That click was not on the head: click on the skin.")
+        return p, np.asarray(n, dtype=float)
+
+    @guarded
+    def on_click(self, event: Any = None, down: Any = None, up: Any = None) -> None:
+        if down and up:
+            dx, dy = float(up[0]) - float(down[0]), float(up[1]) - float(down[1])
+            if dx * dx + dy * dy > DRAG_PX * DRAG_PX:
+                return  # the end of a rotate-drag, not a click
+        self.handle_pick(*self.pick(event))
+
+    def handle_pick(self, point: np.ndarray | None, actor: str | None) -> None:
+        """Route a picked world point: select a site, set the pain origin, or answer the quiz."""
+        tab = self.state.tab
+        if tab == "patient":
+            return
+        if point is None:
+            if tab == "trainer" or self.state.click_sets_pain:
+                raise st.UserError("That click missed the head: click on the skin.")
+            return
+        if tab == "trainer":
+            self.quiz_answer(point)
+            return
+        if actor in ("sites", "labels", "ftp_rings", "highlight"):
+            sid = self.scene.site_near(point, tolerance=4 * self.scene.radius + 4)
+            if sid:
+                self.state.selected_site = sid
+                self.state.last_click = {"kind": "site", "id": sid}
+                return
+        if not self.state.click_sets_pain:
+            sid = self.scene.site_near(point)
+            if sid:
+                self.state.selected_site = sid
+            return
+        p, _ = self.snap(point)
+        self.state.last_click = {"kind": "pain", "point": [round(v, 1) for v in p]}
+        self.set_pain_point(p)
+
+    # ------------------------------------------------------------------------------------
+    # patient step-through
+    # ------------------------------------------------------------------------------------
+    def _patient_show(self, camera: bool = True) -> None:
+        text = self.session.patient_text()
+        self.state.patient = text
+        pos = self.scene.site_position(text.get("site_id", ""))
+        self.scene.update(highlight=text.get("site_id"))
+        if camera and pos is not None:
+            focus_camera(self.plotter, self.head, pos[0], pos[1])
+        self.view_update(camera=camera)
+
+    @guarded
+    def patient_next(self) -> None:
+        if not self.session.patient_next():
+            self._stop_play()
+        self._patient_show()
+
+    @guarded
+    def patient_prev(self) -> None:
+        self.session.patient_prev()
+        self._patient_show()
+
+    @guarded
+    def patient_restart(self) -> None:
+        self.session.patient_go(0)
+        self._patient_show()
+
+    @guarded
+    def patient_play(self) -> None:
+        if self._play_task and not self._play_task.done():
+            return
+        self.state.patient_playing = True
+        self._play_task = asyncio.ensure_future(self._play_loop())
+
+    @guarded
+    def patient_pause(self) -> None:
+        self._stop_play()
+
+    def _stop_play(self) -> None:
+        if self._play_task and not self._play_task.done():
+            self._play_task.cancel()
+        self._play_task = None
+        if self.state.patient_playing:
+            self.state.patient_playing = False
+
+    async def _play_loop(self) -> None:
+        try:
+            self._patient_show()
+            self.state.flush()
+            while True:
+                await asyncio.sleep(PATIENT_STEP_SECONDS)
+                with self.state:
+                    more = self.session.patient_next()
+                    self._patient_show()
+                    if not more:
+                        self.state.patient_playing = False
+                        break
+        except asyncio.CancelledError:
+            pass
+        except Exception as exc:  # noqa: BLE001
+            log.warning("play loop failed:\n%s", traceback.format_exc())
+            self.show_message(_error_text(exc), "error")
+            self.state.patient_playing = False
+            self.state.flush()
+
+    # ------------------------------------------------------------------------------------
+    # trainer quiz
+    # ------------------------------------------------------------------------------------
+    def _quiz_state(self) -> None:
+        q = self.session.quiz
+        if q is None:
+            self.state.quiz = None
+            return
+        self.state.quiz = {
+            "prompt": q.prompt,
+            "index": min(q.index + 1, q.total),
+            "total": q.total,
+            "score": q.score,
+            "answered": len(q.answers),
+            "finished": q.finished,
+            "awaiting_next": q.awaiting_next,
+        }
+        self.state.quiz_summary = q.summary() if q.finished else None
+
+    @guarded
+    def quiz_start(self) -> None:
+        self.session.quiz_start()
+        with self.state:
+            self.state.quiz_result = None
+            self.state.show_answers = False
+            self._quiz_state()
+        self.scene.set_markers()
+        self._apply_display()
+        self.view_update()
+
+    def quiz_answer(self, point: np.ndarray) -> None:
+        q = self.session.quiz
+        if q is None or q.finished:
+            raise st.UserError("Press \u201cStart quiz\u201d, then click where you would inject.")
+        if q.awaiting_next:
+            raise st.UserError("Already answered: press Next for the next site.")
+        p, n = self.snap(point)
+        ans = self.session.quiz_answer(p)
+        truth = self.scene.site_position(ans.site_id)
+        self.scene.set_markers(guess=p, guess_normal=n, answer=ans.truth,
+                               answer_normal=None if truth is None else truth[1])
+        self.view_update()
+        with self.state:
+            self.state.quiz_result = {
+                "prompt": ans.prompt,
+                "error_mm": round(ans.error_mm, 1),
+                "score": ans.score,
+                "within": ans.error_mm <= st.QUIZ_GOOD_MM,
+            }
+            self._quiz_state()
+
+    @guarded
+    def quiz_next(self) -> None:
+        q = self.session.quiz
+        if q is None:
+            raise st.UserError("Start a quiz round first.")
+        q.next()
+        with self.state:
+            self.state.quiz_result = None
+            self._quiz_state()
+            if q.finished:
+                self.state.quiz_summary = q.summary()
+        self.scene.set_markers()
+        self.view_update()
+
+    def _end_quiz(self) -> None:
+        self.session.quiz = None
+        self.scene.set_markers()
+        with self.state:
+            self.state.quiz = None
+            self.state.quiz_result = None
+            self.state.quiz_summary = None
+
+    @guarded
+    def quiz_stop(self) -> None:
+        self._end_quiz()
+        self.view_update()
+
+    # ------------------------------------------------------------------------------------
+    # downloads
+    # ------------------------------------------------------------------------------------
+    def plan_json(self) -> str:
+        try:
+            return self.session.plan.to_json()
+        except Exception as exc:  # noqa: BLE001
+            self.show_message(_error_text(exc), "error")
+            return ""
+
+    def plan_csv(self) -> str:
+        try:
+            return self.session.plan.to_csv()
+        except Exception as exc:  # noqa: BLE001
+            self.show_message(_error_text(exc), "error")
+            return ""
+
+    def snapshot_png(self, camera: Any = None, size: Any = None) -> bytes:
+        """PNG of the current view, rendered on the server (labels included in both modes)."""
+        try:
+            if isinstance(camera, dict) and camera.get("position") and camera.get("focalPoint"):
+                cam = self.plotter.camera
+                cam.position = tuple(float(v) for v in camera["position"])
+                cam.focal_point = tuple(float(v) for v in camera["focalPoint"])
+                if camera.get("viewUp"):
+                    cam.up = tuple(float(v) for v in camera["viewUp"])
+                if camera.get("viewAngle"):
+                    cam.view_angle = float(camera["viewAngle"])
+                self.plotter.reset_camera_clipping_range()
+            old = tuple(self.plotter.window_size)
+            w, h = old
+            if isinstance(size, (list, tuple)) and len(size) == 2:
+                w, h = int(size[0]), int(size[1])
+            scale = max(1.0, 1400.0 / max(w, 1))
+            with tempfile.TemporaryDirectory() as tmp:
+                path = Path(tmp) / "view.png"
+                self.plotter.window_size = (int(w * scale), int(h * scale))
+                self.plotter.screenshot(str(path))
+                self.plotter.window_size = old
+                data = path.read_bytes()
+            if not self.local:
+                self.remote_view.update()
+            return data
+        except Exception as exc:  # noqa: BLE001
+            log.warning("snapshot failed:\n%s", traceback.format_exc())
+            self.show_message(_error_text(exc), "error")
+            return b""
+
+    # ------------------------------------------------------------------------------------
+    # lifecycle
+    # ------------------------------------------------------------------------------------
+    def close(self) -> None:
+        self._stop_play()
+        try:
+            self.plotter.close()
+        except Exception:  # noqa: BLE001
+            pass
+
+    # ------------------------------------------------------------------------------------
+    # layout
+    # ------------------------------------------------------------------------------------
+    def _build_ui(self) -> None:
+        from visualizer.app.ui import build_layout
+
+        self.ui = build_layout(self)

@@ -1,0 +1,436 @@
+"""Per-connection state of the web app, as plain Python (no trame, no VTK).
+
+One ``Session`` per browser connection holds the patient (protocol, pain origin, follow-the-pain),
+the current ``Plan``, the selected site, the patient step-through and the trainer quiz.  Every
+number shown on the page comes from here, and everything here comes from the engine (``Plan``,
+``Head``); the session only formats and keeps track.
+
+The engine is passed in as an object with ``make_plan``, ``load_protocol``, ``list_protocols`` and
+``PainOrigin`` (``visualizer`` itself in production, a stand-in in tests).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+PAIN_REGIONS = ("frontal", "temporal", "occipital", "neck", "shoulder")
+PAIN_SIDES = ("left", "both", "right")
+PATIENT_MINUTES = 20
+AFTERCARE = (
+    "Some soreness or a small bruise at the injection sites is common and settles within a few days.",
+    "Alternate warm and cold packs on sore spots if they bother you.",
+    "Follow your injector's instructions, and call the clinic if anything worries you.",
+)
+QUIZ_GOOD_MM = 10.0  # "within 10 mm" in the summary
+QUIZ_ZERO_MM = 30.0  # an answer this far away (or more) scores 0
+
+
+class UserError(Exception):
+    """A bad request from the page; the message is shown to the user."""
+
+
+def _get(obj: Any, name: str, default: Any = None) -> Any:
+    if isinstance(obj, dict):
+        return obj.get(name, default)
+    return getattr(obj, name, default)
+
+
+def _num(x: Any) -> float:
+    return float(x) if x is not None else 0.0
+
+
+def _words(name: str) -> str:
+    return str(name).replace("_", " ")
+
+
+def _fmt(x: float, nd: int = 2) -> str:
+    s = f"{x:.{nd}f}".rstrip("0").rstrip(".")
+    return s if s not in ("", "-0") else "0"
+
+
+def protocol_id(protocol: Any) -> str:
+    return str(_get(protocol, "id", "") or "")
+
+
+def protocol_name(protocol: Any) -> str:
+    return str(_get(protocol, "name", "") or protocol_id(protocol))
+
+
+def protocol_short_name(protocol: Any) -> str:
+    """The name up to its first dash/paren ("PREEMPT — chronic migraine ..." -> "PREEMPT")."""
+    name = protocol_name(protocol)
+    for sep in (" — ", " - ", " ("):
+        name = name.split(sep)[0]
+    return name.strip() or protocol_id(protocol)
+
+
+def site_title(site: Any) -> str:
+    """Plain words for a site: the engine's description, else side + muscle."""
+    desc = _get(site, "description")
+    if desc:
+        return str(desc)
+    side = _get(site, "side", "")
+    side = "" if side in (None, "midline") else f"{side} "
+    return f"{side}{_words(_get(site, 'muscle', 'site'))}"
+
+
+def sites_in_order(plan: Any) -> list[Any]:
+    sites = list(_get(plan, "sites", []) or [])
+    return sorted(sites, key=lambda s: (int(_get(s, "order", 0) or 0), str(_get(s, "id"))))
+
+
+def pain_regions(regions: Sequence[str], side: str) -> list[str]:
+    """Chips (region names) + side toggle -> the engine's region strings."""
+    if side not in PAIN_SIDES:
+        raise UserError(f"Unknown side {side!r}: choose left, right or both.")
+    out = []
+    for r in regions:
+        if r not in PAIN_REGIONS:
+            raise UserError(f"Unknown pain region {r!r}: choose from {', '.join(PAIN_REGIONS)}.")
+        out.append(r if side == "both" else f"{side}-{r}")
+    return out
+
+
+# ------------------------------------------------------------------------------------------
+@dataclass
+class QuizAnswer:
+    site_id: str
+    prompt: str
+    muscle: str
+    guess: tuple[float, float, float]
+    truth: tuple[float, float, float]
+    error_mm: float
+    score: int
+
+
+def quiz_score(error_mm: float) -> int:
+    """100 at 0 mm, falling linearly to 0 at QUIZ_ZERO_MM."""
+    if not math.isfinite(error_mm):
+        return 0
+    return int(round(100 * max(0.0, 1.0 - error_mm / QUIZ_ZERO_MM)))
+
+
+@dataclass
+class Quiz:
+    """One round over every site of a plan, in a shuffled (seeded) order."""
+
+    plan: Any
+    seed: int = 0
+    order: list[str] = field(default_factory=list)
+    prompts: dict[str, str] = field(default_factory=dict)
+    answers: list[QuizAnswer] = field(default_factory=list)
+    index: int = 0
+
+    def __post_init__(self) -> None:
+        sites = sites_in_order(self.plan)
+        self._by_id = {str(_get(s, "id")): s for s in sites}
+        # "left temporalis, site 2": number the sites of each muscle+side in injection order
+        counters: dict[tuple[str, str], int] = {}
+        for s in sites:
+            key = (str(_get(s, "muscle")), str(_get(s, "side", "")))
+            counters[key] = counters.get(key, 0) + 1
+            side = key[1] if key[1] not in ("", "midline", "None") else ""
+            who = f"{side} {_words(key[0])}".strip()
+            self.prompts[str(_get(s, "id"))] = f"{who}, site {counters[key]}"
+        self.order = list(self._by_id)
+        random.Random(self.seed).shuffle(self.order)
+
+    @property
+    def total(self) -> int:
+        return len(self.order)
+
+    @property
+    def finished(self) -> bool:
+        return self.index >= self.total
+
+    @property
+    def current_id(self) -> str | None:
+        return None if self.finished else self.order[self.index]
+
+    @property
+    def current_site(self) -> Any:
+        cid = self.current_id
+        return None if cid is None else self._by_id[cid]
+
+    @property
+    def prompt(self) -> str:
+        cid = self.current_id
+        return "" if cid is None else self.prompts[cid]
+
+    @property
+    def awaiting_next(self) -> bool:
+        """An answer was given for the current question (showing the result)."""
+        return len(self.answers) > self.index
+
+    def answer(self, guess: Sequence[float], distance) -> QuizAnswer:
+        """Score a click; ``distance(p, q)`` is the engine's surface distance in mm."""
+        if self.finished:
+            raise UserError("The quiz is over: start a new round.")
+        if self.awaiting_next:
+            raise UserError("Already answered: press Next for the next site.")
+        site = self.current_site
+        truth = tuple(float(v) for v in _get(site, "position"))
+        g = tuple(float(v) for v in guess)
+        err = float(distance(g, truth))
+        a = QuizAnswer(site_id=str(_get(site, "id")), prompt=self.prompt,
+                       muscle=str(_get(site, "muscle")), guess=g, truth=truth,  # type: ignore[arg-type]
+                       error_mm=err, score=quiz_score(err))
+        self.answers.append(a)
+        return a
+
+    def next(self) -> None:
+        if self.awaiting_next:
+            self.index += 1
+
+    @property
+    def score(self) -> int:
+        if not self.answers:
+            return 0
+        return int(round(sum(a.score for a in self.answers) / len(self.answers)))
+
+    def summary(self) -> dict[str, Any]:
+        """Mean and worst error per muscle, sites within QUIZ_GOOD_MM, mean score."""
+        per: dict[str, list[float]] = {}
+        for a in self.answers:
+            per.setdefault(a.muscle, []).append(a.error_mm)
+        rows = [
+            {"muscle": _words(m), "n": len(v), "mean_mm": _fmt(sum(v) / len(v), 1),
+             "worst_mm": _fmt(max(v), 1)}
+            for m, v in sorted(per.items())
+        ]
+        within = sum(1 for a in self.answers if a.error_mm <= QUIZ_GOOD_MM)
+        errs = [a.error_mm for a in self.answers]
+        return {
+            "rows": rows,
+            "answered": len(self.answers),
+            "total": self.total,
+            "within": within,
+            "within_mm": _fmt(QUIZ_GOOD_MM, 0),
+            "mean_mm": _fmt(sum(errs) / len(errs), 1) if errs else "-",
+            "score": self.score,
+        }
+
+
+# ------------------------------------------------------------------------------------------
+class Session:
+    """The state of one browser connection."""
+
+    def __init__(self, engine: Any, head: Any, *, protocol: str = "preempt",
+                 protocol_source: str | None = None) -> None:
+        self.engine = engine
+        self.head = head
+        self.protocols = list(engine.list_protocols())
+        self.pain_chips: list[str] = []
+        self.pain_side = "both"
+        self.pain_point: tuple[float, float, float] | None = None
+        self.follow_the_pain = True
+        self.selected: str | None = None
+        self.patient_index = 0
+        self.quiz: Quiz | None = None
+        self.quiz_seed = 0
+        self.protocol = self._load(protocol_source or protocol)
+        self.plan = None
+        self.recompute()
+
+    # -- engine calls ------------------------------------------------------------------------
+    def _load(self, ref: str) -> Any:
+        for p in self.protocols:
+            if protocol_id(p) == ref:
+                return p
+        return self.engine.load_protocol(ref)  # a file path, or an error naming the value
+
+    def pain_origin(self) -> Any:
+        regions = pain_regions(self.pain_chips, self.pain_side)
+        if not regions and self.pain_point is None:
+            return None
+        return self.engine.PainOrigin.parse(regions=regions, point=self.pain_point)
+
+    def recompute(self) -> Any:
+        """Recompute the plan from the current inputs (raises the engine's errors)."""
+        plan = self.engine.make_plan(self.head, self.protocol, self.pain_origin(),
+                                     follow_the_pain=self.follow_the_pain)
+        self.plan = plan
+        ids = {str(_get(s, "id")) for s in _get(plan, "sites", [])}
+        if self.selected not in ids:
+            self.selected = None
+        n = len(ids)
+        self.patient_index = min(self.patient_index, max(n - 1, 0))
+        return plan
+
+    def _transaction(self, change) -> Any:
+        """Apply a change and recompute; on any error restore the previous inputs."""
+        saved = (self.protocol, list(self.pain_chips), self.pain_side, self.pain_point,
+                 self.follow_the_pain)
+        try:
+            change()
+            return self.recompute()
+        except Exception:
+            (self.protocol, self.pain_chips, self.pain_side, self.pain_point,
+             self.follow_the_pain) = saved
+            raise
+
+    # -- inputs ------------------------------------------------------------------------------
+    def set_protocol(self, ref: str) -> Any:
+        def change() -> None:
+            self.protocol = self._load(str(ref))
+        return self._transaction(change)
+
+    def set_pain(self, chips: Sequence[str] | None = None, side: str | None = None) -> Any:
+        def change() -> None:
+            if chips is not None:
+                self.pain_chips = [str(c) for c in chips]
+            if side is not None:
+                self.pain_side = str(side)
+            pain_regions(self.pain_chips, self.pain_side)  # validate
+        return self._transaction(change)
+
+    def set_pain_point(self, point: Sequence[float] | None) -> Any:
+        def change() -> None:
+            if point is None:
+                self.pain_point = None
+                return
+            p = tuple(float(v) for v in point)
+            if len(p) != 3 or not all(math.isfinite(v) for v in p):
+                raise UserError(f"A pain point needs three finite coordinates, got {point!r}.")
+            self.pain_point = p  # type: ignore[assignment]
+        return self._transaction(change)
+
+    def set_follow_the_pain(self, on: bool) -> Any:
+        def change() -> None:
+            self.follow_the_pain = bool(on)
+        return self._transaction(change)
+
+    def select(self, site_id: str | None) -> None:
+        if site_id in (None, ""):
+            self.selected = None
+            return
+        if site_id not in {str(_get(s, "id")) for s in _get(self.plan, "sites", [])}:
+            raise UserError(f"No site {site_id!r} in this plan.")
+        self.selected = str(site_id)
+
+    # -- what the page shows -----------------------------------------------------------------
+    def site_rows(self) -> list[dict[str, Any]]:
+        rows = []
+        for s in sites_in_order(self.plan):
+            rows.append({
+                "id": str(_get(s, "id")),
+                "order": int(_get(s, "order", 0) or 0),
+                "muscle": _words(_get(s, "muscle", "")),
+                "muscle_key": str(_get(s, "muscle", "")),
+                "side": str(_get(s, "side", "")),
+                "units": _fmt(_num(_get(s, "units"))),
+                "ml": _fmt(_num(_get(s, "volume_ml")), 3),
+                "ftp": bool(_get(s, "follow_the_pain", False)),
+                "where": site_title(s),
+            })
+        return rows
+
+    def totals(self) -> dict[str, Any]:
+        plan = self.plan
+        sites = list(_get(plan, "sites", []) or [])
+        per = _get(plan, "per_muscle", None) or {}
+        per_rows = []
+        # always derive the per-muscle rows from the plan's sites so table and view agree;
+        # use the plan's own per_muscle numbers when present (they must match, and a test checks)
+        muscles: list[str] = []
+        for s in sites_in_order(plan):
+            m = str(_get(s, "muscle"))
+            if m not in muscles:
+                muscles.append(m)
+        for m in muscles:
+            ss = [s for s in sites if str(_get(s, "muscle")) == m]
+            units = sum(_num(_get(s, "units")) for s in ss)
+            ml = sum(_num(_get(s, "volume_ml")) for s in ss)
+            pm = per.get(m) if isinstance(per, dict) else None
+            if isinstance(pm, (int, float)):
+                units = float(pm)
+            elif pm is not None:
+                units = _num(_get(pm, "units", units))
+                ml = _num(_get(pm, "volume_ml", ml))
+            per_rows.append({"muscle": _words(m), "muscle_key": m, "sites": len(ss),
+                             "units": _fmt(units), "ml": _fmt(ml, 3)})
+        return {
+            "sites": len(sites),
+            "units": _fmt(_num(_get(plan, "total_units", sum(_num(_get(s, "units")) for s in sites)))),
+            "ml": _fmt(_num(_get(plan, "total_volume_ml", sum(_num(_get(s, "volume_ml")) for s in sites))), 3),
+            "ftp_sites": sum(1 for s in sites if _get(s, "follow_the_pain", False)),
+            "per_muscle": per_rows,
+        }
+
+    def warnings(self) -> list[str]:
+        return [str(w) for w in (_get(self.plan, "warnings", []) or [])]
+
+    def errors(self) -> list[str]:
+        return [str(e) for e in (_get(self.plan, "errors", []) or [])]
+
+    def pain_summary(self) -> str:
+        parts = []
+        regions = pain_regions(self.pain_chips, self.pain_side)
+        if regions:
+            parts.append(", ".join(_words(r).replace("-", " ") for r in regions))
+        if self.pain_point is not None:
+            where = ""
+            muscle_at = getattr(self.head, "muscle_at", None)
+            if muscle_at is not None:
+                try:
+                    m = muscle_at(self.pain_point)
+                    where = f" (over {_words(m)})" if m and m != "none" else ""
+                except Exception:  # noqa: BLE001 - a description only
+                    where = ""
+            parts.append("clicked point" + where)
+        return "; ".join(parts) if parts else "none set"
+
+    # -- patient step-through ------------------------------------------------------------------
+    def patient_steps(self) -> list[Any]:
+        return sites_in_order(self.plan)
+
+    def patient_go(self, index: int) -> Any:
+        steps = self.patient_steps()
+        if not steps:
+            raise UserError("This plan has no injection sites.")
+        self.patient_index = max(0, min(int(index), len(steps) - 1))
+        return steps[self.patient_index]
+
+    def patient_next(self) -> bool:
+        """Advance; False when already at the last site."""
+        steps = self.patient_steps()
+        if self.patient_index + 1 >= len(steps):
+            return False
+        self.patient_go(self.patient_index + 1)
+        return True
+
+    def patient_prev(self) -> None:
+        self.patient_go(self.patient_index - 1)
+
+    def patient_text(self) -> dict[str, str]:
+        steps = self.patient_steps()
+        if not steps:
+            return {"step": "No injections in this plan.", "where": "", "dose": ""}
+        s = steps[self.patient_index]
+        units = _fmt(_num(_get(s, "units")))
+        return {
+            "step": f"Site {self.patient_index + 1} of {len(steps)}",
+            "where": site_title(s)[:1].upper() + site_title(s)[1:],
+            "dose": f"{units} unit{'s' if units != '1' else ''}",
+            "line": f"site {self.patient_index + 1} of {len(steps)} \u2014 {site_title(s)}, "
+                    f"{units} unit{'s' if units != '1' else ''}",
+            "site_id": str(_get(s, "id")),
+        }
+
+    # -- trainer -------------------------------------------------------------------------------
+    def quiz_start(self, seed: int | None = None) -> Quiz:
+        if seed is None:
+            self.quiz_seed += 1
+            seed = self.quiz_seed
+        if not _get(self.plan, "sites", []):
+            raise UserError("This plan has no sites to quiz on.")
+        self.quiz = Quiz(self.plan, seed=seed)
+        return self.quiz
+
+    def quiz_answer(self, point: Sequence[float]) -> QuizAnswer:
+        if self.quiz is None:
+            raise UserError("Start a quiz round first.")
+        return self.quiz.answer(point, self.head.surface_distance)

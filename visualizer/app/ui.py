@@ -1,0 +1,391 @@
+"""Page layout (trame + Vuetify 3): the 3D view fills the page, a side panel holds the controls.
+
+Plan (injectors), Patient (a calm step-through) and Trainer (quiz) tabs.  Only bindings live here:
+every value shown is a state key filled by ``core.InjectVizApp`` from the session.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from trame.ui.vuetify3 import VAppLayout
+from trame.widgets import client, html
+from trame.widgets import vuetify3 as v3
+from trame_pyvista import PyVistaLocalView, PyVistaRemoteView
+
+if TYPE_CHECKING:  # pragma: no cover
+    from visualizer.app.core import InjectVizApp
+
+CSS = """
+html, body { overflow: hidden !important; }
+.iv-main { height: 100vh; }
+.iv-view { position: absolute; inset: 0; }
+.iv-view > div { width: 100%; height: 100%; }
+.iv-overlay { position: absolute; z-index: 5; pointer-events: none; }
+.iv-overlay > * { pointer-events: auto; }
+.iv-legend { left: 12px; bottom: 12px; background: rgba(255,255,255,.86); border-radius: 8px;
+             padding: 6px 10px; font-size: 13px; line-height: 1.5; }
+.iv-dot { display: inline-block; width: 11px; height: 11px; border-radius: 50%;
+          margin-right: 6px; vertical-align: -1px; border: 1px solid rgba(0,0,0,.25); }
+.iv-ring { display: inline-block; width: 12px; height: 12px; border-radius: 50%;
+           border: 2.5px solid #141418; margin-right: 6px; vertical-align: -2px; }
+.iv-top { left: 12px; right: 12px; top: 10px; }
+.iv-table { font-size: 13px; }
+.iv-table tr { cursor: pointer; }
+.iv-table tr.iv-selected td { background: #ffe98a !important; font-weight: 600; }
+.iv-patient-big { font-size: 30px; line-height: 1.25; font-weight: 600; }
+.iv-patient-mid { font-size: 22px; line-height: 1.35; }
+.iv-patient-text { font-size: 19px; line-height: 1.5; }
+.iv-quiz-prompt { font-size: 22px; font-weight: 600; }
+.iv-num { font-variant-numeric: tabular-nums; }
+"""
+
+JS = r"""
+window.injectviz = window.injectviz || {
+  webgl: function () {
+    try {
+      var c = document.createElement('canvas');
+      return !!(c.getContext('webgl2') || c.getContext('webgl'));
+    } catch (e) { return false; }
+  },
+};
+"""
+
+# camera of the browser's vtk.js view (so the downloaded picture shows what the user sees)
+def local_camera_expr(ref: str) -> str:
+    return (
+        f"(view_mode === 'local' && $refs['{ref}'] && $refs['{ref}'].getCamera) ? "
+        f"$refs['{ref}'].getCamera().get('position', 'focalPoint', 'viewUp', 'viewAngle') : null"
+    )
+
+
+def build_layout(app: "InjectVizApp") -> VAppLayout:
+    server = app.server
+    server.trigger("plan_json")(app.plan_json)
+    server.trigger("plan_csv")(app.plan_csv)
+    server.trigger("snapshot_png")(app.snapshot_png)
+
+    server.state.trame__title = "InjectViz"
+    with VAppLayout(server, full_height=True) as layout:
+        client.Style(CSS)
+        client.Script(JS)
+        client.ClientTriggers(
+            mounted="view_mode = utils.get('injectviz.webgl()') ? view_mode : 'remote'",
+        )
+        _app_bar(app)
+        with v3.VNavigationDrawer(v_model=("drawer", True), location="right", width=400,
+                                  mobile_breakpoint="sm", elevation=2, id="side-panel"):
+            _side_panel(app)
+        with v3.VMain(classes="iv-main"):
+            with html.Div(style="position: relative; width: 100%; height: 100%;"):
+                _view(app)
+                _overlays(app)
+    return layout
+
+
+def _app_bar(app: "InjectVizApp") -> None:
+    with v3.VAppBar(density="compact", color="teal-darken-3", flat=True):
+        v3.VAppBarTitle("InjectViz", classes="text-h6", style="flex: 0 0 auto;")
+        html.Div("{{ protocol_name }}", classes="text-body-2 ml-4 d-none d-md-block",
+                 id="title-protocol")
+        v3.VSpacer()
+        with v3.VBtnToggle(density="compact", variant="text", divided=True, classes="mr-2",
+                           id="camera-presets"):
+            for view in ("front", "back", "left", "right", "top"):
+                v3.VBtn(view.title(), size="small", click=(app.camera, f"['{view}']"),
+                        id=f"cam-{view}")
+            v3.VBtn(icon="mdi-restore", size="small", click=(app.camera, "['reset']"),
+                    id="cam-reset", title="Reset camera")
+        with v3.VMenu():
+            with v3.Template(v_slot_activator="{ props }"):
+                v3.VBtn("Download", v_bind="props", prepend_icon="mdi-download", size="small",
+                        variant="tonal", id="download-menu")
+            with v3.VList(density="compact"):
+                v3.VListItem(
+                    title="Picture of the view (PNG)", id="download-png",
+                    click=(
+                        "utils.download(`injectviz-${protocol_id}.png`, "
+                        f"trigger('snapshot_png', [{local_camera_expr(app.view_ref)}, null]), 'image/png')"
+                    ),
+                )
+                v3.VListItem(
+                    title="Plan (JSON)", id="download-json",
+                    click="utils.download(`plan-${protocol_id}.json`, trigger('plan_json'), "
+                          "'application/json')",
+                )
+                v3.VListItem(
+                    title="Plan (CSV)", id="download-csv",
+                    click="utils.download(`plan-${protocol_id}.csv`, trigger('plan_csv'), 'text/csv')",
+                )
+        v3.VBtn(icon="mdi-tune-vertical", click="drawer = !drawer", title="Show/hide panel")
+
+
+def _view(app: "InjectVizApp") -> None:
+    with html.Div(
+        classes="iv-view",
+        id="view-3d",
+        raw_attrs=[
+            '@pointerdown.capture="pick_down = [$event.clientX, $event.clientY]"',
+            '@pointerup.capture="pick_up = [$event.clientX, $event.clientY]"',
+        ],
+    ):
+        with html.Div(v_if="view_mode === 'local'", style="width: 100%; height: 100%;"):
+            app.local_view = PyVistaLocalView(
+                app.plotter,
+                picking_modes=("['click']",),
+                click=(app.on_click, "[$event, pick_down, pick_up]"),
+                interactor_events=("[]",),
+            )
+        with html.Div(v_else=True, style="width: 100%; height: 100%;"):
+            app.remote_view = PyVistaRemoteView(
+                app.plotter,
+                picking_modes=("['click']",),
+                click=(app.on_click, "[$event, pick_down, pick_up]"),
+                interactive_ratio=0.6,
+                still_ratio=1,
+                interactive_quality=60,
+                still_quality=90,
+            )
+
+
+def _overlays(app: "InjectVizApp") -> None:
+    # messages and safety warnings on top of the view: never hidden by the panel
+    with html.Div(classes="iv-overlay iv-top"):
+        v3.VAlert(
+            v_if="message",
+            text=("message",),
+            type=("message_type === 'error' ? 'error' : 'info'",),
+            closable=True,
+            density="compact",
+            classes="mb-2",
+            id="message",
+            click_close="message = ''",
+        )
+        with html.Div(v_if="tab === 'plan' && warnings.length", id="view-warnings"):
+            v3.VAlert(
+                v_for="(w, i) in warnings",
+                key="i",
+                text=("w",),
+                type="warning",
+                density="compact",
+                variant="elevated",
+                classes="mb-1",
+                prominent=False,
+                icon="mdi-alert",
+            )
+        with html.Div(v_if="tab === 'plan' && plan_errors.length"):
+            v3.VAlert(v_for="(w, i) in plan_errors", key="i", text=("w",), type="error",
+                      density="compact", variant="elevated", classes="mb-1")
+    with html.Div(classes="iv-overlay iv-legend", v_if="tab !== 'patient'", id="legend"):
+        with html.Div(v_for="(col, m) in muscle_colors", key="m"):
+            html.Span(classes="iv-dot", style=("{ background: col }",))
+            html.Span("{{ m.replace('_', ' ') }}")
+        with html.Div(v_if="totals.ftp_sites"):
+            html.Span(classes="iv-ring")
+            html.Span("follow-the-pain site")
+        html.Div("Drag to rotate, scroll to zoom. Click the head to set the pain origin.",
+                 v_if="tab === 'plan' && click_sets_pain", classes="text-caption text-medium-emphasis")
+        html.Div("Click the head where you would inject.", v_if="tab === 'trainer'",
+                 classes="text-caption text-medium-emphasis")
+
+
+def _side_panel(app: "InjectVizApp") -> None:
+    with v3.VTabs(v_model=("tab", "plan"), grow=True, density="compact", color="teal-darken-3",
+                  id="tabs"):
+        v3.VTab("Plan", value="plan", id="tab-plan")
+        v3.VTab("Patient", value="patient", id="tab-patient")
+        v3.VTab("Trainer", value="trainer", id="tab-trainer")
+    v3.VDivider()
+    with v3.VWindow(v_model=("tab",)):
+        with v3.VWindowItem(value="plan"):
+            _plan_tab(app)
+        with v3.VWindowItem(value="patient"):
+            _patient_tab(app)
+        with v3.VWindowItem(value="trainer"):
+            _trainer_tab(app)
+
+
+def _plan_tab(app: "InjectVizApp") -> None:
+    with html.Div(classes="pa-3"):
+        v3.VSelect(
+            label="Protocol",
+            v_model=("protocol_id",),
+            items=("protocol_items",),
+            density="compact",
+            hide_details=True,
+            id="protocol-select",
+            classes="mb-3",
+        )
+        # totals (always derived from the same plan the view draws)
+        with v3.VCard(variant="tonal", color="teal-darken-3", classes="mb-3 pa-2", id="totals"):
+            with html.Div(classes="d-flex justify-space-around text-center iv-num"):
+                with html.Div():
+                    html.Div("{{ totals.sites }}", classes="text-h6", id="total-sites")
+                    html.Div("sites", classes="text-caption")
+                with html.Div():
+                    html.Div("{{ totals.units }}", classes="text-h6", id="total-units")
+                    html.Div("units", classes="text-caption")
+                with html.Div():
+                    html.Div("{{ totals.ml }}", classes="text-h6", id="total-ml")
+                    html.Div("mL", classes="text-caption")
+                with html.Div():
+                    html.Div("{{ totals.ftp_sites }}", classes="text-h6", id="total-ftp")
+                    html.Div("follow-the-pain", classes="text-caption")
+        # warnings: prominent in the panel too
+        with html.Div(v_if="warnings.length", id="panel-warnings", classes="mb-3"):
+            v3.VAlert(v_for="(w, i) in warnings", key="i", text=("w",), type="warning",
+                      density="compact", classes="mb-1", icon="mdi-alert")
+
+        html.Div("Pain origin", classes="text-subtitle-2 mb-1")
+        with v3.VChipGroup(v_model=("pain_chips", []), multiple=True, column=True,
+                           selected_class="bg-deep-orange-darken-1", id="pain-chips"):
+            v3.VChip("{{ r }}", v_for="r in pain_regions_all", key="r", value=("r",),
+                     filter=True, variant="outlined", size="small", id=("`chip-${r}`",))
+        with v3.VBtnToggle(v_model=("pain_side", "both"), mandatory=True, density="compact",
+                           variant="outlined", divided=True, classes="mb-2", id="pain-side"):
+            v3.VBtn("Left", value="left", size="small", id="side-left")
+            v3.VBtn("Both", value="both", size="small", id="side-both")
+            v3.VBtn("Right", value="right", size="small", id="side-right")
+        with html.Div(classes="d-flex align-center text-body-2 mb-1"):
+            html.Span("Origin: ", classes="mr-1 text-medium-emphasis")
+            html.Span("{{ pain_summary }}", id="pain-summary")
+            v3.VSpacer()
+            v3.VBtn("Clear", size="x-small", variant="text", click=app.clear_pain, id="pain-clear",
+                    v_if="pain_chips.length || pain_point")
+        html.Div("Clicked point: {{ pain_point ? pain_point.join(', ') + ' mm' : 'none' }}",
+                 classes="text-caption text-medium-emphasis", id="pain-point")
+        v3.VSwitch(v_model=("click_sets_pain", True), label="Click on the head sets the pain origin",
+                   density="compact", hide_details=True, color="deep-orange-darken-1",
+                   id="switch-click-pain")
+        v3.VSwitch(v_model=("follow_the_pain", True), label="Follow the pain (extra sites)",
+                   density="compact", hide_details=True, color="teal-darken-3", id="switch-ftp")
+        with html.Div(classes="d-flex flex-wrap"):
+            v3.VSwitch(v_model=("show_muscles", True), label="Muscle areas", density="compact",
+                       hide_details=True, classes="mr-4", id="switch-muscles")
+            v3.VSwitch(v_model=("show_labels", True), label="Labels", density="compact",
+                       hide_details=True, classes="mr-4", id="switch-labels")
+            v3.VSwitch(v_model=("show_landmarks", False), label="Landmarks", density="compact",
+                       hide_details=True, id="switch-landmarks")
+        with v3.VBtnToggle(v_model=("view_mode", "local"), mandatory=True, density="compact",
+                           variant="outlined", divided=True, classes="mb-3", id="view-mode"):
+            v3.VBtn("3D in browser", value="local", size="small", id="mode-local")
+            v3.VBtn("3D on server", value="remote", size="small", id="mode-remote")
+
+        html.Div("Per muscle", classes="text-subtitle-2 mt-2")
+        with v3.VTable(density="compact", classes="iv-table mb-3", id="per-muscle"):
+            with html.Thead():
+                with html.Tr():
+                    for h in ("Muscle", "Sites", "Units", "mL"):
+                        html.Th(h)
+            with html.Tbody():
+                with html.Tr(v_for="m in totals.per_muscle", key="m.muscle_key"):
+                    with html.Td():
+                        html.Span(classes="iv-dot", style=("{ background: muscle_colors[m.muscle_key] }",))
+                        html.Span("{{ m.muscle }}")
+                    html.Td("{{ m.sites }}", classes="iv-num")
+                    html.Td("{{ m.units }}", classes="iv-num")
+                    html.Td("{{ m.ml }}", classes="iv-num")
+
+        html.Div("Sites (in injection order) \u2014 click a row to find it", classes="text-subtitle-2")
+        with v3.VTable(density="compact", classes="iv-table", id="site-table", fixed_header=True,
+                       height=360):
+            with html.Thead():
+                with html.Tr():
+                    for h in ("#", "Muscle", "Side", "U", "mL", ""):
+                        html.Th(h)
+            with html.Tbody():
+                with html.Tr(
+                    v_for="row in site_rows",
+                    key="row.id",
+                    click="selected_site = (selected_site === row.id ? null : row.id)",
+                    classes=("{ 'iv-selected': row.id === selected_site }",),
+                    id=("`row-${row.id}`",),
+                    raw_attrs=[':data-site="row.id"'],
+                ):
+                    html.Td("{{ row.order }}", classes="iv-num")
+                    with html.Td():
+                        html.Span(classes="iv-dot", style=("{ background: muscle_colors[row.muscle_key] }",))
+                        html.Span("{{ row.muscle }}")
+                    html.Td("{{ row.side }}")
+                    html.Td("{{ row.units }}", classes="iv-num")
+                    html.Td("{{ row.ml }}", classes="iv-num")
+                    with html.Td():
+                        v3.VChip("FTP", v_if="row.ftp", size="x-small", color="deep-orange-darken-1",
+                                 title="follow-the-pain site")
+        html.Div("Server update: {{ update_ms }} ms", classes="text-caption text-disabled mt-2",
+                 id="update-ms")
+
+
+def _patient_tab(app: "InjectVizApp") -> None:
+    with html.Div(classes="pa-4", id="patient-panel"):
+        html.Div("Your treatment", classes="iv-patient-mid mb-2")
+        html.P(
+            "{{ totals.sites }} small injections with a very fine needle. "
+            "It takes about {{ patient_minutes }} minutes.",
+            classes="iv-patient-text",
+        )
+        with v3.VCard(variant="tonal", color="teal-darken-3", classes="pa-4 my-4"):
+            html.Div("{{ patient.step }}", classes="iv-patient-big", id="patient-step")
+            html.Div("{{ patient.where }}", classes="iv-patient-mid mt-1", id="patient-where")
+            html.Div("{{ patient.dose }}", classes="iv-patient-mid", id="patient-dose")
+        with html.Div(classes="d-flex justify-center ga-2 mb-4"):
+            v3.VBtn(icon="mdi-skip-previous", size="large", click=app.patient_prev,
+                    id="patient-prev", title="Previous")
+            v3.VBtn(icon="mdi-play", size="large", color="teal-darken-3", click=app.patient_play,
+                    v_if="!patient_playing", id="patient-play", title="Play")
+            v3.VBtn(icon="mdi-pause", size="large", color="teal-darken-3", click=app.patient_pause,
+                    v_else=True, id="patient-pause", title="Pause")
+            v3.VBtn(icon="mdi-skip-next", size="large", click=app.patient_next, id="patient-next",
+                    title="Next")
+            v3.VBtn(icon="mdi-restart", size="large", variant="text", click=app.patient_restart,
+                    id="patient-restart", title="Start again")
+        html.Div("Afterwards", classes="iv-patient-mid mb-1")
+        with html.Ul(classes="iv-patient-text pl-5", id="aftercare"):
+            html.Li("{{ a }}", v_for="(a, i) in aftercare", key="i", classes="mb-2")
+
+
+def _trainer_tab(app: "InjectVizApp") -> None:
+    with html.Div(classes="pa-3", id="trainer-panel"):
+        with html.Div(classes="d-flex ga-2 mb-3"):
+            v3.VBtn("Start quiz", color="teal-darken-3", click=app.quiz_start, id="quiz-start",
+                    prepend_icon="mdi-school")
+            v3.VBtn("Stop", variant="text", click=app.quiz_stop, v_if="quiz", id="quiz-stop")
+        html.Div("The quiz covers every site of {{ protocol_name }}. Click where you would inject; "
+                 "the error is measured over the skin.", v_if="!quiz", classes="text-body-2 mb-3")
+        with html.Div(v_if="quiz && !quiz.finished"):
+            html.Div("Site {{ quiz.index }} of {{ quiz.total }}", classes="text-caption",
+                     id="quiz-progress")
+            html.Div("Find: {{ quiz.prompt }}", classes="iv-quiz-prompt mb-2", id="quiz-prompt")
+            with v3.VAlert(v_if="quiz_result", type=("quiz_result.within ? 'success' : 'warning'",),
+                           density="compact", classes="mb-2", id="quiz-result"):
+                html.Div("Error {{ quiz_result.error_mm }} mm over the skin \u2014 score "
+                         "{{ quiz_result.score }}", classes="iv-num")
+                html.Div("Green ring: the true site. Pink dot: your click.", classes="text-caption")
+            v3.VBtn("Next", v_if="quiz.awaiting_next", click=app.quiz_next, color="teal-darken-3",
+                    id="quiz-next", append_icon="mdi-arrow-right")
+            html.Div("Score so far: {{ quiz.score }} ({{ quiz.answered }} answered)",
+                     classes="text-body-2 mt-2 iv-num", id="quiz-score")
+        with v3.VCard(v_if="quiz_summary", variant="tonal", classes="pa-3 mb-3", id="quiz-summary"):
+            html.Div("Round complete", classes="text-h6")
+            html.Div("Score {{ quiz_summary.score }} \u2014 {{ quiz_summary.within }} of "
+                     "{{ quiz_summary.answered }} sites within {{ quiz_summary.within_mm }} mm; "
+                     "mean error {{ quiz_summary.mean_mm }} mm", classes="text-body-2 mb-2 iv-num")
+            with v3.VTable(density="compact", classes="iv-table"):
+                with html.Thead():
+                    with html.Tr():
+                        for h in ("Muscle", "Sites", "Mean mm", "Worst mm"):
+                            html.Th(h)
+                with html.Tbody():
+                    with html.Tr(v_for="r in quiz_summary.rows", key="r.muscle"):
+                        html.Td("{{ r.muscle }}")
+                        html.Td("{{ r.n }}", classes="iv-num")
+                        html.Td("{{ r.mean_mm }}", classes="iv-num")
+                        html.Td("{{ r.worst_mm }}", classes="iv-num")
+        v3.VDivider(classes="my-2")
+        html.Div("Teaching aids", classes="text-subtitle-2")
+        v3.VSwitch(v_model=("show_answers", False), label="Show the answers (all sites)",
+                   density="compact", hide_details=True, id="switch-answers")
+        v3.VSwitch(v_model=("show_landmarks", False), label="Landmarks", density="compact",
+                   hide_details=True)
+        v3.VSwitch(v_model=("show_muscles", True), label="Muscle areas", density="compact",
+                   hide_details=True)
