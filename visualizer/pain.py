@@ -212,28 +212,32 @@ def choose_ftp_sites(
             targets.append(("pain point", p, mask))
 
     picks: list[FtpPick] = []
-    used_units: dict[str, float] = dict.fromkeys(muscle_caps, 0.0)
+    muscle_names = sorted(muscle_caps)
+    cand_muscle = np.searchsorted(muscle_names, cands.muscles) if len(cands.muscles) else np.zeros(0, dtype=int)
+    used = np.zeros(len(muscle_names))
+    caps = np.array([muscle_caps[m] for m in muscle_names])
+    # distance from every candidate to the nearest site placed so far, updated as sites are added
     placed = np.asarray(fixed_positions, dtype=float).reshape(-1, 3)
-    spacing = min_spacing_mm
+    d_near = np.full(len(cands.positions), np.inf)
+    for q in placed:
+        np.minimum(d_near, np.linalg.norm(cands.positions - q, axis=1), out=d_near)
+    dist_to_target = [np.linalg.norm(cands.positions - anchor, axis=1) for _, anchor, _ in targets]
     active = [True] * len(targets)
     total = 0.0
     while any(active) and len(picks) < max_sites and total + units_per_site <= max_units + 1e-9:
-        for ti, (reason, anchor, mask) in enumerate(targets):
+        for ti, (reason, _anchor, mask) in enumerate(targets):
             if not active[ti] or len(picks) >= max_sites or total + units_per_site > max_units + 1e-9:
                 continue
-            room = np.array([used_units[m] + units_per_site <= muscle_caps[m] + 1e-9 for m in cands.muscles])
-            ok = mask & room
-            if ok.any() and len(placed):
-                d_near = np.min(np.linalg.norm(cands.positions[:, None, :] - placed[None, :, :], axis=2), axis=1)
-                ok &= d_near >= spacing
+            room = used + units_per_site <= caps + 1e-9
+            ok = mask & room[cand_muscle] & (d_near >= min_spacing_mm)
             if not ok.any():
                 active[ti] = False
                 continue
             idx = np.flatnonzero(ok)
-            best = idx[np.argmin(np.linalg.norm(cands.positions[idx] - anchor, axis=1))]
+            best = int(idx[np.argmin(dist_to_target[ti][idx])])
             m = str(cands.muscles[best])
             picks.append(FtpPick(cands.positions[best], cands.normals[best], m, str(cands.sides[best]), reason))
-            used_units[m] += units_per_site
+            used[cand_muscle[best]] += units_per_site
             total += units_per_site
-            placed = np.vstack([placed, cands.positions[best]])
+            np.minimum(d_near, np.linalg.norm(cands.positions - cands.positions[best], axis=1), out=d_near)
     return picks, warnings

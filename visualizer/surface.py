@@ -14,7 +14,8 @@ import pyvista as pv
 import vtk
 from numpy.typing import ArrayLike, NDArray
 from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import dijkstra
+from scipy.sparse.csgraph import connected_components, dijkstra
+from scipy.spatial import cKDTree
 
 from visualizer.errors import MeshError
 
@@ -224,6 +225,16 @@ class Surface:
         nodes = self.points[uniq[:, 0]] + t[:, None] * (self.points[uniq[:, 1]] - self.points[uniq[:, 0]])
         m = len(ea_all)
         segs = np.stack([inv[:m], inv[m:]], axis=1)
+        # crossings at the same place on different edges (T-junctions of non-conforming meshes,
+        # duplicated points) are one node, so the section stays connected
+        pairs = cKDTree(nodes).query_pairs(r=1e-6 * (1.0 + float(np.abs(nodes).max())), output_type="ndarray")
+        if len(pairs):
+            n = len(nodes)
+            graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
+            _, label = connected_components(graph, directed=False)
+            first = np.full(label.max() + 1, -1)
+            first[label[::-1]] = np.arange(n)[::-1]
+            segs = first[label][segs]
         return nodes, segs
 
     def surface_distance(self, p: ArrayLike, q: ArrayLike) -> float:
