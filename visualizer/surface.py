@@ -231,10 +231,10 @@ class Surface:
         if len(pairs):
             n = len(nodes)
             graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
-            _, label = connected_components(graph, directed=False)
-            first = np.full(label.max() + 1, -1)
+            count, label = connected_components(graph, directed=False)
+            first = np.empty(count, dtype=np.int64)
             first[label[::-1]] = np.arange(n)[::-1]
-            segs = first[label][segs]
+            nodes, segs = nodes[first], label[segs]
         return nodes, segs
 
     def surface_distance(self, p: ArrayLike, q: ArrayLike) -> float:
