@@ -59,6 +59,8 @@ class MultiSessionServer:
         self.web = web.Application()
         self.web.router.add_route("GET", "/", self._index)
         self.web.router.add_route("GET", "/health", self._health)
+        # the trame client first asks a "launcher" for its session URL; answer it directly
+        self.web.router.add_route("POST", "/paraview/", self._launcher)
         routes = [web.get("/ws", self._ws)]
         www = make_app("__www__")  # builds the page once: registers every static module
         srv = www.server
@@ -74,6 +76,12 @@ class MultiSessionServer:
         if request.query_string:
             raise web.HTTPFound(f"index.html?{request.query_string}")
         raise web.HTTPFound("index.html")
+
+    async def _launcher(self, request: Any) -> Any:
+        import aiohttp.web as web
+
+        scheme = "wss" if request.secure else "ws"
+        return web.json_response({"sessionURL": f"{scheme}://{request.host}/ws"})
 
     async def _health(self, request: Any) -> Any:
         import aiohttp.web as web

@@ -207,15 +207,14 @@ def _side_panel(app: "InjectVizApp") -> None:
 
 def _plan_tab(app: "InjectVizApp") -> None:
     with html.Div(classes="pa-3"):
-        v3.VSelect(
-            label="Protocol",
-            v_model=("protocol_id",),
-            items=("protocol_items",),
-            density="compact",
-            hide_details=True,
-            id="protocol-select",
-            classes="mb-3",
-        )
+        with html.Div(id="protocol-select", classes="mb-3"):
+            v3.VSelect(
+                label="Protocol",
+                v_model=("protocol_id",),
+                items=("protocol_items",),
+                density="compact",
+                hide_details=True,
+            )
         # totals (always derived from the same plan the view draws)
         with v3.VCard(variant="tonal", color="teal-darken-3", classes="mb-3 pa-2", id="totals"):
             with html.Div(classes="d-flex justify-space-around text-center iv-num"):

@@ -1,0 +1,195 @@
+"""Helpers for the browser tests (start/stop app.py, Chromium, pixels, page state)."""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "tests" / "artifacts"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+START_TIMEOUT_S = 60
+
+
+def chromium_path() -> str | None:
+    for cand in (os.environ.get("INJECTVIZ_CHROMIUM"), "/usr/lib/chromium/chromium", "/usr/bin/chromium",
+                 shutil.which("chromium"), shutil.which("chromium-browser")):
+        if cand and Path(cand).exists():
+            return cand
+    return None
+
+
+def start_app(*args: str, env: dict | None = None) -> tuple[subprocess.Popen, str, float]:
+    """Start app.py; returns (process, url, seconds until it printed its URL)."""
+    e = dict(os.environ)
+    e["PYTHONUNBUFFERED"] = "1"
+    e.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
+    if env:
+        e.update(env)
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "app.py"), "--host", "127.0.0.1", "--port", "0", *args],
+        cwd=str(ROOT), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=e,
+    )
+    lines: list[str] = []
+    assert proc.stdout is not None
+    while time.perf_counter() - t0 < START_TIMEOUT_S:
+        line = proc.stdout.readline()
+        if not line:
+            if proc.poll() is not None:
+                break
+            continue
+        lines.append(line)
+        m = re.search(r"running at (http://[\d.]+:\d+/)", line)
+        if m:
+            # keep draining output so the pipe never blocks the server
+            import threading
+
+            def drain() -> None:
+                for ln in proc.stdout:  # type: ignore[union-attr]
+                    lines.append(ln)
+
+            threading.Thread(target=drain, daemon=True).start()
+            proc.output_lines = lines  # type: ignore[attr-defined]
+            return proc, m.group(1), time.perf_counter() - t0
+    proc.kill()
+    raise RuntimeError("app.py did not start:\n" + "".join(lines))
+
+
+def stop_app(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+
+
+def open_app(browser, url: str, *, width: int = 1280, height: int = 800, wait_view: bool = True):
+    """A new context (= a new connection and patient) with the app loaded."""
+    ctx = browser.new_context(viewport={"width": width, "height": height}, accept_downloads=True)
+    page = ctx.new_page()
+    page.errors = []  # type: ignore[attr-defined]
+    page.on("pageerror", lambda e: page.errors.append(str(e)))  # type: ignore[attr-defined]
+    page.goto(url)
+    page.wait_for_function(
+        "() => { const e = document.querySelector('#total-units');"
+        " return e && e.textContent.trim().length > 0 }",
+        timeout=30000,
+    )
+    if wait_view:
+        wait_for_head(page)
+    return page
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers
+# ---------------------------------------------------------------------------------------------
+def view_element(page):
+    """The element that shows the 3D picture: vtk.js canvas (local) or the streamed image."""
+    canvas = page.locator("#view-3d canvas")
+    if canvas.count():
+        return canvas.first
+    return page.locator("#view-3d img").first
+
+
+def view_image(page):
+    """The 3D view's pixels as a PIL image (from a screenshot of the element)."""
+    from PIL import Image
+
+    el = view_element(page)
+    return Image.open(io.BytesIO(el.screenshot())).convert("RGB")
+
+
+def skin_mask(img):
+    """Boolean array of pixels that look like the head's skin (warm, light, r > g > b)."""
+    import numpy as np
+
+    a = np.asarray(img).astype(int)
+    r, g, b = a[..., 0], a[..., 1], a[..., 2]
+    return (r > 120) & (r - b > 28) & (r >= g) & (g >= b - 5) & (r < 252)
+
+
+def skin_fraction(img) -> float:
+    return float(skin_mask(img).mean())
+
+
+def wait_for_head(page, timeout: float = 30.0, min_fraction: float = 0.05) -> float:
+    """Wait until the view shows the head (skin-coloured pixels); returns the fraction."""
+    t0 = time.time()
+    frac = 0.0
+    while time.time() - t0 < timeout:
+        el = page.locator("#view-3d canvas, #view-3d img")
+        if el.count():
+            try:
+                frac = skin_fraction(view_image(page))
+            except Exception:  # noqa: BLE001 - element re-rendering
+                frac = 0.0
+            if frac >= min_fraction:
+                return frac
+        page.wait_for_timeout(300)
+    raise AssertionError(f"the 3D view never showed the head (skin fraction {frac:.3f})")
+
+
+def head_box(page, top_fraction: float = 0.5):
+    """Bounding box (page coordinates) of skin pixels in the upper part of the view."""
+    import numpy as np
+
+    img = view_image(page)
+    m = skin_mask(img)
+    h = m.shape[0]
+    m[int(h * top_fraction):, :] = False
+    ys, xs = np.nonzero(m)
+    assert len(xs), "no head pixels in the upper half of the view"
+    box = view_element(page).bounding_box()
+    sx = box["width"] / m.shape[1]
+    sy = box["height"] / m.shape[0]
+    return {
+        "x0": box["x"] + xs.min() * sx, "x1": box["x"] + xs.max() * sx,
+        "y0": box["y"] + ys.min() * sy, "y1": box["y"] + ys.max() * sy,
+    }
+
+
+def text(page, selector: str) -> str:
+    return page.locator(selector).first.inner_text().strip()
+
+
+def wait_text(page, selector: str, predicate, timeout: float = 15.0) -> str:
+    t0 = time.time()
+    last = ""
+    while time.time() - t0 < timeout:
+        loc = page.locator(selector)
+        if loc.count():
+            last = loc.first.inner_text().strip()
+            if predicate(last):
+                return last
+        page.wait_for_timeout(100)
+    raise AssertionError(f"{selector}: text {last!r} never matched")
+
+
+def set_state(page, key: str, value) -> None:
+    """Set a trame state key from the browser (what a crafted request would do)."""
+    import json
+
+    page.evaluate(f"() => window.trame.state.set({json.dumps(key)}, {json.dumps(value)})")
+
+
+def shot(page, artifacts: Path, name: str) -> Path:
+    path = artifacts / f"{name}.png"
+    page.screenshot(path=str(path))
+    return path
