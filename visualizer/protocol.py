@@ -418,7 +418,8 @@ class Offset(_Model):
 class Arc(_Model):
     """A point at ``fraction`` of the skin arc cut by the plane through ``from``/``to``/``via``.
 
-    Without ``via`` the plane is the vertical plane (head-frame z) through ``from`` and ``to``.
+    Without ``via`` the plane passes through ``from``, ``to`` and the head-frame origin (the vertical
+    plane through ``from`` and ``to`` when those three are in line); see ``visualizer.placement``.
     """
 
     from_: str = Field(alias="from")
