@@ -115,6 +115,9 @@ def _cmd_render(args: argparse.Namespace) -> int:
     try:
         kwargs = {"size": tuple(args.size)} if args.size else {}
         render_png(head, plan, tmp, view=args.view, **kwargs)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the picture the usual permissions
         os.replace(tmp, args.out)
     finally:
         if os.path.exists(tmp):
