@@ -61,13 +61,14 @@ MUSCLE_COLORS: dict[str, tuple[int, int, int]] = {
     "corrugator": (148, 103, 189),  # violet
     "procerus": (227, 119, 194),  # magenta
     "temporalis": (44, 160, 44),  # green
-    "occipitalis": (214, 39, 40),  # red
+    "occipitalis": (150, 150, 0),  # olive (red is kept for the pain heat)
     "cervical_paraspinal": (23, 190, 207),  # cyan
     "trapezius": (255, 127, 14),  # orange
     "orbicularis_oculi": (140, 86, 75),  # brown
 }
 _FALLBACK_COLOR = (120, 120, 120)
-_TINT_ALPHA = 0.38  # how strongly a muscle area tints the skin
+_TINT_ALPHA = 0.42  # how strongly a muscle area tints the skin
+_TINT_LIGHTEN = 0.22  # area tints are a lighter version of the marker colour
 _HEAT_SIGMA_MM = 16.0  # soft heat area of a clicked pain point
 _HEAT_REGION_SIGMA_MM = 26.0  # broader heat around the centre of a chosen pain region
 _HEAT_ALPHA = 0.85
@@ -364,7 +365,9 @@ class Scene:
                     name = names.get(int(code), "none")
                     if name in MUSCLE_COLORS:
                         sel = codes == code
-                        rgb[sel] = (1 - _TINT_ALPHA) * rgb[sel] + _TINT_ALPHA * np.array(MUSCLE_COLORS[name])
+                        tint = np.array(MUSCLE_COLORS[name], float)
+                        tint = tint + (255.0 - tint) * _TINT_LIGHTEN
+                        rgb[sel] = (1 - _TINT_ALPHA) * rgb[sel] + _TINT_ALPHA * tint
         return rgb
 
     def _muscle_codes(self) -> np.ndarray | None:
@@ -461,9 +464,10 @@ class Scene:
             for c, sigma in heat_src:
                 d2 = np.einsum("ij,ij->i", pts - c, pts - c)
                 w = np.maximum(w, np.exp(-d2 / (2 * sigma**2)))
+            w[w < 2e-3] = 0.0
             a = (_HEAT_ALPHA * w)[:, None]
             rgb = (1 - a) * rgb + a * HEAT_RGB
-        mesh.point_data["rgb"] = np.clip(rgb, 0, 255).astype(np.uint8)
+        mesh.point_data["rgb"] = np.clip(np.rint(rgb), 0, 255).astype(np.uint8)
         mesh.Modified()
 
     def _update_sites(self) -> None:
@@ -491,7 +495,8 @@ class Scene:
         texts = [_text_template(f"{int(o)}: {_fmt_units(u)}U") for o, u in zip(g.order, g.units)]
         h = max(2.4, 1.15 * r)
         lift = g.normals * 1.0
-        centers_l = g.positions + lift + rot[:, :, 1] * (r * 1.25 + h * 0.6)
+        # above the marker and clear of a follow-the-pain ring (radius 1.75 r)
+        centers_l = g.positions + lift + rot[:, :, 1] * (r * 2.05 + h * 0.55)
         _replace(self.meshes["labels"], _tile_variable(texts, rot, np.full(k, h), centers_l,
                                                        np.tile(LABEL_RGB, (k, 1))))
 
@@ -593,8 +598,13 @@ def _scene_center_and_size(head: Any) -> tuple[np.ndarray, float]:
     return b.mean(axis=1), float(np.linalg.norm(b[:, 1] - b[:, 0]))
 
 
-def set_camera(plotter: pv.Plotter, head: Any, view: str, *, zoom: float = 1.0) -> None:
-    """Point the camera at the head from a named view (head-frame directions), framing the mesh."""
+def set_camera(plotter: pv.Plotter, head: Any, view: str, *, zoom: float = 1.0,
+               points: Any = None, min_extent: float = 220.0) -> None:
+    """Point the camera at the head from a named view (head-frame directions).
+
+    Frames ``points`` (e.g. the plan's site positions) with a margin, at least ``min_extent`` mm
+    across; without points, frames the whole mesh.
+    """
     if view not in _VIEW_DIRS:
         raise ValueError(f"Invalid value for the 'view' parameter: allowed values are "
                          f"{', '.join(repr(v) for v in VIEWS)}, but got {view!r} instead.")
@@ -603,7 +613,16 @@ def set_camera(plotter: pv.Plotter, head: Any, view: str, *, zoom: float = 1.0) 
     up = view_direction(head, up_head)
     up = _unit(up - (up @ d) * d)
     right = np.cross(d, up) * -1.0
-    b = np.asarray(head.mesh.bounds, dtype=float).reshape(3, 2)
+    mb = np.asarray(head.mesh.bounds, dtype=float).reshape(3, 2)
+    pts = None if points is None else np.asarray(points, dtype=float).reshape(-1, 3)
+    if pts is not None and len(pts):
+        lo, hi = pts.min(axis=0), pts.max(axis=0)
+        center = (lo + hi) / 2
+        half = np.maximum((hi - lo) / 2 * 1.2 + 12.0, min_extent / 2)
+        lo, hi = np.maximum(center - half, mb[:, 0]), np.minimum(center + half, mb[:, 1])
+        b = np.stack([lo, hi], axis=1)
+    else:
+        b = mb
     corners = np.array([[x, y, z] for x in b[0] for y in b[1] for z in b[2]])
     center = b.mean(axis=1)
     rel = corners - center
@@ -617,7 +636,7 @@ def set_camera(plotter: pv.Plotter, head: Any, view: str, *, zoom: float = 1.0) 
         aspect = max(float(w) / max(float(h), 1.0), 1e-3)
     except Exception:  # noqa: BLE001
         aspect = 1.0
-    dist = max(half_h / t, half_w / (t * aspect)) * 1.08 + depth
+    dist = max(half_h / t, half_w / (t * aspect)) * 1.05 + depth
     dist /= max(zoom, 1e-3)
     plotter.camera_position = [tuple(center + d * dist), tuple(center), tuple(up)]
     plotter.camera.view_angle = view_angle
@@ -691,14 +710,14 @@ def render_png(head: Any, plan: Any, path: str | Path, *, view: str = "front",
                 continue
             Scene(pl, head, plan, show_muscles=show_muscles, show_labels=show_labels,
                   pain_point=pain_point, heat_points=heat_points)
-            set_camera(pl, head, v)
+            set_camera(pl, head, v, points=_site_points(plan))
             pl.add_text(v, position="upper_left", font_size=12, color="#333333")
     else:
         size = size or (1400, 1200)
         pl = pv.Plotter(off_screen=True, window_size=list(size))
         build_scene(pl, head, plan, show_muscles=show_muscles, show_labels=show_labels,
                     pain_point=pain_point, heat_points=heat_points)
-        set_camera(pl, head, view)
+        set_camera(pl, head, view, points=_site_points(plan))
         if title:
             pl.add_text(_plan_title(plan), position="upper_left", font_size=14, color="#222222")
             entries = _legend_entries(plan)
@@ -710,6 +729,11 @@ def render_png(head: Any, plan: Any, path: str | Path, *, view: str = "front",
     pl.screenshot(str(path))
     pl.close()
     return path
+
+
+def _site_points(plan: Any) -> np.ndarray | None:
+    g = SiteGeometry.from_plan(plan)
+    return g.positions if len(g.positions) else None
 
 
 def region_heat_points(head: Any, regions: Iterable[Any]) -> list[np.ndarray]:

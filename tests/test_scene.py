@@ -1,0 +1,223 @@
+"""The PyVista scene (visualizer/scene.py): geometry-only actors, colours, updates, cameras, PNGs."""
+
+from __future__ import annotations
+
+import os
+from types import SimpleNamespace
+
+os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
+
+import numpy as np
+import pytest
+import pyvista as pv
+
+import visualizer as engine
+from visualizer import scene as sc
+
+pv.OFF_SCREEN = True
+
+
+@pytest.fixture(scope="module")
+def head():
+    return engine.load_head()
+
+
+@pytest.fixture(scope="module")
+def preempt(head):
+    return engine.make_plan(head, engine.load_protocol("preempt"))
+
+
+@pytest.fixture(scope="module")
+def ftp_plan(head):
+    return engine.make_plan(head, engine.load_protocol("preempt-ftp"),
+                            engine.PainOrigin.parse(["left-temporal", "occipital"]))
+
+
+@pytest.fixture
+def plotter():
+    pl = pv.Plotter(off_screen=True, window_size=(400, 300))
+    yield pl
+    pl.close()
+
+
+def _rgb_by_site(mesh: pv.PolyData, n_sites: int) -> np.ndarray:
+    rgb = np.asarray(mesh.point_data["rgb"]).reshape(n_sites, -1, 3)
+    assert (rgb == rgb[:, :1, :]).all()  # one colour per glyph
+    return rgb[:, 0, :]
+
+
+def test_scene_is_real_geometry_only(plotter, head, preempt):
+    """Every actor is a mesh (no 2D text or point sprites) so vtk.js shows the same picture."""
+    s = sc.build_scene(plotter, head, preempt)
+    for name, actor in s.actors.items():
+        assert actor.GetMapper().GetInput().IsA("vtkPolyData"), name
+        assert actor.GetProperty().GetRepresentation() == 2, name  # surface, not points
+    assert not plotter.renderer.GetActors2D().GetNumberOfItems()
+    assert s.actors["labels"].GetVisibility() and s.actors["sites"].GetVisibility()
+
+
+def test_one_glyph_per_site_coloured_by_muscle(plotter, head, preempt):
+    s = sc.build_scene(plotter, head, preempt)
+    n = len(preempt.sites)
+    sites = s.meshes["sites"]
+    assert sites.n_points % n == 0
+    colours = _rgb_by_site(sites, n)
+    for site, c in zip(preempt.sites, colours, strict=True):
+        assert tuple(c) == sc.muscle_color(site.muscle)
+    # glyph centres sit on the skin along the normal
+    centres = np.asarray(sites.points).reshape(n, -1, 3).mean(axis=1)
+    pos = np.array([si.position for si in preempt.sites])
+    nrm = np.array([si.normal for si in preempt.sites])
+    off = np.einsum("ij,ij->i", centres - pos, nrm)
+    assert np.allclose(off, 0.45 * s.radius, atol=0.05)
+
+
+@pytest.mark.parametrize("plan_name", ["preempt", "ftp_plan"])
+def test_markers_never_overlap(request, plotter, head, plan_name):
+    plan = request.getfixturevalue(plan_name)
+    s = sc.build_scene(plotter, head, plan)
+    pos = np.array([si.position for si in plan.sites])
+    d = np.linalg.norm(pos[:, None] - pos[None], axis=2)
+    d[np.diag_indices_from(d)] = np.inf
+    assert d.min() > 2 * s.radius + 1.0  # a visible gap between neighbouring beads
+    assert s.radius >= 1.2
+
+
+def test_follow_the_pain_sites_have_rings(plotter, head, ftp_plan, preempt):
+    s = sc.build_scene(plotter, head, ftp_plan)
+    n_ftp = sum(si.follow_the_pain for si in ftp_plan.sites)
+    assert n_ftp > 0
+    ring_pts = s.meshes["ftp_rings"].n_points
+    tpl = sc._unit_torus(1.0, 0.16)[0]
+    assert ring_pts == n_ftp * len(tpl)
+    assert s.actors["ftp_rings"].GetVisibility()
+    s.update(plan=preempt)
+    assert not s.actors["ftp_rings"].GetVisibility()
+
+
+def test_toggles_and_highlight(plotter, head, preempt):
+    s = sc.build_scene(plotter, head, preempt, show_labels=False)
+    assert not s.actors["labels"].GetVisibility()
+    s.update(show_labels=True)
+    assert s.actors["labels"].GetVisibility()
+    site = preempt.sites[7]
+    s.update(highlight=site.id)
+    assert s.actors["highlight"].GetVisibility()
+    centre = np.asarray(s.meshes["highlight"].points).mean(axis=0)
+    assert np.linalg.norm(centre - np.array(site.position)) < 3 * s.radius
+    s.update(highlight=None)
+    assert not s.actors["highlight"].GetVisibility()
+    s.update(show_landmarks=True)
+    assert s.actors["landmarks"].GetVisibility() and s.actors["landmark_labels"].GetVisibility()
+
+
+def test_muscle_tint_and_pain_heat(plotter, head, preempt):
+    s = sc.build_scene(plotter, head, preempt, show_muscles=False)
+    rgb = np.asarray(s.meshes["head"].point_data["rgb"]).astype(int)
+    assert (rgb == sc.SKIN_RGB.astype(int)).all()
+    s.update(show_muscles=True)
+    rgb = np.asarray(s.meshes["head"].point_data["rgb"]).astype(int)
+    codes = np.asarray(head.mesh.point_data["muscle"])
+    assert (rgb[codes == 0] == sc.SKIN_RGB.astype(int)).all()
+    assert (rgb[codes != 0] != sc.SKIN_RGB.astype(int)).any(axis=1).all()
+    # a pain point reddens the skin around it, softly, and nothing far away
+    p = np.asarray(head.landmarks["left_tragus"]) + [0, 10, 45]
+    p, _ = head.snap(p)
+    s.update(pain_point=p)
+    hot = np.asarray(s.meshes["head"].point_data["rgb"]).astype(int)
+    pts = np.asarray(s.meshes["head"].points)
+    d = np.linalg.norm(pts - p, axis=1)
+    near, ring, far = d < 4, (d > 20) & (d < 30), d > 80
+    redness = hot[:, 0] - hot[:, 2]
+    assert redness[near].mean() > redness[ring].mean() > (rgb[:, 0] - rgb[:, 2])[ring].mean()
+    assert (hot[far] == rgb[far]).all()
+    s.update(pain_point=None)
+    assert (np.asarray(s.meshes["head"].point_data["rgb"]) == rgb).all()
+
+
+def test_region_heat_points_come_from_the_engine(head):
+    both = sc.region_heat_points(head, ["occipital"])
+    left = sc.region_heat_points(head, ["left-temporal"])
+    assert len(both) == 2 and len(left) == 1
+    assert head.frame.to_head(np.asarray(left[0]))[0] < 0
+    assert sc.region_heat_points(head, []) == []
+
+
+def test_updates_keep_actor_identity(plotter, head, preempt, ftp_plan):
+    """Updates replace mesh content in place (trame's local view then sends deltas)."""
+    s = sc.build_scene(plotter, head, preempt)
+    def ident(a):
+        return a.GetAddressAsString("vtkObject"), a.GetMapper().GetInput().GetAddressAsString("vtkObject")
+
+    before = {k: ident(a) for k, a in s.actors.items()}
+    s.update(plan=ftp_plan, pain_point=ftp_plan.sites[0].position, highlight=ftp_plan.sites[3].id)
+    after = {k: ident(a) for k, a in s.actors.items()}
+    assert before == after
+    assert s.meshes["sites"].n_points // len(ftp_plan.sites) == s.meshes["sites"].n_points / len(ftp_plan.sites)
+
+
+def test_site_near_and_quiz_markers(plotter, head, preempt):
+    s = sc.build_scene(plotter, head, preempt)
+    site = preempt.sites[10]
+    assert s.site_near(np.array(site.position) + 0.5) == site.id
+    assert s.site_near(np.array(site.position) + 40) is None
+    s.set_markers(guess=site.position, answer=preempt.sites[11].position)
+    assert s.actors["guess"].GetVisibility() and s.actors["answer"].GetVisibility()
+    s.set_markers()
+    assert not s.actors["guess"].GetVisibility()
+
+
+@pytest.mark.parametrize("view", sc.VIEWS)
+def test_camera_views_follow_the_head_frame(plotter, head, view):
+    sc.set_camera(plotter, head, view)
+    pos, focal, up = (np.array(v) for v in plotter.camera_position)
+    d = head.frame.to_head(pos) - head.frame.to_head(focal)
+    d /= np.linalg.norm(d)
+    expected = {"front": (0, 1, 0), "back": (0, -1, 0), "left": (-1, 0, 0), "right": (1, 0, 0),
+                "top": (0, 0, 1)}[view]
+    assert np.allclose(d, expected, atol=1e-6)
+
+
+def test_camera_on_a_rotated_head():
+    """Directions come from head.frame, not from the mesh axes."""
+    theta = np.radians(30)
+    rot = np.array([[np.cos(theta), -np.sin(theta), 0], [np.sin(theta), np.cos(theta), 0], [0, 0, 1]])
+    m = np.eye(4)
+    m[:3, :3] = rot  # mesh -> head
+    fake = SimpleNamespace(mesh=pv.Sphere(radius=90), frame=SimpleNamespace(matrix=m))
+    pl = pv.Plotter(off_screen=True)
+    sc.set_camera(pl, fake, "front")
+    pos, focal, _ = (np.array(v) for v in pl.camera_position)
+    d = rot @ (pos - focal)
+    assert np.allclose(d / np.linalg.norm(d), (0, 1, 0), atol=1e-6)
+    pl.close()
+    with pytest.raises(ValueError, match="'view'"):
+        sc.set_camera(pl, fake, "sideways")
+
+
+def test_scene_on_a_foreign_head_without_muscle_map(plotter):
+    """A sphere head with no muscle array and no landmarks still draws."""
+    sphere = pv.Sphere(radius=80, theta_resolution=40, phi_resolution=40)
+    fake_head = SimpleNamespace(mesh=sphere, landmarks={}, frame=SimpleNamespace(matrix=np.eye(4)))
+    site = SimpleNamespace(id="a", muscle="frontalis", units=5.0, position=(0, 80, 0), normal=(0, 1, 0),
+                           follow_the_pain=True, order=1)
+    plan = SimpleNamespace(sites=[site])
+    s = sc.build_scene(plotter, fake_head, plan)
+    assert s.meshes["sites"].n_points > 0 and s.actors["ftp_rings"].GetVisibility()
+
+
+def _skin_fraction(path) -> float:
+    from PIL import Image
+
+    a = np.asarray(Image.open(path).convert("RGB")).astype(int)
+    r, g, b = a[..., 0], a[..., 1], a[..., 2]
+    return float(((r > 120) & (r - b > 28) & (r >= g) & (g >= b - 5) & (r < 252)).mean())
+
+
+@pytest.mark.parametrize("view", ["front", "all"])
+def test_render_png(tmp_path, head, ftp_plan, view):
+    out = sc.render_png(head, ftp_plan, tmp_path / f"{view}.png", view=view, size=(600, 450))
+    assert out.exists() and out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert _skin_fraction(out) > 0.1
+    with pytest.raises(ValueError):
+        sc.render_png(head, ftp_plan, tmp_path / "x.png", view="diagonal")
