@@ -283,6 +283,51 @@ def _fmt_units(u: float) -> str:
     return f"{u:g}"
 
 
+def display_mesh(head: Any, max_cells: int | None = None) -> tuple[pv.PolyData, np.ndarray | None]:
+    """The skin mesh as drawn: a copy with normals (decimated to about ``max_cells`` triangles when
+    the mesh is larger, so browsers without a GPU stay responsive) and its per-point muscle codes.
+
+    Positions and picks never use this mesh: sites come from the plan and clicks are snapped to
+    the real surface by the engine. Cached on ``head.cache`` when the head has one.
+    """
+    src = head.mesh
+    key = f"scene:display-mesh:{max_cells}"
+    cache = getattr(head, "cache", None)
+    if isinstance(cache, dict) and key in cache:
+        mesh, codes = cache[key]
+        return mesh.copy(deep=True), (None if codes is None else codes.copy())
+    mesh = pv.PolyData()
+    mesh.copy_from(src, deep=True)
+    for name in list(mesh.point_data.keys()):
+        del mesh.point_data[name]
+    for name in list(mesh.cell_data.keys()):
+        del mesh.cell_data[name]
+    decimated = bool(max_cells and mesh.n_cells > max_cells)
+    if decimated:
+        mesh = mesh.triangulate().decimate(1.0 - float(max_cells) / mesh.n_cells)
+    if decimated or "Normals" not in src.point_data:
+        mesh = mesh.compute_normals(cell_normals=False, point_normals=True, split_vertices=False,
+                                    consistent_normals=True, auto_orient_normals=False)
+    else:
+        mesh.point_data["Normals"] = np.asarray(src.point_data["Normals"])
+    for name in list(mesh.point_data.keys()):
+        if name != "Normals":
+            del mesh.point_data[name]
+    codes = None
+    if "muscle" in src.point_data:
+        src_codes = np.asarray(src.point_data["muscle"]).astype(int)
+        if decimated:
+            from scipy.spatial import cKDTree
+
+            _, idx = cKDTree(np.asarray(src.points)).query(np.asarray(mesh.points))
+            codes = src_codes[idx]
+        else:
+            codes = src_codes
+    if isinstance(cache, dict):
+        cache[key] = (mesh.copy(deep=True), None if codes is None else codes.copy())
+    return mesh, codes
+
+
 class Scene:
     """All actors of one plotter's scene, updated in place.
 
@@ -293,7 +338,8 @@ class Scene:
     def __init__(self, plotter: pv.Plotter, head: Any, plan: Any = None, *, show_muscles: bool = True,
                  show_labels: bool = True, show_sites: bool = True, show_landmarks: bool = False,
                  highlight: str | None = None, pain_point: Sequence[float] | None = None,
-                 heat_points: Iterable[Sequence[float]] | None = None) -> None:
+                 heat_points: Iterable[Sequence[float]] | None = None,
+                 display_cells: int | None = None) -> None:
         self.plotter = plotter
         self.head = head
         self.plan = None
@@ -310,6 +356,7 @@ class Scene:
         self.forward = view_direction(head, (0, 1, 0))
         self.actors: dict[str, Any] = {}
         self.meshes: dict[str, pv.PolyData] = {}
+        self.display_cells = display_cells
 
         self._build_head()
         self._base_rgb = self._skin_rgb(False)
@@ -323,18 +370,8 @@ class Scene:
 
     # -- construction ---------------------------------------------------------------------
     def _build_head(self) -> None:
-        src = self.head.mesh
-        mesh = pv.PolyData()
-        mesh.copy_from(src, deep=True)
-        if "Normals" not in mesh.point_data:
-            mesh = mesh.compute_normals(cell_normals=False, point_normals=True, split_vertices=False,
-                                        consistent_normals=False, auto_orient_normals=False)
-        keep = {"Normals"}
-        for name in list(mesh.point_data.keys()):
-            if name not in keep:
-                del mesh.point_data[name]
-        for name in list(mesh.cell_data.keys()):
-            del mesh.cell_data[name]
+        mesh, codes = display_mesh(self.head, self.display_cells)
+        self._codes = codes
         mesh.point_data["rgb"] = np.zeros((mesh.n_points, 3), dtype=np.uint8)
         self.meshes["head"] = mesh
         self.actors["head"] = self.plotter.add_mesh(
@@ -371,12 +408,7 @@ class Scene:
         return rgb
 
     def _muscle_codes(self) -> np.ndarray | None:
-        src = self.head.mesh
-        if "muscle" in src.point_data:
-            codes = np.asarray(src.point_data["muscle"])
-            if len(codes) == self.meshes["head"].n_points:
-                return codes.astype(int)
-        return None
+        return self._codes
 
     def _build_landmarks(self) -> None:
         lms = dict(getattr(self.head, "landmarks", {}) or {})
@@ -568,19 +600,26 @@ class Scene:
 
 def build_scene(plotter: pv.Plotter, head: Any, plan: Any, *, show_muscles: bool = True,
                 show_labels: bool = True, highlight: str | None = None,
-                pain_point: Sequence[float] | None = None, **kwargs: Any) -> Scene:
-    """Add the head, sites, labels and pain heat to ``plotter``; returns the updatable Scene."""
-    _style_plotter(plotter)
+                pain_point: Sequence[float] | None = None, antialias: bool = True,
+                **kwargs: Any) -> Scene:
+    """Add the head, sites, labels and pain heat to ``plotter``; returns the updatable Scene.
+
+    ``antialias`` (SSAA) is for pictures; interactive server rendering is ~3x faster without it.
+    Other keyword arguments go to :class:`Scene` (``show_sites``, ``show_landmarks``,
+    ``heat_points``, ``display_cells``).
+    """
+    _style_plotter(plotter, antialias=antialias)
     return Scene(plotter, head, plan, show_muscles=show_muscles, show_labels=show_labels,
                  highlight=highlight, pain_point=pain_point, **kwargs)
 
 
-def _style_plotter(plotter: pv.Plotter) -> None:
+def _style_plotter(plotter: pv.Plotter, *, antialias: bool = True) -> None:
     plotter.set_background(BACKGROUND[0], top=BACKGROUND[1])
-    try:
-        plotter.enable_anti_aliasing("ssaa")
-    except Exception:  # noqa: BLE001 - optional nicety
-        pass
+    if antialias:
+        try:
+            plotter.enable_anti_aliasing("ssaa")
+        except Exception:  # noqa: BLE001 - optional nicety
+            pass
 
 
 # --- camera --------------------------------------------------------------------------------

@@ -44,6 +44,9 @@ pv.OFF_SCREEN = True
 DRAG_PX = 4  # a pointer that moved more than this between down and up was a drag, not a click
 OFF_HEAD_MM = 6.0  # a picked point farther than this from the skin is "off the head"
 PATIENT_STEP_SECONDS = 4.0
+# the skin is drawn decimated to this many triangles (sites and clicks use the real surface):
+# keeps browsers without a GPU and the server fallback responsive
+DISPLAY_CELLS = int(os.environ.get("INJECTVIZ_DISPLAY_CELLS", "60000")) or None
 
 ASSETS = Path(__file__).with_name("assets")
 
@@ -66,6 +69,7 @@ def guarded(fn: Callable) -> Callable:
         try:
             return fn(self, *args, **kwargs)
         except Exception as exc:  # noqa: BLE001 - shown to the user
+            self._t0 = None
             if not isinstance(exc, st.UserError):
                 log.warning("handler %s failed:\n%s", fn.__name__, traceback.format_exc())
             self.show_message(_error_text(exc), "error")
@@ -90,7 +94,7 @@ class InjectVizApp(TrameApp):
                                   protocol=protocol or self.context.protocol)
         self.plotter = pv.Plotter(off_screen=True, window_size=(1000, 760))
         self.scene = build_scene(self.plotter, self.head, self.session.plan, show_muscles=True,
-                                 show_labels=True)
+                                 show_labels=True, antialias=False, display_cells=DISPLAY_CELLS)
         set_camera(self.plotter, self.head, "front")
         # trame-pyvista names both views' Vue ref after the plotter (only one is mounted at a time)
         self.view_ref = f"view_{self.plotter._id_name}"
@@ -193,9 +197,18 @@ class InjectVizApp(TrameApp):
     def _apply_scene(self, **kw: Any) -> None:
         self.scene.update(**kw)
 
+    def _start_timer(self, *, override: bool = True) -> None:
+        if override or getattr(self, "_t0", None) is None:
+            self._t0 = time.perf_counter()
+
     def _refresh(self, *, camera: bool = False) -> None:
-        """Scene <- session, then push the scene and the page state."""
-        t0 = time.perf_counter()
+        """Scene <- session, then push the scene and the page state.
+
+        ``update_ms`` (shown on the page) is the server-side time from the start of the handler
+        (``_start_timer``: plan recomputation included) to the scene pushed to the browser.
+        """
+        t0 = getattr(self, "_t0", None) or time.perf_counter()
+        self._t0 = None
         self._apply_scene(plan=self.session.plan, pain_point=self.session.pain_point,
                           heat_points=self._heat_points(), highlight=self._highlight_id())
         self.view_update(camera=camera)
@@ -221,6 +234,7 @@ class InjectVizApp(TrameApp):
     @change("protocol_id")
     @guarded
     def on_protocol(self, protocol_id: str, **_: Any) -> None:
+        self._start_timer()
         if not protocol_id or protocol_id == st.protocol_id(self.session.protocol):
             return
         self.session.set_protocol(protocol_id)
@@ -230,6 +244,7 @@ class InjectVizApp(TrameApp):
     @change("pain_chips", "pain_side")
     @guarded
     def on_pain_regions(self, pain_chips: list, pain_side: str, **_: Any) -> None:
+        self._start_timer()
         chips = list(pain_chips or [])
         if chips == self.session.pain_chips and pain_side == self.session.pain_side:
             return
@@ -239,6 +254,7 @@ class InjectVizApp(TrameApp):
     @change("follow_the_pain")
     @guarded
     def on_follow(self, follow_the_pain: bool, **_: Any) -> None:
+        self._start_timer()
         if bool(follow_the_pain) == self.session.follow_the_pain:
             return
         self.session.set_follow_the_pain(bool(follow_the_pain))
@@ -257,6 +273,7 @@ class InjectVizApp(TrameApp):
 
     def set_pain_point(self, point: Any) -> None:
         """Set the pain origin to a surface point (mesh frame) and update everything."""
+        self._start_timer(override=False)
         self.session.set_pain_point(point)
         self._refresh()
 
@@ -343,6 +360,63 @@ class InjectVizApp(TrameApp):
         name = next((k for k, a in self.scene.actors.items() if a is actor), None)
         return np.array(picker.GetPickPosition(), dtype=float), name
 
+    def pick_with_camera(self, x: float, y: float, width: float, height: float,
+                         camera: dict | None) -> tuple[np.ndarray | None, str | None]:
+        """Pick at view pixel (x, y) (origin top-left) as seen through ``camera`` (the browser's)."""
+        from vtkmodules.vtkRenderingCore import vtkCellPicker
+
+        w, h = int(round(float(width))), int(round(float(height)))
+        if w < 2 or h < 2 or not (0 <= float(x) <= w and 0 <= float(y) <= h):
+            return None, None
+        cam = self.plotter.camera
+        saved_cam = (cam.position, cam.focal_point, cam.up, cam.view_angle)
+        saved_size = tuple(self.plotter.window_size)
+        try:
+            if isinstance(camera, dict) and camera.get("position") and camera.get("focalPoint"):
+                cam.position = tuple(float(v) for v in camera["position"])
+                cam.focal_point = tuple(float(v) for v in camera["focalPoint"])
+                cam.up = tuple(float(v) for v in camera.get("viewUp") or saved_cam[2])
+                cam.view_angle = float(camera.get("viewAngle") or saved_cam[3])
+            self.plotter.ren_win.SetSize(w, h)
+            self.plotter.renderer.ResetCameraClippingRange()
+            picker = vtkCellPicker()
+            picker.SetTolerance(0.0005)
+            picker.PickFromListOn()
+            picker.AddPickList(self.scene.actors["head"])
+            if self.scene.actors["sites"].GetVisibility():
+                picker.AddPickList(self.scene.actors["sites"])
+            if not picker.Pick(float(x), float(h) - float(y), 0, self.plotter.renderer):
+                return None, None
+            actor = picker.GetActor()
+            name = next((k for k, a in self.scene.actors.items() if a is actor), None)
+            return np.array(picker.GetPickPosition(), dtype=float), name
+        finally:
+            cam.position, cam.focal_point, cam.up, cam.view_angle = saved_cam
+            self.plotter.ren_win.SetSize(*saved_size)
+
+    @guarded
+    def on_local_click(self, x: Any = None, y: Any = None, width: Any = None, height: Any = None,
+                       camera: Any = None, down: Any = None, up: Any = None) -> None:
+        """A click on the browser-rendered (vtk.js) view: pick on the server with its camera."""
+        self._start_timer()
+        try:
+            if self._is_drag(down, up):
+                return
+            try:
+                args = [float(v) for v in (x, y, width, height)]
+            except (TypeError, ValueError):
+                raise st.UserError("That click could not be read: click on the head again.") from None
+            self.handle_pick(*self.pick_with_camera(*args, camera))
+        finally:
+            self._t0 = None
+
+    @staticmethod
+    def _is_drag(down: Any, up: Any) -> bool:
+        if not down or not up:
+            return False
+        dx, dy = float(up[0]) - float(down[0]), float(up[1]) - float(down[1])
+        return dx * dx + dy * dy > DRAG_PX * DRAG_PX
+
     def pick(self, event: Any) -> tuple[np.ndarray | None, str | None]:
         """World point and actor name of a click event from either view (None if it missed)."""
         if not isinstance(event, dict):
@@ -363,11 +437,13 @@ class InjectVizApp(TrameApp):
 
     @guarded
     def on_click(self, event: Any = None, down: Any = None, up: Any = None) -> None:
-        if down and up:
-            dx, dy = float(up[0]) - float(down[0]), float(up[1]) - float(down[1])
-            if dx * dx + dy * dy > DRAG_PX * DRAG_PX:
+        self._start_timer()
+        try:
+            if self._is_drag(down, up):
                 return  # the end of a rotate-drag, not a click
-        self.handle_pick(*self.pick(event))
+            self.handle_pick(*self.pick(event))
+        finally:
+            self._t0 = None
 
     def handle_pick(self, point: np.ndarray | None, actor: str | None) -> None:
         """Route a picked world point: select a site, set the pain origin, or answer the quiz."""

@@ -64,6 +64,7 @@ def build_layout(app: "InjectVizApp") -> VAppLayout:
     server.trigger("plan_json")(app.plan_json)
     server.trigger("plan_csv")(app.plan_csv)
     server.trigger("snapshot_png")(app.snapshot_png)
+    server.trigger("local_click")(app.on_local_click)
 
     server.state.trame__title = "InjectViz"
     with VAppLayout(server, full_height=True) as layout:
@@ -121,21 +122,28 @@ def _app_bar(app: "InjectVizApp") -> None:
 
 
 def _view(app: "InjectVizApp") -> None:
+    ref = app.view_ref
+    # Local (vtk.js) view: clicks are picked on the server with the browser's camera, not with
+    # vtk.js' hardware selector (whose readPixels takes seconds on browsers without a GPU).
+    local_click = (
+        "view_mode === 'local' && trigger('local_click', ["
+        "$event.clientX - $event.currentTarget.getBoundingClientRect().left, "
+        "$event.clientY - $event.currentTarget.getBoundingClientRect().top, "
+        "$event.currentTarget.getBoundingClientRect().width, "
+        "$event.currentTarget.getBoundingClientRect().height, "
+        f"{local_camera_expr(ref)}, pick_down, pick_up])"
+    )
     with html.Div(
         classes="iv-view",
         id="view-3d",
         raw_attrs=[
             '@pointerdown.capture="pick_down = [$event.clientX, $event.clientY]"',
             '@pointerup.capture="pick_up = [$event.clientX, $event.clientY]"',
+            f'@click.capture="{local_click}"',
         ],
     ):
         with html.Div(v_if="view_mode === 'local'", style="width: 100%; height: 100%;"):
-            app.local_view = PyVistaLocalView(
-                app.plotter,
-                picking_modes=("['click']",),
-                click=(app.on_click, "[$event, pick_down, pick_up]"),
-                interactor_events=("[]",),
-            )
+            app.local_view = PyVistaLocalView(app.plotter, interactor_events=("[]",))
         with html.Div(v_else=True, style="width: 100%; height: 100%;"):
             app.remote_view = PyVistaRemoteView(
                 app.plotter,

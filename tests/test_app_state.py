@@ -1,0 +1,336 @@
+"""State logic of the web app, without a browser.
+
+* ``Session`` (visualizer/app/state.py): the patient, the plan, patient step-through, the quiz.
+* ``InjectVizApp`` driven through its trame state and handlers (no websocket, no browser).
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
+
+import numpy as np
+import pytest
+
+import visualizer as engine
+from visualizer.app import state as st
+from visualizer.errors import InjectVizError
+
+
+@pytest.fixture(scope="module")
+def head():
+    return engine.load_head()
+
+
+@pytest.fixture
+def session(head):
+    return st.Session(engine, head)
+
+
+# ------------------------------------------------------------------------------ Session
+def test_default_session(session):
+    assert st.protocol_id(session.protocol) == "preempt"
+    t = session.totals()
+    assert (t["sites"], t["units"], t["ml"], t["ftp_sites"]) == (31, "155", "3.1", 0)
+    assert sum(float(r["units"]) for r in t["per_muscle"]) == 155
+    assert [r["order"] for r in session.site_rows()] == list(range(1, 32))
+    assert session.pain_summary() == "none set"
+
+
+def test_protocol_change_and_bad_protocol_keeps_state(session):
+    session.set_protocol("glabellar")
+    assert session.totals()["units"] == "20"
+    with pytest.raises(InjectVizError, match="no-such"):
+        session.set_protocol("no-such")
+    assert st.protocol_id(session.protocol) == "glabellar"
+    assert session.totals()["units"] == "20"
+
+
+@pytest.mark.parametrize(("side", "expected"), [("left", {"left"}), ("right", {"right"})])
+def test_one_sided_pain_gives_sites_on_that_side(session, side, expected):
+    session.set_protocol("preempt-ftp")
+    session.set_pain(["temporal", "occipital"], side)
+    ftp = [r for r in session.site_rows() if r["ftp"]]
+    assert ftp and {r["side"] for r in ftp} == expected
+    units = float(session.totals()["units"])
+    assert 155 < units <= 195 and len(session.site_rows()) <= 39
+
+
+def test_both_sides_and_regions_validation(session):
+    session.set_protocol("preempt-ftp")
+    session.set_pain(["temporal"], "both")
+    assert {r["side"] for r in session.site_rows() if r["ftp"]} == {"left", "right"}
+    with pytest.raises(st.UserError, match="elbow"):
+        session.set_pain(["elbow"], "left")
+    with pytest.raises(st.UserError, match="sideways"):
+        session.set_pain(["temporal"], "sideways")
+    assert session.pain_chips == ["temporal"] and session.pain_side == "both"
+    assert "temporal" in session.pain_summary()
+
+
+def test_neck_only_pain_warns(session):
+    session.set_protocol("preempt-ftp")
+    session.set_pain(["neck"], "both")
+    assert session.warnings(), "an origin no eligible muscle can serve must warn"
+    assert not any(r["ftp"] for r in session.site_rows())
+
+
+def test_pain_point(session, head):
+    session.set_protocol("preempt-ftp")
+    p, _ = head.snap(np.asarray(head.landmarks["right_tragus"]) + [0, 10, 45])
+    session.set_pain_point(p)
+    ftp = [r for r in session.site_rows() if r["ftp"]]
+    assert ftp and {r["side"] for r in ftp} == {"right"}
+    assert "clicked point" in session.pain_summary()
+    with pytest.raises(st.UserError):
+        session.set_pain_point([1.0, float("nan"), 2.0])
+    assert session.pain_point is not None
+    session.set_pain_point(None)
+    assert not any(r["ftp"] for r in session.site_rows())
+
+
+def test_follow_the_pain_toggle(session):
+    session.set_protocol("preempt-ftp")
+    session.set_pain(["temporal"], "left")
+    assert session.totals()["ftp_sites"] > 0
+    session.set_follow_the_pain(False)
+    assert session.totals()["ftp_sites"] == 0
+
+
+def test_selection(session):
+    sid = session.site_rows()[3]["id"]
+    session.select(sid)
+    assert session.selected == sid
+    with pytest.raises(st.UserError):
+        session.select("nope")
+    session.set_protocol("glabellar")  # the selected site is gone
+    assert session.selected is None
+
+
+def test_totals_match_the_plan(session):
+    session.set_protocol("preempt-ftp")
+    session.set_pain(["temporal", "occipital", "shoulder"], "both")
+    plan = session.plan
+    t = session.totals()
+    assert t["sites"] == len(plan.sites)
+    assert float(t["units"]) == plan.total_units
+    for row in t["per_muscle"]:
+        pm = plan.per_muscle[row["muscle_key"]]
+        assert (row["sites"], float(row["units"])) == (pm.sites, pm.units)
+
+
+def test_patient_step_through(session):
+    txt = session.patient_text()
+    assert txt["step"] == "Site 1 of 31" and "unit" in txt["dose"]
+    assert "site 1 of 31 \u2014 " in txt["line"]
+    assert session.patient_next() and session.patient_text()["step"] == "Site 2 of 31"
+    session.patient_go(30)
+    assert not session.patient_next()
+    assert session.patient_text()["step"] == "Site 31 of 31"
+    session.patient_prev()
+    assert session.patient_index == 29
+    session.patient_go(-5)
+    assert session.patient_index == 0
+
+
+def test_quiz_round(session, head):
+    q = session.quiz_start(seed=1)
+    assert q.total == 31 and len(set(q.order)) == 31
+    assert st.Quiz(session.plan, seed=1).order == q.order  # deterministic per seed
+    assert q.prompt.endswith("site 1") or "site" in q.prompt
+    # a perfect answer scores 100, a far one 0
+    site = q.current_site
+    a = session.quiz_answer(site.position)
+    assert a.error_mm == pytest.approx(0, abs=0.5) and a.score >= 98
+    with pytest.raises(st.UserError):
+        session.quiz_answer(site.position)
+    q.next()
+    far = np.asarray(q.current_site.position) * -1
+    p, _ = head.snap(far)
+    b = session.quiz_answer(p)
+    assert b.error_mm > 30 and b.score == 0
+    assert b.error_mm >= np.linalg.norm(np.asarray(p) - np.asarray(b.truth)) - 1e-6  # over the surface
+    while not q.finished:
+        q.next()
+        if q.finished:
+            break
+        session.quiz_answer(q.current_site.position)
+    s = q.summary()
+    assert s["answered"] == 31 and s["within"] == 30
+    assert {r["muscle"] for r in s["rows"]} == {m.replace("_", " ") for m in session.plan.per_muscle}
+    worst = max(float(r["worst_mm"]) for r in s["rows"])
+    assert worst == pytest.approx(b.error_mm, abs=0.06)
+    with pytest.raises(st.UserError):
+        session.quiz_answer(site.position)
+
+
+def test_quiz_prompts_name_muscle_side_and_number(session):
+    q = session.quiz_start(seed=3)
+    prompts = set(q.prompts.values())
+    assert "left temporalis, site 1" in prompts and "right temporalis, site 4" in prompts
+    assert "procerus, site 1" in prompts
+
+
+def test_quiz_score_curve():
+    assert st.quiz_score(0) == 100
+    assert st.quiz_score(15) == 50
+    assert st.quiz_score(30) == 0 and st.quiz_score(300) == 0
+    assert st.quiz_score(float("nan")) == 0
+
+
+def test_two_sessions_are_independent(head):
+    a, b = st.Session(engine, head), st.Session(engine, head)
+    a.set_protocol("preempt-ftp")
+    a.set_pain(["temporal"], "left")
+    a.quiz_start()
+    assert st.protocol_id(b.protocol) == "preempt" and b.pain_chips == [] and b.quiz is None
+    assert b.totals()["units"] == "155"
+
+
+# ------------------------------------------------------------------------------ the trame app
+_N = [0]
+
+
+@pytest.fixture
+def app(head):
+    from trame.app import get_server
+
+    from visualizer.app.context import AppContext
+    from visualizer.app.core import InjectVizApp
+
+    _N[0] += 1
+    ctx = AppContext(engine=engine, head=head)
+    a = InjectVizApp(get_server(f"test_app_{_N[0]}", client_type="vue3"), ctx)
+    a.server.state.ready()
+    yield a
+    a.close()
+
+
+def _set(app, **kw):
+    with app.state:
+        app.state.update(kw)
+
+
+def test_app_state_follows_the_session(app):
+    s = app.state
+    assert s.totals["units"] == "155" and len(s.site_rows) == 31
+    _set(app, protocol_id="glabellar")
+    assert s.totals["units"] == "20" and len(s.site_rows) == 5
+    from visualizer.scene import _unit_sphere
+
+    assert app.scene.meshes["sites"].n_points == 5 * len(_unit_sphere(14)[0])
+
+
+def test_app_click_sets_pain_and_drag_is_ignored(app, head):
+    _set(app, protocol_id="preempt-ftp")
+    p, _ = head.snap(np.asarray(head.landmarks["left_tragus"]) + [0, 10, 45])
+    ev = {"mode": "local", "worldPosition": list(p + 0.3), "remoteId": "whatever"}
+    app.on_click(ev, [100, 100], [130, 120])  # moved 36 px: the end of a drag
+    assert app.state.pain_point is None
+    app.on_click(ev, [100, 100], [101, 101])
+    assert app.state.pain_point is not None
+    assert app.state.pain_point[0] < 0
+    ftp = [r for r in app.state.site_rows if r["ftp"]]
+    assert ftp and {r["side"] for r in ftp} == {"left"}
+    assert app.scene.pain_point is not None
+    assert app.last_update_ms < 1000
+
+
+def test_app_bad_requests_become_messages(app):
+    _set(app, protocol_id="nope")
+    assert "nope" in app.state.message and app.state.message_type == "error"
+    assert app.state.protocol_id == "preempt" and app.state.totals["units"] == "155"
+    _set(app, pain_chips=["elbow"])
+    assert "elbow" in app.state.message
+    assert app.state.pain_chips == []
+    app.on_click(None, None, None)  # a click on the background
+    assert "missed the head" in app.state.message
+    far = {"mode": "local", "worldPosition": [0, 900, 0], "remoteId": None}
+    app.on_click(far, None, None)
+    assert "not on the head" in app.state.message
+    app.on_click({"mode": "local", "worldPosition": ["x", 1, 2]}, None, None)
+    assert app.state.message
+    app.camera("diagonal")
+    assert "diagonal" in app.state.message
+    _set(app, view_mode="hologram")
+    assert app.state.view_mode == "local"
+
+
+def test_app_row_and_3d_selection(app):
+    sid = app.state.site_rows[5]["id"]
+    _set(app, selected_site=sid)
+    assert app.scene.highlight == sid and app.scene.actors["highlight"].GetVisibility()
+    site = app.session.plan.site(app.state.site_rows[9]["id"])
+    app.handle_pick(np.asarray(site.position), "sites")
+    assert app.state.selected_site == site.id
+    assert app.state.pain_point is None  # picking a marker selects, it does not set pain
+
+
+def test_app_patient_and_trainer(app, head):
+    _set(app, tab="patient")
+    assert not app.scene.show_labels and not app.scene.show_muscles
+    first = app.state.patient["site_id"]
+    assert app.scene.highlight == first
+    app.patient_next()
+    assert app.state.patient["step"] == "Site 2 of 31"
+    assert app.scene.highlight == app.state.patient["site_id"] != first
+    _set(app, tab="trainer")
+    assert not app.scene.actors["sites"].GetVisibility()  # answers hidden
+    app.quiz_start()
+    q = app.state.quiz
+    assert q["index"] == 1 and q["total"] == 31 and q["prompt"]
+    truth = app.session.quiz.current_site
+    app.handle_pick(np.asarray(truth.position) + 0.2, "head")
+    r = app.state.quiz_result
+    assert r["error_mm"] < 1.0 and r["score"] >= 95
+    assert app.scene.actors["guess"].GetVisibility() and app.scene.actors["answer"].GetVisibility()
+    app.quiz_next()
+    assert app.state.quiz["index"] == 2 and app.state.quiz_result is None
+    _set(app, show_answers=True)
+    assert app.scene.actors["sites"].GetVisibility()
+
+
+def test_app_downloads(app):
+    import json
+
+    data = json.loads(app.plan_json())
+    assert data["total_units"] == 155 and len(data["sites"]) == 31
+    assert app.plan_csv().splitlines()[0].startswith("order,")
+    png = app.snapshot_png({"position": [0, 800, 0], "focalPoint": [0, 0, 0], "viewUp": [0, 0, 1],
+                            "viewAngle": 30})
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_app_update_is_fast(app, head):
+    """Server-side handling of a click (plan + scene), default mesh: well under 100 ms."""
+    _set(app, protocol_id="preempt-ftp")
+    pts = [head.snap(np.asarray(head.landmarks[k]) + [0, 0, 30])[0]
+           for k in ("left_tragus", "right_tragus", "inion", "left_mastoid")]
+    times = []
+    for p in pts * 3:
+        app.handle_pick(np.asarray(p), "head")
+        times.append(app.last_update_ms)
+    assert np.median(times) < 100, times
+
+
+def test_app_local_click_is_picked_with_the_browser_camera(app, head):
+    """vtk.js view clicks arrive as pixel + camera; the server picks the same surface point."""
+    _set(app, protocol_id="preempt-ftp")
+    target, _ = head.snap(np.asarray(head.landmarks["right_tragus"]) + [0, 10, 45])
+    normal = np.asarray(head.snap(target)[1])
+    cam = {"position": list(target + 300 * normal), "focalPoint": list(target), "viewUp": [0, 0, 1],
+           "viewAngle": 30}
+    app.on_local_click(400, 300, 800, 600, cam, [400, 300], [400, 300])  # centre of an 800x600 view
+    assert app.state.pain_point is not None
+    assert np.linalg.norm(np.asarray(app.state.pain_point) - target) < 1.0
+    assert {r["side"] for r in app.state.site_rows if r["ftp"]} == {"right"}
+    # the server camera is left as it was
+    assert tuple(app.plotter.window_size) == (1000, 760)
+    before = app.state.pain_point
+    app.on_local_click(400, 300, 800, 600, cam, [300, 300], [400, 300])  # a drag
+    assert app.state.pain_point == before
+    app.on_local_click(5, 5, 800, 600, cam, None, None)  # background in the corner
+    assert "missed the head" in app.state.message
+    app.on_local_click("a", None, 800, 600, cam, None, None)
+    assert "could not be read" in app.state.message
