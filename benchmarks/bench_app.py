@@ -77,6 +77,7 @@ def bench_clicks(browser, clicks: int, mode: str) -> dict[str, list[float]]:
     proc, url, _ = start_app()
     server_ms: list[float] = []
     round_trip: list[float] = []
+    breakdown: dict[str, list[float]] = {}
     try:
         page = open_app(browser, url)
         page.locator("#protocol-select .v-field").click()
@@ -108,11 +109,14 @@ def bench_clicks(browser, clicks: int, mode: str) -> dict[str, list[float]]:
             page.wait_for_timeout(150)
             round_trip.append((time.perf_counter() - t0) * 1000)
             server_ms.append(float(page.evaluate("() => window.trame.state.get('update_ms')")))
+            parts = page.evaluate("() => window.trame.state.get('update_timing')") or {}
+            for k, v in parts.items():
+                breakdown.setdefault(k, []).append(float(v))
             page.wait_for_timeout(200)
         page.context.close()
     finally:
         stop_app(proc)
-    return {"server": server_ms, "round trip": round_trip}
+    return {"server": server_ms, "round trip": round_trip, **{f"part:{k}": v for k, v in breakdown.items()}}
 
 
 def bench_in_process(n: int = 20) -> dict[str, list[float]]:
@@ -166,7 +170,7 @@ def main() -> int:
             browser = None
 
     lines = ["| measurement | median | min | max | target |", "|---|---|---|---|---|"]
-    start = bench_startup(args.runs, browser)
+    start = bench_startup(args.runs, browser) if args.runs else {"url printed": [], "page served": [], "head drawn": []}
     lines.append(_row("start-up: URL printed", start["url printed"]))
     lines.append(_row("start-up: page served (HTTP 200)", start["page served"], target="< 3000 ms"))
     lines.append(_row("start-up: head drawn in Chromium", start["head drawn"]))
@@ -178,6 +182,8 @@ def main() -> int:
         for mode in ("local", "remote"):
             c = bench_clicks(browser, args.clicks, mode)
             lines.append(_row(f"click -> update, server side ({mode} view)", c["server"], target="< 100 ms"))
+            for k in ("plan", "scene", "view", "page"):
+                lines.append(_row(f"  of which {dict(plan='pick + plan', scene='scene update', view='push to view', page='page state')[k]}", c.get(f"part:{k}", [])))
             lines.append(_row(f"click -> totals on page, round trip ({mode} view)", c["round trip"]))
         browser.close()
         pw.stop()

@@ -19,6 +19,7 @@ Public API::
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -290,6 +291,14 @@ def display_mesh(head: Any, max_cells: int | None = None) -> tuple[pv.PolyData, 
     Positions and picks never use this mesh: sites come from the plan and clicks are snapped to
     the real surface by the engine. Cached on ``head.cache`` when the head has one.
     """
+    with _DISPLAY_LOCK:  # one computation even when a warm-up thread and a session race
+        return _display_mesh(head, max_cells)
+
+
+_DISPLAY_LOCK = threading.Lock()
+
+
+def _display_mesh(head: Any, max_cells: int | None) -> tuple[pv.PolyData, np.ndarray | None]:
     src = head.mesh
     key = f"scene:display-mesh:{max_cells}"
     cache = getattr(head, "cache", None)
@@ -523,13 +532,22 @@ class Scene:
         else:
             ring = pv.PolyData()
         _replace(self.meshes["ftp_rings"], ring)
-        # labels "order: units U", upright in the tangent plane, above the marker
+        # labels "order: units U", upright, above the marker. On skin that faces up (shoulders,
+        # crown) the label is tilted toward the front or the back (whichever side the site is on)
+        # so it reads in the front/back views, from where those sites are approached.
         texts = [_text_template(f"{int(o)}: {_fmt_units(u)}U") for o, u in zip(g.order, g.units)]
         h = max(2.4, 1.15 * r)
-        lift = g.normals * 1.0
+        center = np.asarray(self.meshes["head"].center, dtype=float)
+        ahead = (g.positions - center) @ self.forward
+        outward = np.where(ahead[:, None] >= 0, 1.0, -1.0) * self.forward[None, :]
+        facing_up = np.clip(g.normals @ self.up, 0.0, 1.0)[:, None]
+        label_n = _unit(g.normals + 0.9 * facing_up * outward)
+        rot_l = _orthonormal_frames(label_n, self.up, self.forward)
+        tilt = np.linalg.norm(np.cross(label_n, g.normals), axis=1)[:, None]  # sin(angle)
+        lift = g.normals * (1.0 + 0.5 * h * tilt)
         # above the marker and clear of a follow-the-pain ring (radius 1.75 r)
-        centers_l = g.positions + lift + rot[:, :, 1] * (r * 2.05 + h * 0.55)
-        _replace(self.meshes["labels"], _tile_variable(texts, rot, np.full(k, h), centers_l,
+        centers_l = g.positions + lift + rot_l[:, :, 1] * (r * 2.05 + h * 0.55)
+        _replace(self.meshes["labels"], _tile_variable(texts, rot_l, np.full(k, h), centers_l,
                                                        np.tile(LABEL_RGB, (k, 1))))
 
     def _update_highlight(self) -> None:
@@ -615,7 +633,9 @@ def build_scene(plotter: pv.Plotter, head: Any, plan: Any, *, show_muscles: bool
 
 def _style_plotter(plotter: pv.Plotter, *, antialias: bool = True) -> None:
     plotter.set_background(BACKGROUND[0], top=BACKGROUND[1])
-    if antialias:
+    if not antialias:
+        plotter.disable_anti_aliasing()  # pyvista's default theme asks for 8x MSAA
+    else:
         try:
             plotter.enable_anti_aliasing("ssaa")
         except Exception:  # noqa: BLE001 - optional nicety
@@ -670,9 +690,10 @@ def set_camera(plotter: pv.Plotter, head: Any, view: str, *, zoom: float = 1.0,
     depth = float(np.abs(rel @ d).max())
     view_angle = 30.0
     t = np.tan(np.radians(view_angle) / 2)
-    try:
+    try:  # aspect of this renderer's viewport (a subplot is a part of the window)
         w, h = plotter.window_size
-        aspect = max(float(w) / max(float(h), 1.0), 1e-3)
+        x0, y0, x1, y1 = plotter.renderer.GetViewport()
+        aspect = max(float(w) * (x1 - x0) / max(float(h) * (y1 - y0), 1.0), 1e-3)
     except Exception:  # noqa: BLE001
         aspect = 1.0
     dist = max(half_h / t, half_w / (t * aspect)) * 1.05 + depth
@@ -683,7 +704,7 @@ def set_camera(plotter: pv.Plotter, head: Any, view: str, *, zoom: float = 1.0,
 
 
 def focus_camera(plotter: pv.Plotter, head: Any, position: Sequence[float], normal: Sequence[float],
-                 *, distance: float = 260.0) -> None:
+                 *, distance: float = 330.0) -> None:
     """Look at a surface point from outside along (a softened) normal, head upright."""
     p = np.asarray(position, float)
     n = _unit(np.asarray(normal, float))

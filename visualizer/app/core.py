@@ -86,16 +86,22 @@ class InjectVizApp(TrameApp):
     """One connection's app: a plotter, a scene, a session and the page layout."""
 
     def __init__(self, server: Any = None, context: AppContext | None = None, *,
-                 protocol: str | None = None) -> None:
+                 protocol: str | None = None, page_only: bool = False) -> None:
+        """``page_only`` builds the page without a 3D scene (used once to register static files)."""
         super().__init__(server)
         self.context = context or default_context()
         self.head = self.context.head
         self.session = st.Session(self.context.engine, self.head,
                                   protocol=protocol or self.context.protocol)
         self.plotter = pv.Plotter(off_screen=True, window_size=(1000, 760))
-        self.scene = build_scene(self.plotter, self.head, self.session.plan, show_muscles=True,
-                                 show_labels=True, antialias=False, display_cells=DISPLAY_CELLS)
-        set_camera(self.plotter, self.head, "front")
+        self.scene = None if page_only else build_scene(
+            self.plotter, self.head, self.session.plan, show_muscles=True, show_labels=True,
+            antialias=False, display_cells=DISPLAY_CELLS,
+        )
+        self._picker = None
+        if not page_only:
+            self.camera_preset("front")
+            self._cell_picker()  # builds the skin locator now, not on the first click
         # trame-pyvista names both views' Vue ref after the plotter (only one is mounted at a time)
         self.view_ref = f"view_{self.plotter._id_name}"
         self._play_task: asyncio.Task | None = None
@@ -138,6 +144,7 @@ class InjectVizApp(TrameApp):
             "message_id": 0,
             "last_click": None,
             "update_ms": 0,
+            "update_timing": {},
             "patient": {},
             "patient_playing": False,
             "quiz": None,
@@ -209,12 +216,19 @@ class InjectVizApp(TrameApp):
         """
         t0 = getattr(self, "_t0", None) or time.perf_counter()
         self._t0 = None
+        t1 = time.perf_counter()
         self._apply_scene(plan=self.session.plan, pain_point=self.session.pain_point,
                           heat_points=self._heat_points(), highlight=self._highlight_id())
+        t2 = time.perf_counter()
         self.view_update(camera=camera)
+        t3 = time.perf_counter()
         self._push_plan_state()
-        self.last_update_ms = (time.perf_counter() - t0) * 1000
+        t4 = time.perf_counter()
+        self.last_update_ms = (t4 - t0) * 1000
+        self.last_timing = {"plan": (t1 - t0) * 1000, "scene": (t2 - t1) * 1000,
+                            "view": (t3 - t2) * 1000, "page": (t4 - t3) * 1000}
         self.state.update_ms = round(self.last_update_ms, 1)
+        self.state.update_timing = {k: round(v, 1) for k, v in self.last_timing.items()}
 
     def _heat_points(self) -> list:
         pain = getattr(self.session.plan, "pain", None)
@@ -320,13 +334,18 @@ class InjectVizApp(TrameApp):
             raise st.UserError(f"Unknown view mode {view_mode!r}.")
         self.view_update(camera=True)
 
+    def camera_preset(self, view: str) -> None:
+        """Server camera to a named view, framing the plan's sites (the whole head if none)."""
+        pts = self.scene.geometry.positions if self.scene is not None else None
+        set_camera(self.plotter, self.head, view, points=pts if pts is not None and len(pts) else None)
+
     @guarded
     def camera(self, view: str) -> None:
         if view == "reset":
             view = "front"
         if view not in VIEWS:
             raise st.UserError(f"Unknown camera preset {view!r}: choose {', '.join(VIEWS)} or reset.")
-        set_camera(self.plotter, self.head, view)
+        self.camera_preset(view)
         self.view_update(camera=True)
 
     # ------------------------------------------------------------------------------------
@@ -344,16 +363,10 @@ class InjectVizApp(TrameApp):
         return None
 
     def _pick_remote(self, event: dict) -> tuple[np.ndarray | None, str | None]:
-        from vtkmodules.vtkRenderingCore import vtkCellPicker
 
         pos = event.get("position") or {}
         x, y = float(pos.get("x", -1)), float(pos.get("y", -1))
-        picker = vtkCellPicker()
-        picker.SetTolerance(0.0005)
-        picker.PickFromListOn()
-        picker.AddPickList(self.scene.actors["head"])
-        if self.scene.actors["sites"].GetVisibility():
-            picker.AddPickList(self.scene.actors["sites"])
+        picker = self._cell_picker()
         if not picker.Pick(x, y, 0, self.plotter.renderer):
             return None, None
         actor = picker.GetActor()
@@ -363,7 +376,6 @@ class InjectVizApp(TrameApp):
     def pick_with_camera(self, x: float, y: float, width: float, height: float,
                          camera: dict | None) -> tuple[np.ndarray | None, str | None]:
         """Pick at view pixel (x, y) (origin top-left) as seen through ``camera`` (the browser's)."""
-        from vtkmodules.vtkRenderingCore import vtkCellPicker
 
         w, h = int(round(float(width))), int(round(float(height)))
         if w < 2 or h < 2 or not (0 <= float(x) <= w and 0 <= float(y) <= h):
@@ -379,12 +391,7 @@ class InjectVizApp(TrameApp):
                 cam.view_angle = float(camera.get("viewAngle") or saved_cam[3])
             self.plotter.ren_win.SetSize(w, h)
             self.plotter.renderer.ResetCameraClippingRange()
-            picker = vtkCellPicker()
-            picker.SetTolerance(0.0005)
-            picker.PickFromListOn()
-            picker.AddPickList(self.scene.actors["head"])
-            if self.scene.actors["sites"].GetVisibility():
-                picker.AddPickList(self.scene.actors["sites"])
+            picker = self._cell_picker()
             if not picker.Pick(float(x), float(h) - float(y), 0, self.plotter.renderer):
                 return None, None
             actor = picker.GetActor()
@@ -393,6 +400,26 @@ class InjectVizApp(TrameApp):
         finally:
             cam.position, cam.focal_point, cam.up, cam.view_angle = saved_cam
             self.plotter.ren_win.SetSize(*saved_size)
+
+    def _cell_picker(self) -> Any:
+        """A cell picker limited to the skin and the site markers (skin via a static locator)."""
+        from vtkmodules.vtkCommonDataModel import vtkStaticCellLocator
+        from vtkmodules.vtkRenderingCore import vtkCellPicker
+
+        if self._picker is None:
+            loc = vtkStaticCellLocator()
+            loc.SetDataSet(self.scene.meshes["head"])
+            loc.BuildLocator()
+            self._locator = loc
+        picker = vtkCellPicker()
+        picker.SetTolerance(0.0005)
+        picker.AddLocator(self._locator)
+        picker.PickFromListOn()
+        picker.AddPickList(self.scene.actors["head"])
+        if self.scene.actors["sites"].GetVisibility():
+            picker.AddPickList(self.scene.actors["sites"])
+        self._picker = picker
+        return picker
 
     @guarded
     def on_local_click(self, x: Any = None, y: Any = None, width: Any = None, height: Any = None,
@@ -669,6 +696,7 @@ class InjectVizApp(TrameApp):
     # ------------------------------------------------------------------------------------
     def close(self) -> None:
         self._stop_play()
+        self._picker = None
         try:
             self.plotter.close()
         except Exception:  # noqa: BLE001

@@ -223,12 +223,23 @@ def main(argv: list[str] | None = None) -> int:
     def make_app(name: str) -> InjectVizApp:
         from trame.app import get_server
 
-        return InjectVizApp(get_server(name, client_type="vue3"), ctx)
+        return InjectVizApp(get_server(name, client_type="vue3"), ctx, page_only=(name == "__www__"))
+
+    def warm_up() -> None:
+        """Prepare what the first browser needs (display mesh) while nobody waits for it."""
+        try:
+            from visualizer.app.core import DISPLAY_CELLS
+            from visualizer.scene import display_mesh
+
+            display_mesh(ctx.head, DISPLAY_CELLS)
+        except Exception:  # noqa: BLE001 - sessions compute it themselves if this fails
+            log.warning("warm-up failed:\n%s", traceback.format_exc())
 
     server = MultiSessionServer(make_app, heartbeat=args.ws_heart_beat,
                                 max_msg_size=args.ws_max_size, timeout=args.timeout)
 
     def ready(host: str, port: int) -> None:
+        asyncio.get_event_loop().run_in_executor(None, warm_up)
         shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
         print(f"InjectViz ready in {time.perf_counter() - t0:.1f} s "
               f"(head loaded in {ctx.load_seconds:.1f} s)", flush=True)

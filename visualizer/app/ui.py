@@ -24,13 +24,14 @@ html, body { overflow: hidden !important; }
 .iv-overlay { position: absolute; z-index: 5; pointer-events: none; }
 .iv-overlay > * { pointer-events: auto; }
 .iv-legend { left: 12px; bottom: 12px; background: rgba(255,255,255,.86); border-radius: 8px;
-             padding: 6px 10px; font-size: 13px; line-height: 1.5; }
+             padding: 6px 10px; font-size: 13px; line-height: 1.5; max-width: 230px; }
 .iv-dot { display: inline-block; width: 11px; height: 11px; border-radius: 50%;
           margin-right: 6px; vertical-align: -1px; border: 1px solid rgba(0,0,0,.25); }
 .iv-ring { display: inline-block; width: 12px; height: 12px; border-radius: 50%;
            border: 2.5px solid #141418; margin-right: 6px; vertical-align: -2px; }
 .iv-top { left: 12px; right: 12px; top: 10px; }
 .iv-table { font-size: 13px; }
+.iv-table td, .iv-table th { white-space: nowrap; }
 .iv-table tr { cursor: pointer; }
 .iv-table tr.iv-selected td { background: #ffe98a !important; font-weight: 600; }
 .iv-patient-big { font-size: 30px; line-height: 1.25; font-weight: 600; }
@@ -47,6 +48,13 @@ window.injectviz = window.injectviz || {
       var c = document.createElement('canvas');
       return !!(c.getContext('webgl2') || c.getContext('webgl'));
     } catch (e) { return false; }
+  },
+  scrollRow: function (id) {
+    if (!id) { return; }
+    setTimeout(function () {
+      var el = document.querySelector('#site-table tr[data-site="' + id + '"]');
+      if (el) { el.scrollIntoView({ block: 'nearest' }); }
+    }, 50);
   },
 };
 """
@@ -73,6 +81,8 @@ def build_layout(app: "InjectVizApp") -> VAppLayout:
         client.ClientTriggers(
             mounted="view_mode = utils.get('injectviz.webgl()') ? view_mode : 'remote'",
         )
+        client.ClientStateChange(value="selected_site",
+                                 change="utils.get('injectviz.scrollRow')(selected_site)")
         _app_bar(app)
         with v3.VNavigationDrawer(v_model=("drawer", True), location="right", width=400,
                                   mobile_breakpoint="sm", elevation=2, id="side-panel"):
@@ -169,18 +179,11 @@ def _overlays(app: "InjectVizApp") -> None:
             id="message",
             click_close="message = ''",
         )
-        with html.Div(v_if="tab === 'plan' && warnings.length", id="view-warnings"):
-            v3.VAlert(
-                v_for="(w, i) in warnings",
-                key="i",
-                text=("w",),
-                type="warning",
-                density="compact",
-                variant="elevated",
-                classes="mb-1",
-                prominent=False,
-                icon="mdi-alert",
-            )
+        with v3.VAlert(v_if="tab === 'plan' && warnings.length", type="warning", density="compact",
+                       variant="elevated", icon="mdi-alert", classes="mb-1", id="view-warnings",
+                       title=("`Safety warning${warnings.length > 1 ? 's' : ''} (${warnings.length})`",)):
+            with html.Ul(classes="pl-4 text-body-2"):
+                html.Li("{{ w }}", v_for="(w, i) in warnings", key="i")
         with html.Div(v_if="tab === 'plan' && plan_errors.length"):
             v3.VAlert(v_for="(w, i) in plan_errors", key="i", text=("w",), type="error",
                       density="compact", variant="elevated", classes="mb-1")
@@ -191,8 +194,8 @@ def _overlays(app: "InjectVizApp") -> None:
         with html.Div(v_if="totals.ftp_sites"):
             html.Span(classes="iv-ring")
             html.Span("follow-the-pain site")
-        html.Div("Drag to rotate, scroll to zoom. Click the head to set the pain origin.",
-                 v_if="tab === 'plan' && click_sets_pain", classes="text-caption text-medium-emphasis")
+        html.Div("Drag to rotate, scroll to zoom. Click the skin to set the pain origin, a marker "
+                 "to find its row.", v_if="tab === 'plan'", classes="text-caption text-medium-emphasis")
         html.Div("Click the head where you would inject.", v_if="tab === 'trainer'",
                  classes="text-caption text-medium-emphasis")
 
@@ -241,7 +244,7 @@ def _plan_tab(app: "InjectVizApp") -> None:
         # warnings: prominent in the panel too
         with html.Div(v_if="warnings.length", id="panel-warnings", classes="mb-3"):
             v3.VAlert(v_for="(w, i) in warnings", key="i", text=("w",), type="warning",
-                      density="compact", classes="mb-1", icon="mdi-alert")
+                      density="compact", classes="mb-1 text-body-2", icon="mdi-alert")
 
         html.Div("Pain origin", classes="text-subtitle-2 mb-1")
         with v3.VChipGroup(v_model=("pain_chips", []), multiple=True, column=True,
@@ -268,11 +271,11 @@ def _plan_tab(app: "InjectVizApp") -> None:
                    density="compact", hide_details=True, color="teal-darken-3", id="switch-ftp")
         with html.Div(classes="d-flex flex-wrap"):
             v3.VSwitch(v_model=("show_muscles", True), label="Muscle areas", density="compact",
-                       hide_details=True, classes="mr-4", id="switch-muscles")
+                       hide_details=True, classes="mr-4", id="switch-muscles", color="teal-darken-3")
             v3.VSwitch(v_model=("show_labels", True), label="Labels", density="compact",
-                       hide_details=True, classes="mr-4", id="switch-labels")
+                       hide_details=True, classes="mr-4", id="switch-labels", color="teal-darken-3")
             v3.VSwitch(v_model=("show_landmarks", False), label="Landmarks", density="compact",
-                       hide_details=True, id="switch-landmarks")
+                       hide_details=True, id="switch-landmarks", color="teal-darken-3")
         with v3.VBtnToggle(v_model=("view_mode", "local"), mandatory=True, density="compact",
                            variant="outlined", divided=True, classes="mb-3", id="view-mode"):
             v3.VBtn("3D in browser", value="local", size="small", id="mode-local")
@@ -391,8 +394,8 @@ def _trainer_tab(app: "InjectVizApp") -> None:
         v3.VDivider(classes="my-2")
         html.Div("Teaching aids", classes="text-subtitle-2")
         v3.VSwitch(v_model=("show_answers", False), label="Show the answers (all sites)",
-                   density="compact", hide_details=True, id="switch-answers")
+                   density="compact", hide_details=True, id="switch-answers", color="teal-darken-3")
         v3.VSwitch(v_model=("show_landmarks", False), label="Landmarks", density="compact",
-                   hide_details=True)
+                   hide_details=True, color="teal-darken-3")
         v3.VSwitch(v_model=("show_muscles", True), label="Muscle areas", density="compact",
-                   hide_details=True)
+                   hide_details=True, color="teal-darken-3")
