@@ -334,3 +334,35 @@ def test_app_local_click_is_picked_with_the_browser_camera(app, head):
     assert "missed the head" in app.state.message
     app.on_local_click("a", None, 800, 600, cam, None, None)
     assert "could not be read" in app.state.message
+
+
+def test_moving_a_landmark_replaces_its_sites(session, head):
+    """Landmark picking mode: the session's head gets the moved landmark; sites follow it."""
+    before = {s.id: np.asarray(s.position) for s in session.plan.sites}
+    lm = np.asarray(head.landmarks["left_tragus"])
+    p, _ = head.snap(lm + [0, 8, 6])
+    session.move_landmark("left_tragus", p)
+    assert session.moved_landmarks() == ["left_tragus"]
+    assert head.landmarks["left_tragus"] is not session.head.landmarks["left_tragus"]
+    assert np.allclose(head.landmarks["left_tragus"], lm)  # the shared head is untouched
+    after = {s.id: np.asarray(s.position) for s in session.plan.sites}
+    moved = [k for k in before if np.linalg.norm(before[k] - after[k]) > 0.5]
+    assert moved, "some sites depend on the tragus"
+    with pytest.raises(st.UserError, match="nasal_tip"):
+        session.move_landmark("nasal_tip", p)
+    session.reset_landmarks()
+    assert session.moved_landmarks() == []
+    assert all(np.allclose(before[s.id], s.position) for s in session.plan.sites)
+
+
+def test_app_landmark_mode(app, head):
+    _set(app, click_action="landmark", landmark_name="right_tragus")
+    assert app.state.show_landmarks and app.scene.actors["landmarks"].GetVisibility()
+    p, _ = head.snap(np.asarray(head.landmarks["right_tragus"]) + [0, 6, 8])
+    app.handle_pick(p, "head")
+    assert app.state.moved_landmarks == ["right_tragus"]
+    assert app.state.pain_point is None
+    app.reset_landmarks()
+    assert app.state.moved_landmarks == []
+    _set(app, click_action="teleport")
+    assert "teleport" in app.state.message and app.state.click_action == "pain"

@@ -419,6 +419,12 @@ class Scene:
     def _muscle_codes(self) -> np.ndarray | None:
         return self._codes
 
+    def set_landmarks(self, head: Any) -> None:
+        """Redraw the landmarks of ``head`` (same mesh, e.g. after a landmark was moved)."""
+        self.head = head
+        self._build_landmarks()
+        self._update_visibility()
+
     def _build_landmarks(self) -> None:
         lms = dict(getattr(self.head, "landmarks", {}) or {})
         if not lms:

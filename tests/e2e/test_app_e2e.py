@@ -243,3 +243,15 @@ def test_tablet_layout(browser, app_url, artifacts):
         shot(p, artifacts, "tablet-1024x768")
     finally:
         p.context.close()
+
+
+def test_landmark_picking_mode(page, artifacts):
+    page.locator("#click-landmark").click()
+    _click_temple(page, "left")
+    moved = wait_text(page, "#moved-landmarks", lambda t: "left_tragus" in t)
+    assert "left_tragus" in moved
+    assert "none" in text(page, "#pain-point")  # a landmark click does not set the pain origin
+    page.wait_for_timeout(800)
+    shot(page, artifacts, "plan-landmark-mode")
+    page.locator("#landmarks-reset").click()
+    page.wait_for_function("() => !document.querySelector('#moved-landmarks')")

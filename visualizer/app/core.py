@@ -131,7 +131,10 @@ class InjectVizApp(TrameApp):
             "pain_chips": [],
             "pain_side": "both",
             "follow_the_pain": True,
-            "click_sets_pain": True,
+            "click_action": "pain",
+            "landmark_items": sorted(self.head.landmarks),
+            "landmark_name": "left_tragus",
+            "moved_landmarks": [],
             "pain_point": None,
             "pain_summary": "none set",
             "show_muscles": True,
@@ -290,6 +293,31 @@ class InjectVizApp(TrameApp):
         self._start_timer(override=False)
         self.session.set_pain_point(point)
         self._refresh()
+
+    def move_landmark(self, name: str, point: Any) -> None:
+        self._start_timer(override=False)
+        self.session.move_landmark(name, point)
+        self.scene.set_landmarks(self.session.head)
+        self.state.moved_landmarks = self.session.moved_landmarks()
+        self.state.last_click = {"kind": "landmark", "name": name, "point": [round(v, 1) for v in point]}
+        self._refresh()
+
+    @guarded
+    def reset_landmarks(self) -> None:
+        self._start_timer()
+        self.session.reset_landmarks()
+        self.scene.set_landmarks(self.session.head)
+        self.state.moved_landmarks = []
+        self._refresh()
+
+    @change("click_action")
+    @guarded
+    def on_click_action(self, click_action: str, **_: Any) -> None:
+        if click_action not in ("pain", "select", "landmark"):
+            self.state.click_action = "pain"
+            raise st.UserError(f"Unknown click action {click_action!r}.")
+        if click_action == "landmark" and not self.state.show_landmarks:
+            self.state.show_landmarks = True  # the change handler redraws
 
     @change("selected_site")
     @guarded
@@ -477,8 +505,9 @@ class InjectVizApp(TrameApp):
         tab = self.state.tab
         if tab == "patient":
             return
+        action = self.state.click_action
         if point is None:
-            if tab == "trainer" or self.state.click_sets_pain:
+            if tab == "trainer" or action in ("pain", "landmark"):
                 raise st.UserError("That click missed the head: click on the skin.")
             return
         if tab == "trainer":
@@ -490,7 +519,11 @@ class InjectVizApp(TrameApp):
                 self.state.selected_site = sid
                 self.state.last_click = {"kind": "site", "id": sid}
                 return
-        if not self.state.click_sets_pain:
+        if action == "landmark":
+            p, _ = self.snap(point)
+            self.move_landmark(self.state.landmark_name, p)
+            return
+        if action != "pain":
             sid = self.scene.site_near(point)
             if sid:
                 self.state.selected_site = sid

@@ -221,6 +221,7 @@ class Session:
     def __init__(self, engine: Any, head: Any, *, protocol: str = "preempt",
                  protocol_source: str | None = None) -> None:
         self.engine = engine
+        self.base_head = head
         self.head = head
         self.protocols = list(engine.list_protocols())
         self.pain_chips: list[str] = []
@@ -263,13 +264,13 @@ class Session:
     def _transaction(self, change) -> Any:
         """Apply a change and recompute; on any error restore the previous inputs."""
         saved = (self.protocol, list(self.pain_chips), self.pain_side, self.pain_point,
-                 self.follow_the_pain)
+                 self.follow_the_pain, self.head)
         try:
             change()
             return self.recompute()
         except Exception:
             (self.protocol, self.pain_chips, self.pain_side, self.pain_point,
-             self.follow_the_pain) = saved
+             self.follow_the_pain, self.head) = saved
             raise
 
     # -- inputs ------------------------------------------------------------------------------
@@ -302,6 +303,49 @@ class Session:
         def change() -> None:
             self.follow_the_pain = bool(on)
         return self._transaction(change)
+
+    def move_landmark(self, name: str, point: Sequence[float]) -> Any:
+        """Put a landmark where the user clicked (this patient only) and re-place the sites.
+
+        The head frame is rebuilt from the (possibly moved) frame landmarks by the engine's
+        ``HeadFrame``; the mesh and its muscle map are unchanged.
+        """
+        name = str(name)
+        if name not in self.head.landmarks:
+            known = ", ".join(sorted(self.head.landmarks))
+            raise UserError(f"Unknown landmark {name!r}; the head has: {known}.")
+        p = tuple(float(v) for v in point)
+        if len(p) != 3 or not all(math.isfinite(v) for v in p):
+            raise UserError(f"A landmark needs three finite coordinates, got {point!r}.")
+
+        def change() -> None:
+            lms = {k: v for k, v in self.head.landmarks.items()}
+            import numpy as np
+
+            lms[name] = np.asarray(p, dtype=float)
+            self.head = self._head_with(lms)
+        return self._transaction(change)
+
+    def reset_landmarks(self) -> Any:
+        def change() -> None:
+            self.head = self.base_head
+        return self._transaction(change)
+
+    def moved_landmarks(self) -> list[str]:
+        import numpy as np
+
+        base = self.base_head.landmarks
+        return sorted(k for k, v in self.head.landmarks.items()
+                      if k not in base or not np.allclose(np.asarray(v), np.asarray(base[k])))
+
+    def _head_with(self, landmarks: dict) -> Any:
+        import dataclasses
+
+        from visualizer.frame import FRAME_LANDMARKS, HeadFrame
+
+        frame = HeadFrame.from_landmarks(*(landmarks[n] for n in FRAME_LANDMARKS))
+        notes = [*self.base_head.notes, "landmarks adjusted in the app for this patient"]
+        return dataclasses.replace(self.base_head, landmarks=landmarks, frame=frame, notes=notes, cache={})
 
     def select(self, site_id: str | None) -> None:
         if site_id in (None, ""):

@@ -195,7 +195,11 @@ def _overlays(app: "InjectVizApp") -> None:
             html.Span(classes="iv-ring")
             html.Span("follow-the-pain site")
         html.Div("Drag to rotate, scroll to zoom. Click the skin to set the pain origin, a marker "
-                 "to find its row.", v_if="tab === 'plan'", classes="text-caption text-medium-emphasis")
+                 "to find its row.", v_if="tab === 'plan' && click_action === 'pain'",
+                 classes="text-caption text-medium-emphasis")
+        html.Div("Click the skin where {{ landmark_name.replace(/_/g, ' ') }} is on this patient.",
+                 v_if="tab === 'plan' && click_action === 'landmark'",
+                 classes="text-caption text-medium-emphasis")
         html.Div("Click the head where you would inject.", v_if="tab === 'trainer'",
                  classes="text-caption text-medium-emphasis")
 
@@ -264,9 +268,23 @@ def _plan_tab(app: "InjectVizApp") -> None:
                     v_if="pain_chips.length || pain_point")
         html.Div("Clicked point: {{ pain_point ? pain_point.join(', ') + ' mm' : 'none' }}",
                  classes="text-caption text-medium-emphasis", id="pain-point")
-        v3.VSwitch(v_model=("click_sets_pain", True), label="Click on the head sets the pain origin",
-                   density="compact", hide_details=True, color="deep-orange-darken-1",
-                   id="switch-click-pain")
+        html.Div("A click on the head sets", classes="text-subtitle-2 mt-2 mb-1")
+        with v3.VBtnToggle(v_model=("click_action", "pain"), mandatory=True, density="compact",
+                           variant="outlined", divided=True, classes="mb-2", id="click-action"):
+            v3.VBtn("Pain origin", value="pain", size="small", id="click-pain")
+            v3.VBtn("Select site", value="select", size="small", id="click-select")
+            v3.VBtn("Landmark", value="landmark", size="small", id="click-landmark")
+        with html.Div(v_if="click_action === 'landmark' || moved_landmarks.length", classes="mb-2",
+                      id="landmark-mode"):
+            v3.VSelect(v_if="click_action === 'landmark'", label="Landmark to place",
+                       v_model=("landmark_name",), items=("landmark_items",), density="compact",
+                       hide_details=True, classes="mb-1")
+            with html.Div(v_if="moved_landmarks.length", classes="d-flex align-center text-body-2"):
+                html.Span("Moved for this patient: {{ moved_landmarks.join(', ') }}",
+                          id="moved-landmarks")
+                v3.VSpacer()
+                v3.VBtn("Reset", size="x-small", variant="text", click=app.reset_landmarks,
+                        id="landmarks-reset")
         v3.VSwitch(v_model=("follow_the_pain", True), label="Follow the pain (extra sites)",
                    density="compact", hide_details=True, color="teal-darken-3", id="switch-ftp")
         with html.Div(classes="d-flex flex-wrap"):
