@@ -121,7 +121,7 @@ def test_muscle_tint_and_pain_heat(plotter, head, preempt):
     assert (rgb[codes == 0] == sc.SKIN_RGB.astype(int)).all()
     assert (rgb[codes != 0] != sc.SKIN_RGB.astype(int)).any(axis=1).all()
     # a pain point reddens the skin around it, softly, and nothing far away
-    p = np.asarray(head.landmarks["left_tragus"]) + [0, 10, 45]
+    p = [*np.asarray(head.landmarks["left_tragus"]), 0, 10, 45]
     p, _ = head.snap(p)
     s.update(pain_point=p)
     hot = np.asarray(s.meshes["head"].point_data["rgb"]).astype(int)
@@ -170,7 +170,7 @@ def test_site_near_and_quiz_markers(plotter, head, preempt):
 @pytest.mark.parametrize("view", sc.VIEWS)
 def test_camera_views_follow_the_head_frame(plotter, head, view):
     sc.set_camera(plotter, head, view)
-    pos, focal, up = (np.array(v) for v in plotter.camera_position)
+    pos, focal, _up = (np.array(v) for v in plotter.camera_position)
     d = head.frame.to_head(pos) - head.frame.to_head(focal)
     d /= np.linalg.norm(d)
     expected = {"front": (0, 1, 0), "back": (0, -1, 0), "left": (-1, 0, 0), "right": (1, 0, 0),

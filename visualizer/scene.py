@@ -20,27 +20,28 @@ Public API::
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 import pyvista as pv
 
 __all__ = [
-    "VIEWS",
     "MUSCLE_COLORS",
     "SKIN_RGB",
+    "VIEWS",
     "Scene",
     "build_scene",
-    "set_camera",
     "focus_camera",
-    "view_direction",
-    "render_png",
     "muscle_color",
     "muscle_hex",
     "muscle_names",
+    "render_png",
+    "set_camera",
+    "view_direction",
 ]
 
 VIEWS = ("front", "back", "left", "right", "top")
@@ -254,7 +255,7 @@ class SiteGeometry:
     ftp: np.ndarray
 
     @classmethod
-    def from_plan(cls, plan: Any) -> "SiteGeometry":
+    def from_plan(cls, plan: Any) -> SiteGeometry:
         sites = list(getattr(plan, "sites", None) or (plan.get("sites", []) if isinstance(plan, dict) else []))
         if not sites:
             z = np.zeros((0, 3))
@@ -439,7 +440,7 @@ class Scene:
             if snap is not None:
                 try:
                     nrm = np.asarray(snap(p)[1], dtype=float)
-                except Exception:  # noqa: BLE001 - a display aid only
+                except Exception:
                     nrm = None
             if nrm is None:
                 nrm = p - np.asarray(self.meshes["head"].center)
@@ -541,7 +542,7 @@ class Scene:
         # labels "order: units U", upright, above the marker. On skin that faces up (shoulders,
         # crown) the label is tilted toward the front or the back (whichever side the site is on)
         # so it reads in the front/back views, from where those sites are approached.
-        texts = [_text_template(f"{int(o)}: {_fmt_units(u)}U") for o, u in zip(g.order, g.units)]
+        texts = [_text_template(f"{int(o)}: {_fmt_units(u)}U") for o, u in zip(g.order, g.units, strict=False)]
         h = max(2.4, 1.15 * r)
         center = np.asarray(self.meshes["head"].center, dtype=float)
         ahead = (g.positions - center) @ self.forward
@@ -644,7 +645,7 @@ def _style_plotter(plotter: pv.Plotter, *, antialias: bool = True) -> None:
     else:
         try:
             plotter.enable_anti_aliasing("ssaa")
-        except Exception:  # noqa: BLE001 - optional nicety
+        except Exception:
             pass
 
 
@@ -700,7 +701,7 @@ def set_camera(plotter: pv.Plotter, head: Any, view: str, *, zoom: float = 1.0,
         w, h = plotter.window_size
         x0, y0, x1, y1 = plotter.renderer.GetViewport()
         aspect = max(float(w) * (x1 - x0) / max(float(h) * (y1 - y0), 1.0), 1e-3)
-    except Exception:  # noqa: BLE001
+    except Exception:
         aspect = 1.0
     dist = max(half_h / t, half_w / (t * aspect)) * 1.05 + depth
     dist /= max(zoom, 1e-3)
@@ -788,7 +789,7 @@ def render_png(head: Any, plan: Any, path: str | Path, *, view: str = "front",
             pl.add_text(_plan_title(plan), position="upper_left", font_size=14, color="#222222")
             entries = _legend_entries(plan)
             if entries:
-                pl.add_legend(entries + [("follow-the-pain (ring)", "#141418")], bcolor="white",
+                pl.add_legend([*entries, ("follow-the-pain (ring)", "#141418")], bcolor="white",
                               border=True, size=(0.2, 0.035 * (len(entries) + 1)), loc="upper right",
                               face="circle")
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -817,7 +818,7 @@ def region_heat_points(head: Any, regions: Iterable[Any]) -> list[np.ndarray]:
             anchors = dict(prepare_candidates(head, ()).anchors)
             if isinstance(cache, dict):
                 cache[key] = anchors
-    except Exception:  # noqa: BLE001 - the heat is a display aid
+    except Exception:
         return []
     out = []
     for r in names:
@@ -833,5 +834,5 @@ def _legend_panel(pl: pv.Plotter, plan: Any) -> None:
     pl.add_text(_plan_title(plan), position="upper_left", font_size=12, color="#222222")
     entries = _legend_entries(plan)
     if entries:
-        pl.add_legend(entries + [("follow-the-pain (ring)", "#141418")], bcolor="white", border=False,
+        pl.add_legend([*entries, ("follow-the-pain (ring)", "#141418")], bcolor="white", border=False,
                       size=(0.7, min(0.8, 0.09 * (len(entries) + 1))), loc="center", face="circle")

@@ -19,7 +19,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from e2e_helpers import ARTIFACTS, CHROMIUM_ARGS, chromium_path, open_app, start_app, stop_app  # noqa: E402
+from e2e_helpers import ARTIFACTS, CHROMIUM_ARGS, chromium_path, open_app, start_app, stop_app
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,6 @@ import sys
 import time
 from pathlib import Path
 
-
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "tests" / "artifacts"
 CHROMIUM_ARGS = [
@@ -138,7 +137,7 @@ def wait_for_head(page, timeout: float = 30.0, min_fraction: float = 0.05) -> fl
         if el.count():
             try:
                 frac = skin_fraction(view_image(page))
-            except Exception:  # noqa: BLE001 - element re-rendering
+            except Exception:
                 frac = 0.0
             if frac >= min_fraction:
                 return frac

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import re
 
-import pytest
 from e2e_helpers import (
     head_box,
     open_app,

@@ -28,7 +28,7 @@ class AppContext:
 
     @classmethod
     def load(cls, *, protocol: str = "preempt", mesh: str | Path | None = None,
-             landmarks: str | Path | None = None, **options: Any) -> "AppContext":
+             landmarks: str | Path | None = None, **options: Any) -> AppContext:
         """Load the head and check the start-up protocol (raises the engine's errors)."""
         import visualizer as engine  # the public engine API
 

@@ -16,19 +16,20 @@ import os
 import tempfile
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
 
-import numpy as np  # noqa: E402
-import pyvista as pv  # noqa: E402
-from trame.app import TrameApp  # noqa: E402
-from trame.decorators import change  # noqa: E402
+import numpy as np
+import pyvista as pv
+from trame.app import TrameApp
+from trame.decorators import change
 
-from visualizer.app import state as st  # noqa: E402
-from visualizer.app.context import AppContext, default_context  # noqa: E402
-from visualizer.scene import (  # noqa: E402
+from visualizer.app import state as st
+from visualizer.app.context import AppContext, default_context
+from visualizer.scene import (
     VIEWS,
     build_scene,
     focus_camera,
@@ -55,7 +56,7 @@ def _error_text(exc: BaseException) -> str:
     try:
         from visualizer.errors import InjectVizError
     except Exception:  # pragma: no cover
-        InjectVizError = ()  # type: ignore[assignment]  # noqa: N806
+        InjectVizError = ()  # type: ignore[assignment]
     if isinstance(exc, (st.UserError, InjectVizError)):  # type: ignore[arg-type]
         return str(exc)
     return f"Something went wrong ({type(exc).__name__}: {exc}). The page is still working."
@@ -65,17 +66,17 @@ def guarded(fn: Callable) -> Callable:
     """Run a UI handler; any error becomes a message on the page, never a dead server."""
 
     @functools.wraps(fn)
-    def wrapper(self: "InjectVizApp", *args: Any, **kwargs: Any) -> Any:
+    def wrapper(self: InjectVizApp, *args: Any, **kwargs: Any) -> Any:
         try:
             return fn(self, *args, **kwargs)
-        except Exception as exc:  # noqa: BLE001 - shown to the user
+        except Exception as exc:
             self._t0 = None
             if not isinstance(exc, st.UserError):
                 log.warning("handler %s failed:\n%s", fn.__name__, traceback.format_exc())
             self.show_message(_error_text(exc), "error")
             try:
                 self._push_plan_state()
-            except Exception:  # noqa: BLE001
+            except Exception:
                 log.warning("could not restore state:\n%s", traceback.format_exc())
             return None
 
@@ -386,7 +387,7 @@ class InjectVizApp(TrameApp):
             try:
                 if str(self.local_view.get_scene_object_id(actor)) == str(remote_id):
                     return name
-            except Exception:  # noqa: BLE001
+            except Exception:
                 continue
         return None
 
@@ -405,7 +406,7 @@ class InjectVizApp(TrameApp):
                          camera: dict | None) -> tuple[np.ndarray | None, str | None]:
         """Pick at view pixel (x, y) (origin top-left) as seen through ``camera`` (the browser's)."""
 
-        w, h = int(round(float(width))), int(round(float(height)))
+        w, h = round(float(width)), round(float(height))
         if w < 2 or h < 2 or not (0 <= float(x) <= w and 0 <= float(y) <= h):
             return None, None
         cam = self.plotter.camera
@@ -476,7 +477,7 @@ class InjectVizApp(TrameApp):
         """World point and actor name of a click event from either view (None if it missed)."""
         if not isinstance(event, dict):
             return None, None
-        if event.get("mode") == "remote" or "position" in event and "worldPosition" not in event:
+        if event.get("mode") == "remote" or ("position" in event and "worldPosition" not in event):
             return self._pick_remote(event)
         wp = event.get("worldPosition")
         if wp is None or len(wp) != 3 or not all(math.isfinite(float(v)) for v in wp):
@@ -592,7 +593,7 @@ class InjectVizApp(TrameApp):
                         break
         except asyncio.CancelledError:
             pass
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             log.warning("play loop failed:\n%s", traceback.format_exc())
             self.show_message(_error_text(exc), "error")
             self.state.patient_playing = False
@@ -682,14 +683,14 @@ class InjectVizApp(TrameApp):
     def plan_json(self) -> str:
         try:
             return self.session.plan.to_json()
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             self.show_message(_error_text(exc), "error")
             return ""
 
     def plan_csv(self) -> str:
         try:
             return self.session.plan.to_csv()
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             self.show_message(_error_text(exc), "error")
             return ""
 
@@ -719,7 +720,7 @@ class InjectVizApp(TrameApp):
             if not self.local:
                 self.remote_view.update()
             return data
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             log.warning("snapshot failed:\n%s", traceback.format_exc())
             self.show_message(_error_text(exc), "error")
             return b""
@@ -732,7 +733,7 @@ class InjectVizApp(TrameApp):
         self._picker = None
         try:
             self.plotter.close()
-        except Exception:  # noqa: BLE001
+        except Exception:
             pass
 
     # ------------------------------------------------------------------------------------

@@ -15,7 +15,8 @@ import sys
 import time
 import traceback
 import uuid
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
 
@@ -120,7 +121,7 @@ class MultiSessionServer:
             async for msg in ws:
                 if msg.type in (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY):
                     await connection.send(msg.type == aiohttp.WSMsgType.BINARY, msg)
-        except Exception:  # noqa: BLE001 - one broken session must not take the server down
+        except Exception:
             log.warning("session %s failed:\n%s", name, traceback.format_exc())
         finally:
             try:
@@ -130,12 +131,12 @@ class MultiSessionServer:
                     await app.server.stop()
                 if task is not None:
                     await asyncio.wait([task], timeout=5)
-            except Exception:  # noqa: BLE001
+            except Exception:
                 log.warning("closing session %s:\n%s", name, traceback.format_exc())
             if app is not None:
                 try:
                     app.close()
-                except Exception:  # noqa: BLE001
+                except Exception:
                     pass
                 _forget_server(name)
             self.sessions.pop(name, None)
@@ -184,7 +185,7 @@ def _forget_server(name: str) -> None:
         from trame.app.core import AVAILABLE_SERVERS
 
         AVAILABLE_SERVERS.pop(name, None)
-    except Exception:  # noqa: BLE001
+    except Exception:
         pass
 
 
@@ -200,18 +201,18 @@ def main(argv: list[str] | None = None) -> int:
         from vtkmodules.vtkCommonCore import vtkObject
 
         vtkObject.GlobalWarningDisplayOff()
-    except Exception:  # noqa: BLE001
+    except Exception:
         pass
 
     from visualizer.app.context import AppContext, set_default_context
 
     try:
         ctx = AppContext.load(protocol=args.protocol, mesh=args.mesh, landmarks=args.landmarks)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         try:
             from visualizer.errors import InjectVizError
         except Exception:  # pragma: no cover
-            InjectVizError = ()  # type: ignore[assignment]  # noqa: N806
+            InjectVizError = ()  # type: ignore[assignment]
         if isinstance(exc, InjectVizError) or isinstance(exc, (FileNotFoundError, ValueError)):  # type: ignore[arg-type]
             print(f"error: {exc}", file=sys.stderr)
             return 2
@@ -232,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
             from visualizer.scene import display_mesh
 
             display_mesh(ctx.head, DISPLAY_CELLS)
-        except Exception:  # noqa: BLE001 - sessions compute it themselves if this fails
+        except Exception:
             log.warning("warm-up failed:\n%s", traceback.format_exc())
 
     server = MultiSessionServer(make_app, heartbeat=args.ws_heart_beat,

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 PAIN_REGIONS = ("frontal", "temporal", "occipital", "neck", "shoulder")
 PAIN_SIDES = ("left", "both", "right")
@@ -110,7 +111,7 @@ def quiz_score(error_mm: float) -> int:
     """100 at 0 mm, falling linearly to 0 at QUIZ_ZERO_MM."""
     if not math.isfinite(error_mm):
         return 0
-    return int(round(100 * max(0.0, 1.0 - error_mm / QUIZ_ZERO_MM)))
+    return round(100 * max(0.0, 1.0 - error_mm / QUIZ_ZERO_MM))
 
 
 @dataclass
@@ -189,7 +190,7 @@ class Quiz:
     def score(self) -> int:
         if not self.answers:
             return 0
-        return int(round(sum(a.score for a in self.answers) / len(self.answers)))
+        return round(sum(a.score for a in self.answers) / len(self.answers))
 
     def summary(self) -> dict[str, Any]:
         """Mean and worst error per muscle, sites within QUIZ_GOOD_MM, mean score."""
@@ -422,7 +423,7 @@ class Session:
                 try:
                     m = muscle_at(self.pain_point)
                     where = f" (over {_words(m)})" if m and m != "none" else ""
-                except Exception:  # noqa: BLE001 - a description only
+                except Exception:
                     where = ""
             parts.append("clicked point" + where)
         return "; ".join(parts) if parts else "none set"

@@ -67,7 +67,7 @@ def local_camera_expr(ref: str) -> str:
     )
 
 
-def build_layout(app: "InjectVizApp") -> VAppLayout:
+def build_layout(app: InjectVizApp) -> VAppLayout:
     server = app.server
     server.trigger("plan_json")(app.plan_json)
     server.trigger("plan_csv")(app.plan_csv)
@@ -94,7 +94,7 @@ def build_layout(app: "InjectVizApp") -> VAppLayout:
     return layout
 
 
-def _app_bar(app: "InjectVizApp") -> None:
+def _app_bar(app: InjectVizApp) -> None:
     with v3.VAppBar(density="compact", color="teal-darken-3", flat=True):
         v3.VAppBarTitle("InjectViz", classes="text-h6", style="flex: 0 0 auto;")
         html.Div("{{ protocol_name }}", classes="text-body-2 ml-4 d-none d-md-block",
@@ -131,7 +131,7 @@ def _app_bar(app: "InjectVizApp") -> None:
         v3.VBtn(icon="mdi-tune-vertical", click="drawer = !drawer", title="Show/hide panel")
 
 
-def _view(app: "InjectVizApp") -> None:
+def _view(app: InjectVizApp) -> None:
     ref = app.view_ref
     # Local (vtk.js) view: clicks are picked on the server with the browser's camera, not with
     # vtk.js' hardware selector (whose readPixels takes seconds on browsers without a GPU).
@@ -166,7 +166,7 @@ def _view(app: "InjectVizApp") -> None:
             )
 
 
-def _overlays(app: "InjectVizApp") -> None:
+def _overlays(app: InjectVizApp) -> None:
     # messages and safety warnings on top of the view: never hidden by the panel
     with html.Div(classes="iv-overlay iv-top"):
         v3.VAlert(
@@ -204,7 +204,7 @@ def _overlays(app: "InjectVizApp") -> None:
                  classes="text-caption text-medium-emphasis")
 
 
-def _side_panel(app: "InjectVizApp") -> None:
+def _side_panel(app: InjectVizApp) -> None:
     with v3.VTabs(v_model=("tab", "plan"), grow=True, density="compact", color="teal-darken-3",
                   id="tabs"):
         v3.VTab("Plan", value="plan", id="tab-plan")
@@ -220,7 +220,7 @@ def _side_panel(app: "InjectVizApp") -> None:
             _trainer_tab(app)
 
 
-def _plan_tab(app: "InjectVizApp") -> None:
+def _plan_tab(app: InjectVizApp) -> None:
     with html.Div(classes="pa-3"):
         with html.Div(id="protocol-select", classes="mb-3"):
             v3.VSelect(
@@ -344,7 +344,7 @@ def _plan_tab(app: "InjectVizApp") -> None:
                  id="update-ms")
 
 
-def _patient_tab(app: "InjectVizApp") -> None:
+def _patient_tab(app: InjectVizApp) -> None:
     with html.Div(classes="pa-4", id="patient-panel"):
         html.Div("Your treatment", classes="iv-patient-mid mb-2")
         html.P(
@@ -372,7 +372,7 @@ def _patient_tab(app: "InjectVizApp") -> None:
             html.Li("{{ a }}", v_for="(a, i) in aftercare", key="i", classes="mb-2")
 
 
-def _trainer_tab(app: "InjectVizApp") -> None:
+def _trainer_tab(app: InjectVizApp) -> None:
     with html.Div(classes="pa-3", id="trainer-panel"):
         with html.Div(classes="d-flex ga-2 mb-3"):
             v3.VBtn("Start quiz", color="teal-darken-3", click=app.quiz_start, id="quiz-start",
