@@ -78,7 +78,7 @@ def test_neck_only_pain_warns(session):
 
 def test_pain_point(session, head):
     session.set_protocol("preempt-ftp")
-    p, _ = head.snap([*np.asarray(head.landmarks["right_tragus"]), 0, 10, 45])
+    p, _ = head.snap(np.asarray(head.landmarks["right_tragus"]) + np.array([0, 10, 45]))
     session.set_pain_point(p)
     ftp = [r for r in session.site_rows() if r["ftp"]]
     assert ftp and {r["side"] for r in ftp} == {"right"}
@@ -224,7 +224,7 @@ def test_app_state_follows_the_session(app):
 
 def test_app_click_sets_pain_and_drag_is_ignored(app, head):
     _set(app, protocol_id="preempt-ftp")
-    p, _ = head.snap([*np.asarray(head.landmarks["left_tragus"]), 0, 10, 45])
+    p, _ = head.snap(np.asarray(head.landmarks["left_tragus"]) + np.array([0, 10, 45]))
     ev = {"mode": "local", "worldPosition": list(p + 0.3), "remoteId": "whatever"}
     app.on_click(ev, [100, 100], [130, 120])  # moved 36 px: the end of a drag
     assert app.state.pain_point is None
@@ -305,7 +305,7 @@ def test_app_downloads(app):
 def test_app_update_is_fast(app, head):
     """Server-side handling of a click (plan + scene), default mesh: well under 100 ms."""
     _set(app, protocol_id="preempt-ftp")
-    pts = [head.snap([*np.asarray(head.landmarks[k]), 0, 0, 30])[0]
+    pts = [head.snap(np.asarray(head.landmarks[k]) + np.array([0, 0, 30]))[0]
            for k in ("left_tragus", "right_tragus", "inion", "left_mastoid")]
     times = []
     for p in pts * 3:
@@ -317,7 +317,7 @@ def test_app_update_is_fast(app, head):
 def test_app_local_click_is_picked_with_the_browser_camera(app, head):
     """vtk.js view clicks arrive as pixel + camera; the server picks the same surface point."""
     _set(app, protocol_id="preempt-ftp")
-    target, _ = head.snap([*np.asarray(head.landmarks["right_tragus"]), 0, 10, 45])
+    target, _ = head.snap(np.asarray(head.landmarks["right_tragus"]) + np.array([0, 10, 45]))
     normal = np.asarray(head.snap(target)[1])
     cam = {"position": list(target + 300 * normal), "focalPoint": list(target), "viewUp": [0, 0, 1],
            "viewAngle": 30}
@@ -340,7 +340,7 @@ def test_moving_a_landmark_replaces_its_sites(session, head):
     """Landmark picking mode: the session's head gets the moved landmark; sites follow it."""
     before = {s.id: np.asarray(s.position) for s in session.plan.sites}
     lm = np.asarray(head.landmarks["left_tragus"])
-    p, _ = head.snap([*lm, 0, 8, 6])
+    p, _ = head.snap(lm + np.array([0, 8, 6]))
     session.move_landmark("left_tragus", p)
     assert session.moved_landmarks() == ["left_tragus"]
     assert head.landmarks["left_tragus"] is not session.head.landmarks["left_tragus"]
@@ -358,7 +358,7 @@ def test_moving_a_landmark_replaces_its_sites(session, head):
 def test_app_landmark_mode(app, head):
     _set(app, click_action="landmark", landmark_name="right_tragus")
     assert app.state.show_landmarks and app.scene.actors["landmarks"].GetVisibility()
-    p, _ = head.snap([*np.asarray(head.landmarks["right_tragus"]), 0, 6, 8])
+    p, _ = head.snap(np.asarray(head.landmarks["right_tragus"]) + np.array([0, 6, 8]))
     app.handle_pick(p, "head")
     assert app.state.moved_landmarks == ["right_tragus"]
     assert app.state.pain_point is None

@@ -121,7 +121,7 @@ def test_muscle_tint_and_pain_heat(plotter, head, preempt):
     assert (rgb[codes == 0] == sc.SKIN_RGB.astype(int)).all()
     assert (rgb[codes != 0] != sc.SKIN_RGB.astype(int)).any(axis=1).all()
     # a pain point reddens the skin around it, softly, and nothing far away
-    p = [*np.asarray(head.landmarks["left_tragus"]), 0, 10, 45]
+    p = np.asarray(head.landmarks["left_tragus"]) + np.array([0, 10, 45])
     p, _ = head.snap(p)
     s.update(pain_point=p)
     hot = np.asarray(s.meshes["head"].point_data["rgb"]).astype(int)
