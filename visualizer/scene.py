@@ -177,8 +177,9 @@ def _unit_torus(ring: float, tube: float) -> tuple[np.ndarray, np.ndarray]:
 
 @lru_cache(maxsize=512)
 def _text_template(text: str) -> tuple[np.ndarray, np.ndarray]:
-    """Triangulated 3D text of height 1, centred at the origin in the xy plane."""
-    t = pv.Text3D(text, depth=0.12, height=1.0).triangulate()
+    """Flat triangulated text of height 1, centred at the origin, facing +z (one-sided: with
+    back-face culling it is invisible from behind instead of mirrored)."""
+    t = pv.Text3D(text, depth=0.0, height=1.0).triangulate()
     pts = np.asarray(t.points, dtype=float)
     pts -= (pts.max(axis=0) + pts.min(axis=0)) / 2.0
     return pts, np.asarray(t.faces, dtype=np.int64).reshape(-1, 4)[:, 1:]
@@ -395,7 +396,7 @@ class Scene:
         self.meshes[name] = mesh
         kw = dict(ambient=0.3, diffuse=0.75, specular=0.15, smooth_shading=True)
         if name in ("labels", "landmark_labels"):
-            kw = dict(ambient=0.6, diffuse=0.4, specular=0.0, smooth_shading=False)
+            kw = dict(ambient=0.6, diffuse=0.4, specular=0.0, smooth_shading=False, culling="back")
         self.actors[name] = self.plotter.add_mesh(mesh, scalars="rgb", rgb=True, name=name,
                                                   pickable=(name == "sites"), show_scalar_bar=False,
                                                   **kw)
