@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
 from e2e_helpers import (
     head_box,
     open_app,
@@ -101,7 +102,12 @@ def test_click_sets_pain_origin_and_adds_sites_on_that_side(page, artifacts):
     shot(page, artifacts, "plan-click-left-temple")
 
 
-def test_rotate_drag_is_not_a_click(page):
+@pytest.mark.parametrize("mode", ["local", "remote"])
+def test_rotate_drag_is_not_a_click(page, mode):
+    if mode == "remote":
+        page.locator("#mode-remote").click()
+        page.wait_for_selector("#view-3d img", timeout=20000)
+        wait_for_head(page)
     _choose_protocol(page, "preempt-ftp")
     wait_text(page, "#total-units", lambda t: t == "155")
     box = head_box(page, top_fraction=0.45)
@@ -115,6 +121,9 @@ def test_rotate_drag_is_not_a_click(page):
     page.wait_for_timeout(1500)
     assert "none" in text(page, "#pain-point")
     assert _units(page) == 155
+    # ... while a click at the same place does set it
+    page.mouse.click(x + 80, y + 20)
+    wait_text(page, "#pain-point", lambda t: "mm" in t)
 
 
 def test_row_selection_highlights(page):
