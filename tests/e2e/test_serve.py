@@ -92,3 +92,19 @@ def test_another_head_from_mesh_and_landmarks(browser, tmp_path, artifacts):
         page.context.close()
     finally:
         stop_app(proc)
+
+
+def test_closed_sessions_are_released(browser, app_url):
+    """Each connection's app (plotter, scene, state) is freed when its browser leaves."""
+    for _ in range(3):
+        page = open_app(browser, app_url, wait_view=False)
+        page.context.close()
+    deadline = time.time() + 15
+    while True:
+        with urllib.request.urlopen(app_url + "health", timeout=5) as r:
+            health = json.loads(r.read())
+        if (health["sessions"] == 0 and health["apps_alive"] <= 1) or time.time() > deadline:
+            break
+        time.sleep(0.3)
+    assert health["sessions"] == 0
+    assert health["apps_alive"] <= 1, health  # trame keeps a reference to the last server only

@@ -15,6 +15,7 @@ import sys
 import time
 import traceback
 import uuid
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -85,9 +86,12 @@ class MultiSessionServer:
         return web.json_response({"sessionURL": f"{scheme}://{request.host}/ws"})
 
     async def _health(self, request: Any) -> Any:
+        import gc
+
         import aiohttp.web as web
 
-        return web.json_response({"ok": True, "sessions": len(self.sessions)})
+        gc.collect()
+        return web.json_response({"ok": True, "sessions": len(self.sessions), "apps_alive": len(_LIVE_APPS)})
 
     async def _ws(self, request: Any) -> Any:
         import aiohttp
@@ -101,6 +105,7 @@ class MultiSessionServer:
         connection = None
         try:
             app = self.make_app(name)
+            _LIVE_APPS.add(app)
             self.sessions[name] = app
             log.info("+ session %s (%d open)", name, len(self.sessions))
             task = app.server.start(backend="generic", exec_mode="task", open_browser=False,
@@ -180,11 +185,21 @@ class MultiSessionServer:
             self._completion.set_result(True)
 
 
+_LIVE_APPS: weakref.WeakSet = weakref.WeakSet()
+
+
 def _forget_server(name: str) -> None:
+    """Drop the module-level registries that would keep a closed session's server alive."""
     try:
         from trame.app.core import AVAILABLE_SERVERS
 
         AVAILABLE_SERVERS.pop(name, None)
+    except Exception:
+        pass
+    try:  # trame-vtk keeps one helper (holding the server and its VTK objects) per server name
+        from trame_vtk.modules.vtk import HELPERS_PER_SERVER
+
+        HELPERS_PER_SERVER.pop(name, None)
     except Exception:
         pass
 
