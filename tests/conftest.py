@@ -8,7 +8,7 @@ import pytest
 
 os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
 
-from visualizer.head import Head, load_head  # noqa: E402
+from visualizer.head import Head, load_head
 
 
 @pytest.fixture(scope="session")
