@@ -71,6 +71,8 @@ def test_protocol_change_changes_totals(page, artifacts):
     wait_text(page, "#total-units", lambda t: t == "155")
     page.locator("#chip-temporal").click()
     page.locator("#chip-occipital").click()
+    wait_text(page, "#pain-summary", lambda t: "temporal" in t and "occipital" in t)
+    page.wait_for_timeout(300)
     units = float(wait_text(page, "#total-units", lambda t: float(t) > 155))
     assert 155 < units <= 195
     n_ftp = int(text(page, "#total-ftp"))
