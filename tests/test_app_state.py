@@ -366,3 +366,11 @@ def test_app_landmark_mode(app, head):
     assert app.state.moved_landmarks == []
     _set(app, click_action="teleport")
     assert "teleport" in app.state.message and app.state.click_action == "pain"
+
+
+def test_app_error_message_clears_after_a_good_request(app, head):
+    app.on_click(None, None, None)
+    assert "missed the head" in app.state.message
+    p, _ = head.snap(np.asarray(head.landmarks["left_tragus"]) + np.array([0, 10, 45]))
+    app.handle_pick(p, "head")
+    assert app.state.message == ""

@@ -106,7 +106,6 @@ class InjectVizApp(TrameApp):
         # trame-pyvista names both views' Vue ref after the plotter (only one is mounted at a time)
         self.view_ref = f"view_{self.plotter._id_name}"
         self._play_task: asyncio.Task | None = None
-        self._local_ids: dict[str, Any] = {}
         self.last_update_ms = 0.0
         self._init_state()
         self._build_ui()
@@ -233,6 +232,8 @@ class InjectVizApp(TrameApp):
                             "view": (t3 - t2) * 1000, "page": (t4 - t3) * 1000}
         self.state.update_ms = round(self.last_update_ms, 1)
         self.state.update_timing = {k: round(v, 1) for k, v in self.last_timing.items()}
+        if self.state.message and self.state.message_type == "error":
+            self.state.message = ""  # the last request worked: an older error no longer applies
 
     def _heat_points(self) -> list:
         pain = getattr(self.session.plan, "pain", None)
