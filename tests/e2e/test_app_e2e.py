@@ -265,3 +265,15 @@ def test_landmark_picking_mode(page, artifacts):
     shot(page, artifacts, "plan-landmark-mode")
     page.locator("#landmarks-reset").click()
     page.wait_for_function("() => !document.querySelector('#moved-landmarks')")
+
+
+def test_safety_warnings_are_shown_on_the_view(page, artifacts):
+    """An origin no eligible muscle can serve (neck only) gives a warning over the 3D view."""
+    _choose_protocol(page, "preempt-ftp")
+    wait_text(page, "#total-units", lambda t: t == "155")
+    page.locator("#chip-neck").click()
+    warn = wait_text(page, "#view-warnings", lambda t: "neck" in t)
+    assert "warning" in warn.lower()
+    assert page.locator("#view-warnings").is_visible()
+    assert page.locator("#panel-warnings").count() == 1
+    shot(page, artifacts, "plan-warning")
