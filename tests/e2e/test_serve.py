@@ -110,21 +110,17 @@ def test_closed_sessions_are_released(browser, app_url):
     assert health["apps_alive"] <= 1, health  # trame keeps a reference to the last server only
 
 
-def test_browser_without_webgl_falls_back_to_server_rendering(app_url, artifacts):
+def test_browser_without_webgl_falls_back_to_server_rendering(browser, app_url, artifacts):
     """No WebGL in the browser: the page switches itself to the server-rendered view."""
     from e2e_helpers import CHROMIUM_ARGS, chromium_path, wait_for_head
 
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-    if chromium_path() is None:
-        pytest.skip("Chromium not found")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=chromium_path(), headless=True,
-                              args=[*CHROMIUM_ARGS, "--disable-webgl", "--disable-3d-apis"])
-        try:
-            page = open_app(b, app_url, wait_view=False)
-            page.wait_for_selector("#view-3d img", timeout=30000)
-            wait_for_head(page)
-            assert page.evaluate("() => window.trame.state.get('view_mode')") == "remote"
-            page.screenshot(path=str(artifacts / "no-webgl-remote.png"))
-        finally:
-            b.close()
+    b = browser.browser_type.launch(executable_path=chromium_path(), headless=True,
+                                    args=[*CHROMIUM_ARGS, "--disable-webgl", "--disable-3d-apis"])
+    try:
+        page = open_app(b, app_url, wait_view=False)
+        page.wait_for_selector("#view-3d img", timeout=30000)
+        wait_for_head(page)
+        assert page.evaluate("() => window.trame.state.get('view_mode')") == "remote"
+        page.screenshot(path=str(artifacts / "no-webgl-remote.png"))
+    finally:
+        b.close()
