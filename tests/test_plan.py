@@ -257,3 +257,28 @@ def test_json_and_csv_forms(head: Head) -> None:
     rows = plan.to_csv().strip().splitlines()
     assert len(rows) == 1 + plan.total_sites + 1 and rows[-1].startswith(",TOTAL,")
     assert Plan.from_dict(d).to_json() == plan.to_json()
+
+
+def test_region_centres_lie_in_their_regions(head: Head) -> None:
+    from visualizer.pain import region_centres
+
+    c = {k: hf(head, v) for k, v in region_centres(head).items()}
+    for side, sign in (("left", -1), ("right", 1)):
+        assert c[("neck", side)][1] < lm(head, "inion")[1] + 20  # back of the neck, not under the chin
+        assert c[("occipital", side)][1] < 0 and c[("occipital", side)][2] > lm(head, "inion")[2]
+        assert c[("frontal", side)][1] > 60 and sign * c[("frontal", side)][0] > 0
+        assert abs(c[("temporal", side)][0]) > 60 and abs(c[("shoulder", side)][0]) > abs(lm(head, f"{side}_necklace")[0]) - 20
+
+
+def test_moving_a_landmark_replans_that_side(head: Head) -> None:
+    new = head.landmarks["left_zygomatic_arch"] + head.frame.dir_from_head([0, 0, 10])
+    moved = head.with_landmarks({"left_zygomatic_arch": new}, note="adjusted")
+    assert head.landmarks["left_zygomatic_arch"] is not moved.landmarks["left_zygomatic_arch"]
+    assert moved.surface is head.surface and "adjusted" in moved.notes
+    a, b = plan_for(head, "preempt"), make_plan(moved, load_protocol("preempt"))
+    for s in a.sites:
+        shift = np.linalg.norm(np.subtract(s.position, b.site(s.id).position))
+        if s.muscle == "temporalis" and s.side == "left":
+            assert shift > 5, s.id
+        else:
+            assert shift < 1e-6, s.id

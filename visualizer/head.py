@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -72,6 +73,28 @@ class Head:
         width = float(np.linalg.norm(self.landmarks["right_tragus"] - self.landmarks["left_tragus"]))
         return width / 147.8
 
+    def with_landmarks(self, changes: Mapping[str, ArrayLike], *, note: str = "") -> Head:
+        """A copy of this head with some landmarks moved (mesh frame, mm) for one patient.
+
+        The head frame and the muscle map are derived again from the new landmarks; the mesh and
+        its locator are shared. Each moved landmark is snapped onto the skin.
+        """
+        landmarks = dict(self.landmarks)
+        for name, value in changes.items():
+            p = np.asarray(value, dtype=float)
+            if p.shape != (3,) or not np.all(np.isfinite(p)):
+                raise LandmarkError(f"landmark {name!r}: expected [x, y, z] in mm, got {value!r}")
+            if name in landmarks and np.array_equal(p, landmarks[name]):
+                continue  # unchanged
+            landmarks[name] = self.surface.closest(p)[0]
+        frame = HeadFrame.from_landmarks(*(landmarks[n] for n in FRAME_LANDMARKS))
+        mesh = self.mesh.copy(deep=False)
+        mesh.point_data["muscle"] = _derived_muscles(mesh, frame, landmarks, self.muscle_codes)
+        notes = [*self.notes, note] if note else list(self.notes)
+        head = Head(mesh, landmarks, frame, self.mesh_path, self.landmarks_path, notes)
+        head.__dict__["surface"] = self.surface  # same skin, same locator
+        return head
+
     def landmark(self, name: str, *, needed_by: str = "") -> NDArray[np.float64]:
         """A landmark's mesh-frame position, or a :class:`LandmarkError` naming what needed it."""
         try:
@@ -102,6 +125,16 @@ class Head:
         """Name of the muscle area under the skin point nearest ``point``."""
         idx = self.mesh.find_closest_point(np.asarray(point, dtype=float))
         return MUSCLES[int(self.muscle_codes[idx])]
+
+
+def _derived_muscles(
+    mesh: pv.PolyData, frame: HeadFrame, landmarks: Mapping[str, NDArray[np.float64]], fallback: NDArray[np.int8]
+) -> NDArray[np.int8]:
+    """Muscle codes from the landmark rules, or ``fallback`` if a rule's landmark is missing."""
+    if any(n not in landmarks for n in MAP_LANDMARKS):
+        return fallback
+    head_lm = {k: frame.to_head(v) for k, v in landmarks.items()}
+    return label_muscles(frame.to_head(mesh.points), frame.dir_to_head(mesh.point_data["Normals"]), head_lm)
 
 
 def _read_landmarks(path: Path) -> dict[str, NDArray[np.float64]]:
@@ -194,10 +227,7 @@ def _load(mesh_path: Path, landmarks_path: Path) -> Head:
             data.point_data["muscle"] = np.zeros(data.n_points, dtype=np.int8)
             notes.append(f"no muscle map: the mesh has none and the landmarks lack {', '.join(lacking)}")
         else:
-            head_lm = {k: frame.to_head(v) for k, v in landmarks.items()}
-            data.point_data["muscle"] = label_muscles(
-                frame.to_head(data.points), frame.dir_to_head(data.point_data["Normals"]), head_lm
-            )
+            data.point_data["muscle"] = _derived_muscles(data, frame, landmarks, np.zeros(data.n_points, np.int8))
             notes.append("muscle map derived from landmark rules (the mesh carries none)")
     head = Head(data, landmarks, frame, mesh_path, landmarks_path, notes)
     # landmarks must lie on the skin: a landmark far off the surface means a wrong file or frame

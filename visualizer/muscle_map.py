@@ -111,7 +111,7 @@ def label_muscles(
     put("procerus", (n[:, 1] > 0.45) & (ax < 8) & (z > nas[2] - 12) & (z < gla[2] + 6))
     # orbicularis oculi, lateral part: the crow's-feet area around the outer canthus
     d_lc = np.linalg.norm(np.stack([ax, y, z], axis=1) - lc, axis=1)
-    put("orbicularis_oculi", (d_lc < 24) & (ax > lc[:, 0] - 4))
+    put("orbicularis_oculi", (d_lc < 18) & (ax > lc[:, 0] - 2) & (y > lc[:, 1] - 20))
     # occipitalis: the back of the skull above the occipital ridge, either side of the midline
     put(
         "occipitalis",
@@ -125,5 +125,10 @@ def label_muscles(
     )  # fmt: skip
     put("trapezius", shoulder)
     # cervical paraspinals: the upper back of the neck beside the midline, below the skull base
-    put("cervical_paraspinal", (n[:, 1] < -0.2) & (ax <= 28) & (z > c7[2] + 10) & (z < ini[2] - 8))
+    # (behind the ear-to-ear line: the skin under the jaw also faces down and back)
+    behind = y < 0.5 * (ini[1] + tr[:, 1])
+    put(
+        "cervical_paraspinal",
+        (n[:, 1] < -0.2) & (ax <= 28) & (z > c7[2] + 10) & (z < ini[2] - 8) & behind,
+    )
     return lab

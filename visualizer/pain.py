@@ -134,17 +134,34 @@ def prepare_candidates(head: Head, muscles: Iterable[str]) -> Candidates:
         nrm.append(n[safe])
         mus.append(np.full(int(safe.sum()), m))
         sid.append(sides[safe])
-    anchors: dict[tuple[str, str], NDArray[np.float64]] = {}
+    anchors = region_centres(head)
+    if not pos:
+        empty = np.empty((0, 3))
+        return Candidates(empty, empty, np.array([], dtype=str), np.array([], dtype=str), anchors)
+    return Candidates(np.vstack(pos), np.vstack(nrm), np.concatenate(mus), np.concatenate(sid), anchors)
+
+
+def region_centres(head: Head) -> dict[tuple[str, str], NDArray[np.float64]]:
+    """Centre of each pain region on each side: ``(region, side)`` → skin point (mesh frame, mm).
+
+    The centre is the mean of the region's muscle-area points, moved onto the skin. Cached on
+    the head.
+    """
+    cached = head.cache.get("region_centres")
+    if cached is not None:
+        return cached  # type: ignore[return-value]
+    pts = np.asarray(head.mesh.points, dtype=float)
+    codes = head.muscle_codes
+    x_head = head.frame.to_head(pts)[:, 0]
+    out: dict[tuple[str, str], NDArray[np.float64]] = {}
     for region, region_muscles in REGION_MUSCLES.items():
         mask = np.isin(codes, [MUSCLE_CODE[m] for m in region_muscles])
         for side in SIDES:
             sm = mask & ((x_head >= 0) if side == "right" else (x_head < 0))
             if sm.any():
-                anchors[(region, side)] = head.surface.closest(pts[sm].mean(axis=0))[0]
-    if not pos:
-        empty = np.empty((0, 3))
-        return Candidates(empty, empty, np.array([], dtype=str), np.array([], dtype=str), anchors)
-    return Candidates(np.vstack(pos), np.vstack(nrm), np.concatenate(mus), np.concatenate(sid), anchors)
+                out[(region, side)] = head.surface.closest(pts[sm].mean(axis=0))[0]
+    head.cache["region_centres"] = out
+    return out
 
 
 @dataclass(frozen=True)

@@ -809,18 +809,9 @@ def region_heat_points(head: Any, regions: Iterable[Any]) -> list[np.ndarray]:
     names = [str(r) for r in regions]
     if not names:
         return []
-    try:
-        from visualizer.pain import prepare_candidates
+    from visualizer.pain import region_centres
 
-        cache = getattr(head, "cache", None)
-        key = "app:region-anchors"
-        anchors = cache.get(key) if isinstance(cache, dict) else None
-        if anchors is None:
-            anchors = dict(prepare_candidates(head, ()).anchors)
-            if isinstance(cache, dict):
-                cache[key] = anchors
-    except Exception:
-        return []
+    anchors = region_centres(head)
     out = []
     for r in names:
         side, _, name = r.rpartition("-")

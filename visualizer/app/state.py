@@ -340,13 +340,7 @@ class Session:
                       if k not in base or not np.allclose(np.asarray(v), np.asarray(base[k])))
 
     def _head_with(self, landmarks: dict) -> Any:
-        import dataclasses
-
-        from visualizer.frame import FRAME_LANDMARKS, HeadFrame
-
-        frame = HeadFrame.from_landmarks(*(landmarks[n] for n in FRAME_LANDMARKS))
-        notes = [*self.base_head.notes, "landmarks adjusted in the app for this patient"]
-        return dataclasses.replace(self.base_head, landmarks=landmarks, frame=frame, notes=notes, cache={})
+        return self.base_head.with_landmarks(landmarks, note="landmarks adjusted in the app for this patient")
 
     def select(self, site_id: str | None) -> None:
         if site_id in (None, ""):
