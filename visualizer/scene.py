@@ -29,6 +29,8 @@ from typing import Any
 import numpy as np
 import pyvista as pv
 
+from visualizer.muscle_map import MUSCLES
+
 __all__ = [
     "MUSCLE_COLORS",
     "SKIN_RGB",
@@ -75,20 +77,6 @@ _HEAT_SIGMA_MM = 16.0  # soft heat area of a clicked pain point
 _HEAT_REGION_SIGMA_MM = 26.0  # broader heat around the centre of a chosen pain region
 _HEAT_ALPHA = 0.85
 
-# Default muscle code order, used only when the engine's table cannot be imported.
-_DEFAULT_MUSCLES = (
-    "none",
-    "frontalis",
-    "corrugator",
-    "procerus",
-    "temporalis",
-    "occipitalis",
-    "cervical_paraspinal",
-    "trapezius",
-    "orbicularis_oculi",
-)
-
-
 def muscle_color(name: str) -> tuple[int, int, int]:
     """RGB 0-255 marker colour of a muscle (grey for an unknown name)."""
     return MUSCLE_COLORS.get(str(name), _FALLBACK_COLOR)
@@ -101,28 +89,8 @@ def muscle_hex(name: str) -> str:
 
 
 def muscle_names(head: Any = None) -> dict[int, str]:
-    """Map the integer codes of the mesh point array ``muscle`` to names.
-
-    Uses ``visualizer.head.MUSCLES`` (the engine's table) when available; accepts a sequence of
-    names indexed by code, a ``{code: name}`` or a ``{name: code}`` mapping.
-    """
-    table: Any = getattr(head, "MUSCLES", None) if head is not None else None
-    if table is None:
-        try:  # the engine's table
-            from visualizer.muscle_map import MUSCLES as table  # type: ignore[no-redef]
-        except Exception:  # pragma: no cover - engine not importable
-            try:
-                from visualizer.head import MUSCLES as table  # type: ignore[no-redef]
-            except Exception:
-                table = _DEFAULT_MUSCLES
-    if isinstance(table, dict):
-        items = list(table.items())
-        if items and isinstance(items[0][0], str):
-            return {int(v): str(k) for k, v in items}
-        return {int(k): str(v) for k, v in items}
-    if hasattr(table, "__members__"):  # an Enum
-        return {int(m.value): str(m.name).lower() for m in table}  # type: ignore[union-attr]
-    return {i: str(n) for i, n in enumerate(table)}
+    """Map the integer codes of the mesh point array ``muscle`` to names (``muscle_map.MUSCLES``)."""
+    return dict(enumerate(MUSCLES))
 
 
 # --- small geometry helpers (presentation only) ------------------------------------------------
