@@ -57,6 +57,7 @@ def test_page_draws_head(page, artifacts):
     assert text(page, "#total-sites") == "31"
     rows = page.locator("#site-table tbody tr")
     assert rows.count() == 31
+    assert "teaching aid" in text(page, "#disclaimer")  # the app says what it is, on every tab
     shot(page, artifacts, "plan-front")
     assert not page.errors  # type: ignore[attr-defined]
 

@@ -13,6 +13,8 @@ from trame.widgets import client, html
 from trame.widgets import vuetify3 as v3
 from trame_pyvista import PyVistaLocalView, PyVistaRemoteView
 
+from visualizer.plan import DISCLAIMER
+
 if TYPE_CHECKING:  # pragma: no cover
     from visualizer.app.core import InjectVizApp
 
@@ -87,6 +89,14 @@ def build_layout(app: InjectVizApp) -> VAppLayout:
         with v3.VNavigationDrawer(v_model=("drawer", True), location="right", width=400,
                                   mobile_breakpoint="sm", elevation=2, id="side-panel"):
             _side_panel(app)
+            with v3.Template(v_slot_append=True):
+                html.Div(
+                    "Planning and teaching aid, not a medical device: confirm every site on the "
+                    "patient by palpation and clinical judgement.",
+                    title=DISCLAIMER, id="disclaimer",
+                    classes="text-caption pa-2 text-medium-emphasis",
+                    style="border-top: 1px solid rgba(0,0,0,.12);",
+                )
         with v3.VMain(classes="iv-main"):
             with html.Div(style="position: relative; width: 100%; height: 100%;"):
                 _view(app)
