@@ -9,6 +9,7 @@ if [ ! -x /usr/bin/chromium ] && [ ! -x /usr/lib/chromium/chromium ]; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get install -y chromium >/dev/null 2>&1 || { $SUDO apt-get update >/dev/null && $SUDO apt-get install -y chromium >/dev/null; }
 fi
+export INJECTVIZ_REQUIRE_BROWSER=1  # browser tests fail, never skip, here
 export VTK_DEFAULT_OPENGL_WINDOW=${VTK_DEFAULT_OPENGL_WINDOW:-vtkEGLRenderWindow}
 .venv/bin/ruff check visualizer tests app.py benchmarks meshes
 exec .venv/bin/python -m pytest "$@"
