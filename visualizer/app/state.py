@@ -17,7 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-PAIN_REGIONS = ("frontal", "temporal", "occipital", "neck", "shoulder")
+from visualizer.pain import REGIONS as PAIN_REGIONS
+
 PAIN_SIDES = ("left", "both", "right")
 PATIENT_MINUTES = 20
 AFTERCARE = (
