@@ -6,7 +6,7 @@ number shown on the page comes from here, and everything here comes from the eng
 ``Head``); the session only formats and keeps track.
 
 The engine is passed in as an object with ``make_plan``, ``load_protocol``, ``list_protocols`` and
-``PainOrigin`` (``visualizer`` itself in production, a stand-in in tests).
+``PainOrigin`` (the ``visualizer`` package); plans and sites are the engine's typed ``Plan``/``Site``.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from visualizer.pain import REGIONS as PAIN_REGIONS
+from visualizer.plan import Plan, Site
+from visualizer.protocol import Protocol
 
 PAIN_SIDES = ("left", "both", "right")
 PATIENT_MINUTES = 20
@@ -34,16 +36,6 @@ class UserError(Exception):
     """A bad request from the page; the message is shown to the user."""
 
 
-def _get(obj: Any, name: str, default: Any = None) -> Any:
-    if isinstance(obj, dict):
-        return obj.get(name, default)
-    return getattr(obj, name, default)
-
-
-def _num(x: Any) -> float:
-    return float(x) if x is not None else 0.0
-
-
 def _words(name: str) -> str:
     return str(name).replace("_", " ")
 
@@ -53,12 +45,12 @@ def _fmt(x: float, nd: int = 2) -> str:
     return s if s not in ("", "-0") else "0"
 
 
-def protocol_id(protocol: Any) -> str:
-    return str(_get(protocol, "id", "") or "")
+def protocol_id(protocol: Protocol) -> str:
+    return protocol.id
 
 
-def protocol_name(protocol: Any) -> str:
-    return str(_get(protocol, "name", "") or protocol_id(protocol))
+def protocol_name(protocol: Protocol) -> str:
+    return protocol.name
 
 
 def protocol_short_name(protocol: Any) -> str:
@@ -69,19 +61,13 @@ def protocol_short_name(protocol: Any) -> str:
     return name.strip() or protocol_id(protocol)
 
 
-def site_title(site: Any) -> str:
-    """Plain words for a site: the engine's description, else side + muscle."""
-    desc = _get(site, "description")
-    if desc:
-        return str(desc)
-    side = _get(site, "side", "")
-    side = "" if side in (None, "midline") else f"{side} "
-    return f"{side}{_words(_get(site, 'muscle', 'site'))}"
+def site_title(site: Site) -> str:
+    """Plain words for a site (the engine's description)."""
+    return site.description
 
 
-def sites_in_order(plan: Any) -> list[Any]:
-    sites = list(_get(plan, "sites", []) or [])
-    return sorted(sites, key=lambda s: (int(_get(s, "order", 0) or 0), str(_get(s, "id"))))
+def sites_in_order(plan: Plan) -> list[Site]:
+    return sorted(plan.sites, key=lambda s: s.order)
 
 
 def pain_regions(regions: Sequence[str], side: str) -> list[str]:
@@ -128,15 +114,15 @@ class Quiz:
 
     def __post_init__(self) -> None:
         sites = sites_in_order(self.plan)
-        self._by_id = {str(_get(s, "id")): s for s in sites}
+        self._by_id = {str(s.id): s for s in sites}
         # "left temporalis, site 2": number the sites of each muscle+side in injection order
         counters: dict[tuple[str, str], int] = {}
         for s in sites:
-            key = (str(_get(s, "muscle")), str(_get(s, "side", "")))
+            key = (str(s.muscle), str(s.side))
             counters[key] = counters.get(key, 0) + 1
             side = key[1] if key[1] not in ("", "midline", "None") else ""
             who = f"{side} {_words(key[0])}".strip()
-            self.prompts[str(_get(s, "id"))] = f"{who}, site {counters[key]}"
+            self.prompts[str(s.id)] = f"{who}, site {counters[key]}"
         self.order = list(self._by_id)
         random.Random(self.seed).shuffle(self.order)
 
@@ -174,11 +160,11 @@ class Quiz:
         if self.awaiting_next:
             raise UserError("Already answered: press Next for the next site.")
         site = self.current_site
-        truth = tuple(float(v) for v in _get(site, "position"))
+        truth = tuple(float(v) for v in site.position)
         g = tuple(float(v) for v in guess)
         err = float(distance(g, truth))
-        a = QuizAnswer(site_id=str(_get(site, "id")), prompt=self.prompt,
-                       muscle=str(_get(site, "muscle")), guess=g, truth=truth,  # type: ignore[arg-type]
+        a = QuizAnswer(site_id=str(site.id), prompt=self.prompt,
+                       muscle=str(site.muscle), guess=g, truth=truth,  # type: ignore[arg-type]
                        error_mm=err, score=quiz_score(err))
         self.answers.append(a)
         return a
@@ -256,7 +242,7 @@ class Session:
         plan = self.engine.make_plan(self.head, self.protocol, self.pain_origin(),
                                      follow_the_pain=self.follow_the_pain)
         self.plan = plan
-        ids = {str(_get(s, "id")) for s in _get(plan, "sites", [])}
+        ids = {str(s.id) for s in plan.sites}
         if self.selected not in ids:
             self.selected = None
         n = len(ids)
@@ -347,64 +333,49 @@ class Session:
         if site_id in (None, ""):
             self.selected = None
             return
-        if site_id not in {str(_get(s, "id")) for s in _get(self.plan, "sites", [])}:
+        if site_id not in {str(s.id) for s in self.plan.sites}:
             raise UserError(f"No site {site_id!r} in this plan.")
         self.selected = str(site_id)
 
     # -- what the page shows -----------------------------------------------------------------
     def site_rows(self) -> list[dict[str, Any]]:
-        rows = []
-        for s in sites_in_order(self.plan):
-            rows.append({
-                "id": str(_get(s, "id")),
-                "order": int(_get(s, "order", 0) or 0),
-                "muscle": _words(_get(s, "muscle", "")),
-                "muscle_key": str(_get(s, "muscle", "")),
-                "side": str(_get(s, "side", "")),
-                "units": _fmt(_num(_get(s, "units"))),
-                "ml": _fmt(_num(_get(s, "volume_ml")), 3),
-                "ftp": bool(_get(s, "follow_the_pain", False)),
+        return [
+            {
+                "id": s.id,
+                "order": s.order,
+                "muscle": _words(s.muscle),
+                "muscle_key": s.muscle,
+                "side": s.side,
+                "units": _fmt(s.units),
+                "ml": _fmt(s.volume_ml, 3),
+                "ftp": s.follow_the_pain,
                 "where": site_title(s),
-            })
-        return rows
+            }
+            for s in sites_in_order(self.plan)
+        ]
 
     def totals(self) -> dict[str, Any]:
+        """Totals exactly as the plan holds them (the same plan the view draws)."""
         plan = self.plan
-        sites = list(_get(plan, "sites", []) or [])
-        per = _get(plan, "per_muscle", None) or {}
-        per_rows = []
-        # always derive the per-muscle rows from the plan's sites so table and view agree;
-        # use the plan's own per_muscle numbers when present (they must match, and a test checks)
-        muscles: list[str] = []
-        for s in sites_in_order(plan):
-            m = str(_get(s, "muscle"))
-            if m not in muscles:
-                muscles.append(m)
-        for m in muscles:
-            ss = [s for s in sites if str(_get(s, "muscle")) == m]
-            units = sum(_num(_get(s, "units")) for s in ss)
-            ml = sum(_num(_get(s, "volume_ml")) for s in ss)
-            pm = per.get(m) if isinstance(per, dict) else None
-            if isinstance(pm, (int, float)):
-                units = float(pm)
-            elif pm is not None:
-                units = _num(_get(pm, "units", units))
-                ml = _num(_get(pm, "volume_ml", ml))
-            per_rows.append({"muscle": _words(m), "muscle_key": m, "sites": len(ss),
-                             "units": _fmt(units), "ml": _fmt(ml, 3)})
         return {
-            "sites": len(sites),
-            "units": _fmt(_num(_get(plan, "total_units", sum(_num(_get(s, "units")) for s in sites)))),
-            "ml": _fmt(_num(_get(plan, "total_volume_ml", sum(_num(_get(s, "volume_ml")) for s in sites))), 3),
-            "ftp_sites": sum(1 for s in sites if _get(s, "follow_the_pain", False)),
-            "per_muscle": per_rows,
+            "sites": plan.total_sites,
+            "units": _fmt(plan.total_units),
+            "ml": _fmt(plan.total_volume_ml, 3),
+            "ftp_sites": len(plan.ftp_sites),
+            "per_muscle": [
+                {
+                    "muscle": _words(m), "muscle_key": m, "sites": t.sites,
+                    "units": _fmt(t.units), "ml": _fmt(t.volume_ml, 3),
+                }
+                for m, t in plan.per_muscle.items()
+            ],
         }
 
     def warnings(self) -> list[str]:
-        return [str(w) for w in (_get(self.plan, "warnings", []) or [])]
+        return list(self.plan.warnings)
 
     def errors(self) -> list[str]:
-        return [str(e) for e in (_get(self.plan, "errors", []) or [])]
+        return list(self.plan.errors)
 
     def pain_summary(self) -> str:
         parts = []
@@ -450,14 +421,14 @@ class Session:
         if not steps:
             return {"step": "No injections in this plan.", "where": "", "dose": ""}
         s = steps[self.patient_index]
-        units = _fmt(_num(_get(s, "units")))
+        units = _fmt(s.units)
         return {
             "step": f"Site {self.patient_index + 1} of {len(steps)}",
             "where": site_title(s)[:1].upper() + site_title(s)[1:],
             "dose": f"{units} unit{'s' if units != '1' else ''}",
             "line": f"site {self.patient_index + 1} of {len(steps)} \u2014 {site_title(s)}, "
                     f"{units} unit{'s' if units != '1' else ''}",
-            "site_id": str(_get(s, "id")),
+            "site_id": str(s.id),
         }
 
     # -- trainer -------------------------------------------------------------------------------
@@ -465,7 +436,7 @@ class Session:
         if seed is None:
             self.quiz_seed += 1
             seed = self.quiz_seed
-        if not _get(self.plan, "sites", []):
+        if not self.plan.sites:
             raise UserError("This plan has no sites to quiz on.")
         self.quiz = Quiz(self.plan, seed=seed)
         return self.quiz
