@@ -793,6 +793,9 @@ def region_heat_points(head: Any, regions: Iterable[Any]) -> list[np.ndarray]:
 def _legend_panel(pl: pv.Plotter, plan: Any) -> None:
     pl.add_text(_plan_title(plan), position="upper_left", font_size=12, color="#222222")
     entries = _legend_entries(plan)
+    if any(bool(_site_get(s, "follow_the_pain", False)) for s in getattr(plan, "sites", []) or []):
+        entries.append(("follow-the-pain (ring)", "#141418"))
     if entries:
-        pl.add_legend([*entries, ("follow-the-pain (ring)", "#141418")], bcolor="white", border=False,
-                      size=(0.7, min(0.8, 0.09 * (len(entries) + 1))), loc="center", face="circle")
+        # "center" puts the box's corner at the centre (it would run off the panel): pin it left
+        pl.add_legend(entries, bcolor="white", border=False,
+                      size=(0.8, min(0.8, 0.09 * len(entries))), loc="center left", face="circle")
