@@ -27,7 +27,7 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
-from visualizer.app.inputs import MAX_NAME, InputRefused, check_state, check_trigger, check_view_rpc, quote
+from visualizer.app.inputs import MAX_NAME, InputRefused, check_rpc, check_state, check_trigger, quote
 
 log = logging.getLogger("injectviz.guard")
 
@@ -134,7 +134,7 @@ def _wrap_rpc(uri: str, func: Callable, app_ref: Callable[[], Any]) -> Callable:
                 return _state_update(app, obj, func, args, kwargs)
             if uri == "trame.trigger":
                 return await _trigger(app, obj, func, args, kwargs)
-            checked = check_view_rpc(uri, list(args), dict(kwargs))
+            checked = check_rpc(app, uri, list(args), dict(kwargs))
             if checked is not None:
                 args, kwargs = tuple(checked[0]), checked[1]
             result = func(obj, *args, **kwargs)

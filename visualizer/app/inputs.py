@@ -155,6 +155,10 @@ def _landmark_names(app: Any) -> Iterable[str]:
     return list(app.session.head.landmarks)
 
 
+def _site_ids(app: Any) -> Iterable[str]:
+    return [str(s.id) for s in app.session.plan.sites]
+
+
 @dataclass(frozen=True)
 class Check:
     """One value: its type (a pydantic ``TypeAdapter``) and, optionally, the app's allowed set."""
@@ -212,7 +216,7 @@ STATE: dict[str, Check] = {
     "click_action": _check(Literal[CLICK_ACTIONS]),  # type: ignore[valid-type]
     "landmark_name": _check(Name, _landmark_names, "landmark"),
     "view_mode": _check(Literal[VIEW_MODES]),  # type: ignore[valid-type]
-    "selected_site": _check(Name | None),
+    "selected_site": _check(Name | None, _site_ids, "site of this plan"),
     "show_muscles": _BOOL,
     "show_labels": _BOOL,
     "show_landmarks": _BOOL,
@@ -289,7 +293,7 @@ TRIGGERS: dict[str, Params] = {
     "restore_inputs": _p(("saved", _check(SavedInputs), _REQUIRED)),
 }
 
-# trame-vtk's view protocol: RPCs the 3D views send on their own (sizes are bounded: a hostile
+# Other RPCs the page sends on its own.  trame-vtk's views: sizes are bounded (a hostile
 # 16384 x 16384 view would freeze the session).  Positional arguments after ``self``.
 _VIEW_ID = _check(Annotated[str, Field(max_length=MAX_NAME)] | Annotated[int, Field(ge=-1, le=2**31)])
 _SIZE_PX = _check(Annotated[int, Field(strict=True, ge=0, le=MAX_VIEW_PX)])
@@ -305,8 +309,21 @@ class ImagePushOptions(BaseModel):
     mtime: Annotated[int, Field(ge=-1, le=2**53)] | None = None
 
 
-#: trame-vtk RPCs whose arguments are bounded before trame-vtk sees them.
-VIEW_RPCS: dict[str, Params] = {
+def _state_key(app: Any) -> Iterable[str]:
+    return list(app.state.to_dict()) if app is not None else []
+
+
+_KEYS = Check(TypeAdapter(Name), _state_key, "state key")
+
+#: RPCs (besides ``trame.state.update`` and ``trame.trigger``) whose arguments are checked first.
+RPCS: dict[str, Params] = {
+    # a state key only if the server has it (a hostile name would be echoed back)
+    "trame.force.push": _p(*((f"key{i}", _KEYS, None) for i in range(8))),
+    # the client's life-cycle events (any other name would grow the controller without bound)
+    "trame.lifecycle.update": _p(("name", _check(Literal["client_connected", "client_exited"]), _REQUIRED)),
+    # a JavaScript error message is logged: cut short
+    "trame.error.client": _p(("message", _check(Annotated[str, Field(strict=True, max_length=2000)]
+                                                | None), None)),
     "viewport.image.push": _p(("options", Check(TypeAdapter(ImagePushOptions)), _REQUIRED)),
     "viewport.image.push.original.size": _p(("view_id", _VIEW_ID, _REQUIRED),
                                             ("width", _SIZE_PX, _REQUIRED),
@@ -336,9 +353,12 @@ def check_trigger(app: Any, method: str, args: Any, kwargs: Any) -> tuple[list, 
     return spec.bind(app, args, kwargs)
 
 
-def check_view_rpc(method: str, args: list, kwargs: dict) -> tuple[list, dict] | None:
-    """Validated arguments for a trame-vtk view RPC (``None``: not one that is checked here)."""
-    spec = VIEW_RPCS.get(method)
+def check_rpc(app: Any, method: str, args: list, kwargs: dict) -> tuple[list, dict] | None:
+    """Validated arguments for another RPC (``None``: not one that is checked here)."""
+    spec = RPCS.get(method)
     if spec is None:
         return None
-    return spec.bind(None, args, kwargs)
+    out, kw = spec.bind(app, args, kwargs)
+    if method == "trame.force.push":
+        out = [k for k in out if k is not None]
+    return out, kw
