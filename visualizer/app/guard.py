@@ -27,13 +27,13 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
-from visualizer.app.inputs import MAX_NAME, InputRefused, check_rpc, check_state, check_trigger, quote
+from visualizer.app.inputs import MAX_NAME, STATE, InputRefused, check_rpc, check_state, check_trigger, quote
 
 log = logging.getLogger("injectviz.guard")
 
 MAX_CHANGES = 64  # state changes in one update (the page sends a handful)
 MAX_MESSAGE = 300  # characters of an error message shown on the page
-_PATH = re.compile(r"(?<![\w.])~?(?:/[^\s/'\"(),;:]+){2,}/?")
+_PATH = re.compile(r"(?<!\w)(?:~|\.{1,2})?(?:/[^\s/'\"(),;:]+)+/?")
 
 
 def new_error_id() -> str:
@@ -180,14 +180,13 @@ def _state_update(app: Any, obj: Any, func: Callable, args: tuple, kwargs: dict)
             value = check_state(app, key, ch.get("value"))
         except InputRefused as exc:
             reasons.append(str(exc))
-            if isinstance(key, str) and len(key) <= MAX_NAME:
+            if isinstance(key, str) and key in STATE:  # a control of the page: show the server's value
                 refused_keys.append(key)
             continue
         accepted.append({"key": key, "value": value})
     if accepted:
         func(obj, accepted)
     if reasons:
-        log.warning("refused state changes: %s", quote("; ".join(reasons), 400))
         _push_back(app, obj, refused_keys)
         more = f" (and {len(reasons) - 1} more)" if len(reasons) > 1 else ""
         raise InputRefused(f"{reasons[0]}{more}; nothing else was changed")
