@@ -249,3 +249,29 @@ def test_guard_checks_state_updates_and_triggers_first(app, caplog):
                            {"method": "x", "exception": "E('/etc/shadow')", "trace": 'Traceback\n  File "/x.py"'}))
     _code, message, data = h.sent[-1]
     assert "Traceback" not in str(data) and "/etc" not in str(data) and "error id" in message
+
+
+def test_every_control_of_the_page_has_a_check(app):
+    """Each state key the page's template writes and each trigger it calls has an entry in inputs.
+
+    (A control without one would be refused by the server: add it to ``inputs.STATE`` or
+    ``inputs.TRIGGERS``.)
+    """
+    import re
+
+    html = app.ui.html
+    app.server.state.ready()
+    scripts = [v for k, v in app.server.state.to_dict().items() if k.startswith("trame__") and isinstance(v, str)]
+    written = set(re.findall(r'v-model(?::[\w-]+)?="(\w+)"', html))
+    for value in re.findall(r'"([^"]*)"', html):
+        written |= {m.group(1) for m in re.finditer(r"(?<![\w.'=!<>])([a-z_]\w*)\s*=(?![=>])", value)}
+    assert {"protocol_id", "pain_chips", "selected_site", "pick_down"} <= written
+    assert written <= set(inputs.STATE), written - set(inputs.STATE)
+    names = set()
+    for text in [html, *scripts]:
+        names |= set(re.findall(r"""trigger\(\s*['"]([\w.-]+)['"]""", text))
+    assert {"snapshot_png", "restore_inputs", "local_click"} <= names
+    for name in names:
+        fn = app.server.controller.trigger_fn(name)
+        assert fn is not None, name
+        assert fn.__name__ in inputs.TRIGGERS, f"trigger {name} runs {fn.__name__}: no entry in inputs.TRIGGERS"
