@@ -110,7 +110,8 @@ class Camera(_Strict):
         return self
 
 
-class _PixelXY(_Strict):
+class _PixelXY(BaseModel):
+    model_config = ConfigDict(extra="ignore", strict=True)
     x: PagePx
     y: PagePx
 
