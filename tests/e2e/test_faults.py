@@ -143,6 +143,11 @@ def test_reconnects_by_itself_after_kill_9_and_restart(browser, artifacts):
         before = _inputs(page)
         assert before["protocol"] == "preempt-ftp" and before["point"] is not None
 
+        # a download under way when the server dies: nothing, or only a complete file, is saved
+        downloads: list = []
+        page.on("download", lambda d: downloads.append(d))
+        page.locator("#download-menu").click()
+        page.locator("#download-png").click()
         proc.kill()  # SIGKILL: no goodbye from the server
         proc.wait(timeout=10)
         banner = wait_text(page, "#connection-banner", lambda t: "lost" in t, timeout=20)
@@ -158,6 +163,9 @@ def test_reconnects_by_itself_after_kill_9_and_restart(browser, artifacts):
                               page.locator("#connection-banner").count() else "")
         assert text(page, "#pain-summary").startswith("right temporal")
         shot(page, artifacts, "faults-reconnected")
+        for d in downloads:
+            data = open(d.path(), "rb").read()
+            assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[-8:-4] == b"IEND", "a cut-short PNG was saved"
         page.context.close()
     finally:
         stop_app(proc)

@@ -321,7 +321,8 @@ RPCS: dict[str, Params] = {
     # a state key only if the server has it (a hostile name would be echoed back)
     "trame.force.push": _p(*((f"key{i}", _KEYS, None) for i in range(8))),
     # the client's life-cycle events (any other name would grow the controller without bound)
-    "trame.lifecycle.update": _p(("name", _check(Literal["client_connected", "client_exited"]), _REQUIRED)),
+    "trame.lifecycle.update": _p(("name", _check(Literal["client_connected", "client_unmounted", "client_exited"]),
+                                  _REQUIRED)),
     # a JavaScript error message is logged: cut short
     "trame.error.client": _p(("message", _check(Annotated[str, Field(strict=True, max_length=2000)]
                                                 | None), None)),
