@@ -184,7 +184,10 @@ def restore(app: Any, saved: Any) -> None:
         ses.follow_the_pain = bool(s["ftp"])
         ses.head = ses._head_with({**base, **moved}) if moved else ses.base_head
 
+    old_protocol = ses.protocol
     ses._transaction(change)
+    if ses.protocol is not old_protocol:
+        app._end_quiz()  # a quiz is over the plan it started on
     app.scene.set_landmarks(ses.head)
     with app.state:
         app.state.moved_landmarks = ses.moved_landmarks()
