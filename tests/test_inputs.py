@@ -43,7 +43,7 @@ def test_safe_text_cuts_and_hides_paths():
 # values of HOSTILE that are legitimate for a key (everything else must be refused)
 _LEGIT = {"pick_down": [None], "pick_up": [None], "pain_chips": [[]], "message": [""],
           "drawer": [True], "follow_the_pain": [True], "show_muscles": [True], "show_labels": [True],
-          "show_landmarks": [True], "show_answers": [True],
+          "show_landmarks": [True], "show_answers": [True], "debug": [True], "portrait": [True], "view_size": [None],
           # well-formed names, refused by membership of the app's sets (next test)
           "protocol_id": ["/etc/passwd", "/dev/stdin"], "landmark_name": ["/etc/passwd", "/dev/stdin"],
           "selected_site": [None, "/etc/passwd", "/dev/stdin"]}

@@ -79,6 +79,10 @@ PagePoint = Annotated[list[PagePx], Field(min_length=2, max_length=2)]
 ViewPx = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=0, le=MAX_VIEW_PX)]
 ImagePx = Annotated[int, Field(strict=True, ge=MIN_IMAGE_PX, le=MAX_IMAGE_PX)]
 Name = Annotated[str, Field(strict=True, min_length=1, max_length=MAX_NAME)]
+# a pain chip: a region, or a region with its own side ("left-temporal")
+Chip = Annotated[str, Field(strict=True, max_length=MAX_NAME,
+                            pattern="^(left-|right-)?(" + "|".join(PAIN_REGIONS) + ")$")]
+Chips = Annotated[list[Chip], Field(max_length=3 * len(PAIN_REGIONS))]
 
 
 class _Strict(BaseModel):
@@ -92,6 +96,8 @@ class Camera(_Strict):
     focalPoint: Vec3
     viewUp: Vec3 | None = None
     viewAngle: Annotated[float, Field(allow_inf_nan=False, ge=1.0, le=170.0)] | None = None
+    width: ViewPx | None = None  # the view's size in CSS px, when the page sends it along
+    height: ViewPx | None = None
 
     @model_validator(mode="after")
     def _usable(self) -> Camera:
@@ -134,7 +140,7 @@ class SavedInputs(_Strict):
 
     v: Literal[1] = 1
     protocol: Name | None = None
-    regions: Annotated[list[Literal[PAIN_REGIONS]], Field(max_length=len(PAIN_REGIONS))] = []  # type: ignore[valid-type]
+    regions: Chips = []
     side: Literal[SIDES] = "both"  # type: ignore[valid-type]
     point: Vec3 | None = None
     ftp: StrictBool = True
@@ -211,7 +217,7 @@ STATE: dict[str, Check] = {
     "drawer": _BOOL,
     "tab": _check(Literal[TABS]),  # type: ignore[valid-type]
     "protocol_id": _check(Name, _protocol_ids, "protocol"),
-    "pain_chips": _check(Annotated[list[Literal[PAIN_REGIONS]], Field(max_length=len(PAIN_REGIONS))]),  # type: ignore[valid-type]
+    "pain_chips": _check(Chips),
     "pain_side": _check(Literal[SIDES]),  # type: ignore[valid-type]
     "follow_the_pain": _BOOL,
     "click_action": _check(Literal[CLICK_ACTIONS]),  # type: ignore[valid-type]
@@ -225,6 +231,10 @@ STATE: dict[str, Check] = {
     "message": _check(Literal[""]),  # the page may only close the message
     "pick_down": _PAGE_POINT,
     "pick_up": _PAGE_POINT,
+    # set by the page's script: layout hints
+    "debug": _BOOL,
+    "portrait": _BOOL,
+    "view_size": _check(Annotated[list[ViewPx], Field(min_length=2, max_length=2)] | None),
 }
 
 _REQUIRED = object()
@@ -292,6 +302,10 @@ TRIGGERS: dict[str, Params] = {
     "quiz_stop": _NONE,
     "quiz_next": _NONE,
     "restore_inputs": _p(("saved", _check(SavedInputs), _REQUIRED)),
+    # the browser's camera after a rotate/zoom, and a row of the site table
+    "on_view_camera": _p(("camera", _OPT_CAMERA, None), ("width", _check(ViewPx | None), None),
+                         ("height", _check(ViewPx | None), None)),
+    "focus_site": _p(("site_id", _check(Name, _site_ids, "site of this plan"), _REQUIRED)),
 }
 
 # Other RPCs the page sends on its own.  trame-vtk's views: sizes are bounded (a hostile
