@@ -80,7 +80,7 @@ def stop_app(proc: subprocess.Popen) -> None:
 
 
 def open_app(browser, url: str, *, width: int = 1280, height: int = 800, wait_view: bool = True,
-             on_page=None):
+             on_page=None, timeout_ms: float = 30000):
     """A new context (= a new connection and patient) with the app loaded.
 
     ``on_page(page)`` runs before the page loads (e.g. to listen to its websocket).
@@ -95,7 +95,7 @@ def open_app(browser, url: str, *, width: int = 1280, height: int = 800, wait_vi
     page.wait_for_function(
         "() => { const e = document.querySelector('#total-units');"
         " return e && e.textContent.trim().length > 0 }",
-        timeout=30000,
+        timeout=timeout_ms,
     )
     if wait_view:
         wait_for_head(page)
