@@ -88,7 +88,7 @@ def test_triggers_check_arity_and_values():
 
 
 @pytest.mark.parametrize("size", [[-1, 1], [16384, 16384], [15, 100], [100, 4097], [math.nan, 10],
-                                  [10.5, 100], [True, 100], "100x100", [100]])
+                                  [math.inf, 100], [True, 100], "100x100", [100]])
 def test_snapshot_size_bounds(size):
     with pytest.raises(InputRefused):
         check_trigger(None, "snapshot_png", [None, size], {})
@@ -275,3 +275,10 @@ def test_every_control_of_the_page_has_a_check(app):
         fn = app.server.controller.trigger_fn(name)
         assert fn is not None, name
         assert fn.__name__ in inputs.TRIGGERS, f"trigger {name} runs {fn.__name__}: no entry in inputs.TRIGGERS"
+
+
+def test_arguments_not_sent_keep_the_functions_defaults():
+    """Only the arguments the page sent are passed on (checked); the function's defaults do the rest."""
+    assert check_trigger(None, "snapshot_png", [], {}) == ([], {})
+    assert check_trigger(None, "snapshot_png", [None, [880.5, 600]], {}) == ([None, [880.5, 600.0]], {})
+    assert check_trigger(None, "snapshot_png", [], {"size": [100, 100]}) == ([None, [100.0, 100.0]], {})

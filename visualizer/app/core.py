@@ -723,7 +723,7 @@ class InjectVizApp(TrameApp):
         try:
             camera, size = inputs.check_trigger(self, "snapshot_png", [camera, size], {})[0]
             w, h = size or tuple(self.plotter.window_size)
-            w, h = (min(max(int(v), inputs.MIN_IMAGE_PX), inputs.MAX_IMAGE_PX) for v in (w, h))
+            w, h = (min(max(round(v), inputs.MIN_IMAGE_PX), inputs.MAX_IMAGE_PX) for v in (w, h))
             # small views are drawn larger (labels stay legible), never past MAX_IMAGE_PX a side
             scale = min(max(1.0, 1400.0 / w), inputs.MAX_IMAGE_PX / max(w, h))
             cam = self.plotter.camera

@@ -77,7 +77,7 @@ Vec3 = Annotated[list[Coord], Field(min_length=3, max_length=3)]
 PagePx = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=-MAX_PAGE_PX, le=MAX_PAGE_PX)]
 PagePoint = Annotated[list[PagePx], Field(min_length=2, max_length=2)]
 ViewPx = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=0, le=MAX_VIEW_PX)]
-ImagePx = Annotated[int, Field(strict=True, ge=MIN_IMAGE_PX, le=MAX_IMAGE_PX)]
+ImagePx = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=MIN_IMAGE_PX, le=MAX_IMAGE_PX)]
 Name = Annotated[str, Field(strict=True, min_length=1, max_length=MAX_NAME)]
 # a pain chip: a region, or a region with its own side ("left-temporal")
 Chip = Annotated[str, Field(strict=True, max_length=MAX_NAME,
@@ -247,7 +247,11 @@ class Params:
     params: tuple[tuple[str, Check, Any], ...] = ()
 
     def bind(self, app: Any, args: Sequence[Any], kwargs: Mapping[str, Any]) -> tuple[list, dict]:
-        """Validated positional arguments (and no keyword arguments) for the trigger's function."""
+        """Validated positional arguments (and no keyword arguments) for the trigger's function.
+
+        Arguments after the last one given are left out (the function's own defaults apply);
+        a gap before it gets the default listed here.
+        """
         names = [p[0] for p in self.params]
         if len(args) > len(self.params):
             raise InputRefused(f"takes at most {len(self.params)} argument(s), got {len(args)}")
@@ -258,8 +262,13 @@ class Params:
             if k in values:
                 raise InputRefused(f"argument {quote(k)} given twice")
             values[k] = v
+        last = max((i for i, n in enumerate(names) if n in values), default=-1)
         out = []
-        for name, check, default in self.params:
+        for i, (name, check, default) in enumerate(self.params):
+            if i > last:
+                if default is _REQUIRED:
+                    raise InputRefused(f"argument {name} is missing")
+                continue
             if name not in values:
                 if default is _REQUIRED:
                     raise InputRefused(f"argument {name} is missing")
@@ -282,7 +291,8 @@ TRIGGERS: dict[str, Params] = {
     "plan_csv": _NONE,
     "snapshot_png": _p(("camera", _OPT_CAMERA, None),
                        ("size", _check(Annotated[list[ImagePx], Field(min_length=2, max_length=2)] | None),
-                        None)),
+                        None),
+                       ("figure", _BOOL, True)),  # a printable figure or the bare view
     "on_local_click": _p(("x", _check(PagePx), _REQUIRED), ("y", _check(PagePx), _REQUIRED),
                          ("width", _check(ViewPx), _REQUIRED), ("height", _check(ViewPx), _REQUIRED),
                          ("camera", _OPT_CAMERA, None), ("down", _PAGE_POINT, None),
