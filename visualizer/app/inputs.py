@@ -22,7 +22,16 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, TypeAdapter, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
 
 from visualizer.pain import REGIONS as PAIN_REGIONS
 
@@ -321,7 +330,9 @@ TRIGGERS: dict[str, Params] = {
 # Other RPCs the page sends on its own.  trame-vtk's views: sizes are bounded (a hostile
 # 16384 x 16384 view would freeze the session).  Positional arguments after ``self``.
 _VIEW_ID = _check(Annotated[str, Field(max_length=MAX_NAME)] | Annotated[int, Field(ge=-1, le=2**31)])
-_SIZE_PX = _check(Annotated[int, Field(strict=True, ge=0, le=MAX_VIEW_PX)])
+# a view size for VTK: finite, bounded, whole pixels (a browser may report fractions)
+ViewSizePx = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=0, le=MAX_VIEW_PX), AfterValidator(round)]
+_SIZE_PX = _check(ViewSizePx)
 
 
 class ImagePushOptions(BaseModel):
@@ -329,7 +340,7 @@ class ImagePushOptions(BaseModel):
 
     model_config = ConfigDict(extra="allow", strict=True)
     view: Annotated[str, Field(max_length=MAX_NAME)] | Annotated[int, Field(ge=-1, le=2**31)] = -1
-    size: Annotated[list[Annotated[int, Field(ge=0, le=MAX_VIEW_PX)]], Field(min_length=2, max_length=2)] | None = None
+    size: Annotated[list[ViewSizePx], Field(min_length=2, max_length=2)] | None = None
     quality: Annotated[int, Field(ge=0, le=100)] | None = None
     mtime: Annotated[int, Field(ge=-1, le=2**53)] | None = None
 
