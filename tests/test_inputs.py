@@ -204,10 +204,30 @@ class _Handler:
         self.sent.append((code, message, data))
 
 
+def _run(coro):
+    """Run a coroutine to its end on a loop of its own (another loop may run in this thread)."""
+    import threading
+
+    out: dict = {}
+
+    def target() -> None:
+        try:
+            out["value"] = asyncio.run(coro)
+        except BaseException as exc:  # handed back to the test
+            out["error"] = exc
+
+    t = threading.Thread(target=target)
+    t.start()
+    t.join()
+    if "error" in out:
+        raise out["error"]
+    return out.get("value")
+
+
 def _call(handler, uri, *args):
     obj, fn = handler.functionMap[uri]
     res = fn(obj, *args)
-    return asyncio.get_event_loop().run_until_complete(res) if asyncio.iscoroutine(res) else res
+    return _run(res) if asyncio.iscoroutine(res) else res
 
 
 def test_guard_checks_state_updates_and_triggers_first(app, caplog):
@@ -223,7 +243,6 @@ def test_guard_checks_state_updates_and_triggers_first(app, caplog):
         proto.publish = lambda *a, **k: None
     h = _Handler(proto)
     guard.protect_handler(h, lambda: app)
-    asyncio.set_event_loop(asyncio.new_event_loop())
     # a refused key leaves the state as it was and says so on the page
     _call(h, "trame.state.update", [{"key": "protocol_id", "value": "/etc/shadow"}])
     assert app.state.protocol_id == "preempt" and "unknown protocol" in app.state.message
@@ -244,9 +263,8 @@ def test_guard_checks_state_updates_and_triggers_first(app, caplog):
     eid = app.state.message.split("error id ")[1][:8]
     assert eid in caplog.text and "ZeroDivisionError" in caplog.text
     # and wslink's own error reply never carries a traceback
-    asyncio.get_event_loop().run_until_complete(
-        h.sendWrappedError(1, EXCEPTION_ERROR, "Exception raised",
-                           {"method": "x", "exception": "E('/etc/shadow')", "trace": 'Traceback\n  File "/x.py"'}))
+    _run(h.sendWrappedError(1, EXCEPTION_ERROR, "Exception raised",
+                            {"method": "x", "exception": "E('/etc/shadow')", "trace": 'Traceback\n  File "/x.py"'}))
     _code, message, data = h.sent[-1]
     assert "Traceback" not in str(data) and "/etc" not in str(data) and "error id" in message
 

@@ -15,7 +15,7 @@ from urllib.parse import unquote, urlparse
 from e2e_helpers import head_box, open_app, shot, start_app, stop_app, text, wait_for_head, wait_text
 
 _INPUTS_JS = """() => { const s = window.trame && window.trame.state;
-  if (!s || !s.get('totals')) { return null; }
+  if (!s || !s.get('totals') || window.__before_restart) { return null; }
   return { protocol: s.get('protocol_id'), chips: s.get('pain_chips'), side: s.get('pain_side'),
            point: s.get('pain_point'), ftp: s.get('follow_the_pain'), moved: s.get('moved_landmarks'),
            tab: s.get('tab'), units: s.get('totals').units, sites: s.get('totals').sites } }"""
@@ -148,6 +148,7 @@ def test_reconnects_by_itself_after_kill_9_and_restart(browser, artifacts):
         page.on("download", lambda d: downloads.append(d))
         page.locator("#download-menu").click()
         page.locator("#download-png").click()
+        page.evaluate("() => { window.__before_restart = true; }")  # gone once the page has reloaded
         proc.kill()  # SIGKILL: no goodbye from the server
         proc.wait(timeout=10)
         banner = wait_text(page, "#connection-banner", lambda t: "lost" in t, timeout=20)
