@@ -36,6 +36,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from .bundled import bundled_dir
 from .errors import ProtocolError, shorten
 from .safe_read import load_yaml, read_text
 
@@ -65,7 +66,7 @@ __all__ = [
 ]
 
 #: Directory of the protocols bundled with the package.
-PROTOCOLS_DIR: Path = Path(__file__).resolve().parent.parent / "protocols"
+PROTOCOLS_DIR: Path = bundled_dir("protocols")
 
 SCHEMA_VERSION = 1
 

@@ -175,7 +175,7 @@ def load_yaml(
     """
     cls = _BoundedLoader if loader is None else type("_Loader", (_BoundedLoader, loader), {})
     try:
-        return yaml.load(text, Loader=cls)  # noqa: S506 - a SafeLoader subclass
+        return yaml.load(text, Loader=cls)  # a SafeLoader subclass
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
