@@ -81,7 +81,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def _one_line(message: str) -> str:
     """A message as one line of bounded length."""
-    text = "; ".join(part.strip() for part in str(message).splitlines() if part.strip())
+    parts = [part.strip() for part in str(message).splitlines() if part.strip()]
+    text = "".join(p + ("" if i == len(parts) - 1 else " " if p.endswith(":") else "; ") for i, p in enumerate(parts))
     return text if len(text) <= MAX_ERROR_LINE else text[: MAX_ERROR_LINE - 3] + "..."
 
 
@@ -100,20 +101,26 @@ def _check_plan_options(args: argparse.Namespace) -> None:
         raise InjectVizError(f"--pain-point: give three finite numbers in mm (got {shorten(args.pain_point)})")
 
 
+def _p(path: Path) -> str:
+    """A path as shown in a message (a hostile, huge one cut short)."""
+    text = str(path)
+    return text if len(text) <= 300 and text.isprintable() else shorten(text, 300)
+
+
 def _check_render_options(args: argparse.Namespace) -> None:
     from visualizer.scene import check_image_size
 
     out: Path = args.out
     if out.suffix.lower() != ".png":
-        raise InjectVizError(f"--out {shorten(str(out))}: the picture is written as PNG; give a .png file name")
+        raise InjectVizError(f"--out {_p(out)}: the picture is written as PNG; give a .png file name")
     if out.is_dir():
-        raise InjectVizError(f"--out {shorten(str(out))}: is a folder; give a .png file name inside it")
+        raise InjectVizError(f"--out {_p(out)}: is a folder; give a .png file name inside it")
     if out.exists() and not out.is_file():
-        raise InjectVizError(f"--out {shorten(str(out))}: exists and is not a regular file")
+        raise InjectVizError(f"--out {_p(out)}: exists and is not a regular file")
     if not out.parent.is_dir():
-        raise InjectVizError(f"--out {shorten(str(out))}: folder {shorten(str(out.parent))} does not exist")
+        raise InjectVizError(f"--out {_p(out)}: folder {_p(out.parent)} does not exist")
     if not os.access(out.parent, os.W_OK | os.X_OK):
-        raise InjectVizError(f"--out {shorten(str(out))}: folder {shorten(str(out.parent))} is not writable")
+        raise InjectVizError(f"--out {_p(out)}: folder {_p(out.parent)} is not writable")
     check_image_size(args.size, what="--size")
 
 
