@@ -16,20 +16,26 @@ from pathlib import Path
 
 from visualizer.errors import InjectVizError
 
-__all__ = ["atomic_path", "atomic_write"]
+__all__ = ["atomic_path", "atomic_write", "check_target"]
 
 
 def _temp_name(target: Path) -> Path:
     return target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
 
 
-def _check_target(target: Path) -> None:
+def check_target(target: Path, *, label: str | None = None) -> None:
+    """Refuse a target that cannot be written atomically: a folder, a device or FIFO, a missing
+    or read-only folder. ``label`` starts the message (default: the path, e.g. ``"--out x.png"``).
+    """
+    label = label or str(target)
     if target.is_dir():
-        raise InjectVizError(f"{target}: is a folder; give a file name")
+        raise InjectVizError(f"{label}: is a folder; give a file name inside it")
     if target.exists() and not target.is_file():
-        raise InjectVizError(f"{target}: exists and is not a regular file; give another file name")
+        raise InjectVizError(f"{label}: exists and is not a regular file; give another file name")
     if not target.parent.is_dir():
-        raise InjectVizError(f"{target}: folder {target.parent} does not exist")
+        raise InjectVizError(f"{label}: folder {target.parent} does not exist")
+    if not os.access(target.parent, os.W_OK | os.X_OK):
+        raise InjectVizError(f"{label}: folder {target.parent} is not writable")
 
 
 @contextlib.contextmanager
@@ -45,7 +51,7 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     ...     image.save(tmp)
     """
     target = Path(target)
-    _check_target(target)
+    check_target(target)
     tmp = _temp_name(target)
     try:
         yield tmp

@@ -108,19 +108,13 @@ def _p(path: Path) -> str:
 
 
 def _check_render_options(args: argparse.Namespace) -> None:
+    from visualizer.atomic import check_target
     from visualizer.scene import check_image_size
 
     out: Path = args.out
     if out.suffix.lower() != ".png":
         raise InjectVizError(f"--out {_p(out)}: the picture is written as PNG; give a .png file name")
-    if out.is_dir():
-        raise InjectVizError(f"--out {_p(out)}: is a folder; give a .png file name inside it")
-    if out.exists() and not out.is_file():
-        raise InjectVizError(f"--out {_p(out)}: exists and is not a regular file")
-    if not out.parent.is_dir():
-        raise InjectVizError(f"--out {_p(out)}: folder {_p(out.parent)} does not exist")
-    if not os.access(out.parent, os.W_OK | os.X_OK):
-        raise InjectVizError(f"--out {_p(out)}: folder {_p(out.parent)} is not writable")
+    check_target(out, label=f"--out {_p(out)}")
     check_image_size(args.size, what="--size")
 
 
