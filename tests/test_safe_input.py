@@ -208,3 +208,24 @@ def test_stale_totals_warn_and_protocol_file_must_match(head: Head, tmp_path: Pa
         check_plan_file(_write(tmp_path, data))
     data["protocol_file"] = "/elsewhere/glabellar.yaml"  # a plan made on another machine: the bundled id
     assert check_plan_file(_write(tmp_path, data)).errors == ()
+
+
+def test_check_a_plan_made_on_another_mesh(head: Head, tmp_path: Path) -> None:
+    """A plan on a moved, scaled mesh is checked on that mesh with the plan's landmarks."""
+    import pyvista as pv
+
+    from visualizer.head import load_head
+
+    def tf(p: np.ndarray) -> np.ndarray:
+        return 1.1 * np.asarray(p) + np.array([200.0, -50.0, 30.0])
+
+    mesh_path, lm_path = tmp_path / "other.vtp", tmp_path / "other.json"
+    pv.PolyData(tf(head.mesh.points), head.mesh.faces).save(mesh_path)
+    lm_path.write_text(json.dumps({k: [float(c) for c in tf(v)] for k, v in head.landmarks.items()}))
+    other = load_head(mesh_path, lm_path)
+    data = make_plan(other, load_protocol("glabellar")).to_dict()
+    lm_path.unlink()  # the plan carries its landmarks: the file is not needed any more
+    assert check_plan_file(_write(tmp_path, data)).errors == ()
+    data["sites"][0]["position"][1] += 40.0
+    errors = check_plan_file(_write(tmp_path, data)).errors
+    assert len(errors) == 1 and errors[0].startswith(f"site {data['sites'][0]['id']}: position") and "from the skin" in errors[0]
