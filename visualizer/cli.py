@@ -120,13 +120,15 @@ def _check_render_options(args: argparse.Namespace) -> None:
 
 # ----------------------------------------------------------------------------- commands
 def _build_plan(args: argparse.Namespace):
-    from visualizer.head import load_head
-    from visualizer.pain import PainOrigin
-    from visualizer.planner import make_plan
     from visualizer.protocol import load_protocol
 
     _check_plan_options(args)
-    protocol = load_protocol(args.protocol)
+    protocol = load_protocol(args.protocol)  # before VTK is imported: a bad file is answered at once
+
+    from visualizer.head import load_head
+    from visualizer.pain import PainOrigin
+    from visualizer.planner import make_plan
+
     pain = PainOrigin.parse(args.pain, args.pain_point)
     head = load_head(args.mesh, args.landmarks)
     return head, make_plan(head, protocol, pain, follow_the_pain=not args.no_ftp)

@@ -15,17 +15,18 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from visualizer.errors import PlanFileError, ProtocolError, shorten
-from visualizer.head import Head, head_from_landmarks
 from visualizer.plan import Plan
 from visualizer.protocol import Muscle, Protocol, known_protocol_ids, load_protocol
 from visualizer.safe_read import load_json, read_text
-from visualizer.surface import OFF_HEAD_MM
+
+if TYPE_CHECKING:
+    from visualizer.head import Head
 
 __all__ = ["MAX_PLAN_BYTES", "CheckResult", "PlanFile", "check_plan_file", "read_plan_file"]
 
@@ -196,6 +197,8 @@ def _protocol_of(path: Path, entry: PlanFile) -> Protocol:
 
 def _file_checks(head: Head, protocol: Protocol, plan: Plan, entry: PlanFile) -> tuple[list[str], list[str]]:
     """Checks only a stored, editable plan needs: volumes, orders, pain point, derived totals."""
+    from visualizer.surface import OFF_HEAD_MM
+
     warnings: list[str] = []
     errors: list[str] = []
     for s in plan.sites:
@@ -231,7 +234,8 @@ def check_plan_file(path: str | Path) -> CheckResult:
         When the file cannot be read or checked at all (unreadable, not a plan, unknown protocol,
         landmarks off the mesh's skin). Breaches found in a readable plan are returned as errors.
     """
-    from visualizer.planner import recheck  # the planner imports the plan; keep this module light
+    from visualizer.head import head_from_landmarks  # VTK: only once the file has passed its schema
+    from visualizer.planner import recheck
 
     path = Path(path)
     plan, entry = read_plan_file(path)
