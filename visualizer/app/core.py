@@ -37,13 +37,13 @@ from visualizer.scene import (
     region_heat_points,
     set_camera,
 )
+from visualizer.surface import OFF_HEAD_MM  # a picked point farther than this from the skin is "off the head"
 
 log = logging.getLogger("injectviz.app")
 
 pv.OFF_SCREEN = True
 
 DRAG_PX = 4  # a pointer that moved more than this between down and up was a drag, not a click
-OFF_HEAD_MM = 6.0  # a picked point farther than this from the skin is "off the head"
 PATIENT_STEP_SECONDS = 4.0
 # the skin is drawn decimated to this many triangles (sites and clicks use the real surface):
 # keeps browsers without a GPU and the server fallback responsive
