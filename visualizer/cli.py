@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from visualizer.errors import InjectVizError
+from visualizer.records import cli as records_cli
 
 EXIT_BAD_INPUT = 2
 VIEWS = ("front", "back", "left", "right", "top", "all")
@@ -26,6 +27,7 @@ def _parser() -> argparse.ArgumentParser:
         description="InjectViz: protocol-defined injection sites on a 3D head (planning and teaching aid).",
     )
     sub = ap.add_subparsers(dest="command", required=True)
+    records_cli.add_global_options(ap)
 
     sub.add_parser("protocols", help="list the bundled protocols: id, name, sites, units")
 
@@ -64,6 +66,7 @@ def _parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("check", help="re-run the safety checks on a (possibly edited) plan JSON")
     c.add_argument("file", type=Path)
+    records_cli.add_commands(sub)  # patient, visit, diary, report, export, db (visualizer/records/cli.py)
     return ap
 
 
@@ -179,6 +182,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit code (0 ok, 2 bad input)."""
     args = _parser().parse_args(argv)
     try:
+        if hasattr(args, "records_handler"):
+            return args.records_handler(args)
         if args.command == "protocols":
             return _cmd_protocols()
         if args.command == "plan":
