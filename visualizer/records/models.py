@@ -21,6 +21,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -87,7 +88,10 @@ class Visit(Base):
         back_populates="visit", order_by="VisitVersion.number", cascade="save-update, merge"
     )
 
-    __table_args__ = (CheckConstraint("status IN ('draft', 'signed')", name="status"),)
+    __table_args__ = (
+        CheckConstraint("status IN ('draft', 'signed')", name="status"),
+        Index("ix_visits_patient_date", "patient_id", "visit_date"),
+    )
     __mapper_args__ = {"version_id_col": lock_version}  # noqa: RUF012
 
     @property

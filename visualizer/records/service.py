@@ -639,6 +639,9 @@ def _site_dict(x: VisitSite) -> dict[str, Any]:
 
 
 def _iso(v: dt.date | dt.datetime | None) -> str | None:
+    """ISO text; times are stored in UTC (SQLite drops the zone: put it back)."""
+    if isinstance(v, dt.datetime) and v.tzinfo is None:
+        v = v.replace(tzinfo=dt.UTC)
     return v.isoformat() if v is not None else None
 
 
