@@ -98,12 +98,12 @@ def test_plan_file_is_checked_like_check(db_url, plan_data, tmp_path, capsys):
     bad = dict(plan_data, sites=[dict(s, units=60.0) if i == 0 else s for i, s in enumerate(plan_data["sites"])])
     f = tmp_path / "edited.json"
     f.write_text(json.dumps(bad))
-    rc, out, err = _record(capsys, db_url, f)
+    rc, _, err = _record(capsys, db_url, f)
     assert rc == 2 and "the plan fails its checks" in err and "60 U exceeds 50 U per site" in err
     f.write_text("{not json")
-    rc, out, err = _record(capsys, db_url, f)
+    rc, _, err = _record(capsys, db_url, f)
     assert rc == 2 and f"--plan {f}: not valid JSON" in err
-    rc, out, err = _record(capsys, db_url, tmp_path / "missing.json")
+    rc, _out, err = _record(capsys, db_url, tmp_path / "missing.json")
     assert rc == 2 and "cannot read" in err
     assert _show(capsys, db_url)["visits"] == []
 
@@ -171,10 +171,10 @@ def test_amend_keeps_the_signed_version(db_url, plan_file, capsys):
 def test_diary(db_url, capsys):
     run_cli(capsys, "--db", db_url, "patient", "add", "TEST-0001")
     for m, n in (("2025-10", 20), ("2025-11", 18)):
-        rc, out, err = run_cli(capsys, "--db", db_url, "diary", "add", "TEST-0001", "--month", m, "--headache-days",
+        rc, _, err = run_cli(capsys, "--db", db_url, "diary", "add", "TEST-0001", "--month", m, "--headache-days",
                                str(n), "--migraine-days", "9", "--acute-days", "6")
         assert rc == 0, err
-    rc, out, err = run_cli(capsys, "--db", db_url, "diary", "add", "TEST-0001", "--month", "2025-11",
+    rc, _, err = run_cli(capsys, "--db", db_url, "diary", "add", "TEST-0001", "--month", "2025-11",
                            "--headache-days", "3")
     assert rc == 2 and "--month 2025-11: patient TEST-0001 already has this month" in err
     assert run_cli(capsys, "--db", db_url, "diary", "add", "TEST-0001", "--month", "2025-11", "--headache-days", "3",
@@ -185,7 +185,7 @@ def test_diary(db_url, capsys):
         (("--month", "2026-02", "--headache-days", "-1"), "--headache-days -1: must be between 0"),
         (("--month", "2026-02", "--headache-days", "5", "--migraine-days", "6"), "--migraine-days 6: more than"),
     ):
-        rc, out, err = run_cli(capsys, "--db", db_url, "diary", "add", "TEST-0001", *args)
+        rc, _out, err = run_cli(capsys, "--db", db_url, "diary", "add", "TEST-0001", *args)
         assert rc == 2 and msg in err, err
     assert _show(capsys, db_url)["outcomes"] == [
         {"month": "2025-10", "headache_days": 20, "migraine_days": 9, "acute_days": 6},
@@ -217,19 +217,19 @@ def test_export_json_and_csv(db_url, plan_file, tmp_path, capsys):
 def test_csv_neutralises_formulas(db_url, plan_file, capsys):
     run_cli(capsys, "--db", db_url, "patient", "add", "TEST-0001")
     _record(capsys, db_url, plan_file, "--skip", "procerus==HYPERLINK(\"x\")")
-    rc, out, err = run_cli(capsys, "--db", db_url, "export", "TEST-0001", "--format", "csv")
+    _rc, out, _err = run_cli(capsys, "--db", db_url, "export", "TEST-0001", "--format", "csv")
     assert "'=HYPERLINK" in out
 
 
 def test_bad_database_url_is_a_clear_message(capsys, tmp_path):
-    rc, out, err = run_cli(capsys, "--db", "nonsense://", "patient", "list")
+    rc, _, err = run_cli(capsys, "--db", "nonsense://", "patient", "list")
     assert rc == 2 and "error: " in err and "Traceback" not in err
-    rc, out, err = run_cli(capsys, "--db", "postgresql+psycopg://nobody:secret@127.0.0.1:1/none", "patient", "list")
+    rc, _out, err = run_cli(capsys, "--db", "postgresql+psycopg://nobody:secret@127.0.0.1:1/none", "patient", "list")
     assert rc == 2 and "cannot open it" in err and "secret" not in err
 
 
 def test_other_commands_unaffected(capsys):
-    rc, out, err = run_cli(capsys, "protocols")
+    rc, out, _err = run_cli(capsys, "protocols")
     assert rc == 0 and "preempt" in out
 
 
@@ -238,8 +238,7 @@ def test_default_database_is_private_and_wal(tmp_path, monkeypatch, plan_file, c
 
     monkeypatch.delenv("INJECTVIZ_DB", raising=False)
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
-    monkeypatch.setattr("os.umask", lambda m: 0)  # noqa: ARG005 — only the probe in cli.render calls it
-    rc, out, err = run_cli(capsys, "patient", "add", "TEST-0001")
+    rc, _out, err = run_cli(capsys, "patient", "add", "TEST-0001")
     assert rc == 0, err
     db = tmp_path / "xdg" / "injectviz" / "records.sqlite3"
     assert db.is_file()

@@ -178,14 +178,15 @@ def _pictures(doc: _Doc, record: dict[str, Any], views: Sequence[str] = VIEWS) -
         if isinstance(shots, str):
             doc.para(shots, color=RED)
             return
-        w = (doc.epw - 6) / 2
+        w = min((doc.epw - 6) / 2, 80.0)
         cols = 2 if len(views) > 1 else 1
+        left = doc.l_margin + (doc.epw - cols * w - (cols - 1) * 6) / 2
         if doc.get_y() + w + 8 > doc.h - 20:
             doc.add_page()
         y0 = doc.get_y()
         for i, v in enumerate(views):
             col, row = i % cols, i // cols
-            x = doc.l_margin + col * (w + 6)
+            x = left + col * (w + 6)
             y = y0 + row * (w + 8)
             if y + w + 8 > doc.h - 18:
                 doc.add_page()
@@ -244,6 +245,7 @@ def visit_report_pdf(record: dict[str, Any]) -> bytes:
     _site_table(doc, record)
     if record["deviation_reason"]:
         doc.para(f"Reason for deviations from the plan: {record['deviation_reason']}", 9)
+    doc.add_page()
     other = [w for w in record["warnings"] if not w.startswith("OVERRIDE")]
     if other:
         doc.heading("Warnings recorded with the visit", 11)
@@ -252,7 +254,6 @@ def visit_report_pdf(record: dict[str, Any]) -> bytes:
     doc.heading("Findings shown at the time of planning", 11)
     for f in record["findings"] or ["none"]:
         doc.para(f"• {f}", 9)
-    doc.add_page()
     doc.heading("Sites as given (numbers are the injection order; skipped sites are not drawn)", 11)
     _pictures(doc, record)
     doc.ln(4)
