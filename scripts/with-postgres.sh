@@ -41,7 +41,9 @@ if [ "$(id -u)" -eq 0 ]; then
   AS=(runuser -u postgres --)
 fi
 
-PGTMP=$(mktemp -d "${TMPDIR:-/tmp}/injectviz-pg.XXXXXX")
+BASE=${TMPDIR:-/tmp}
+[ "${#AS[@]}" -gt 0 ] && BASE=/tmp  # the postgres user must reach the folder ($TMPDIR may be root's own)
+PGTMP=$(mktemp -d "$BASE/injectviz-pg.XXXXXX")
 chmod 700 "$PGTMP"
 [ "${#AS[@]}" -gt 0 ] && chown postgres: "$PGTMP"
 DATA="$PGTMP/data"

@@ -160,7 +160,8 @@ def render_views(
     points = np.array([s.position for s in plan.sites], dtype=float).reshape(-1, 3)
     pl = pv.Plotter(off_screen=True, window_size=[size, size])
     try:
-        build_scene(pl, head, plan, show_muscles=True, show_labels=True)
+        # no SSAA: at 900 px for an 80 mm picture (≈ 285 dpi) it is invisible in print and costs 2-5x the time
+        build_scene(pl, head, plan, show_muscles=True, show_labels=True, antialias=False)
         out = {}
         for v in views:
             set_camera(pl, head, v, points=points if len(points) else None)
