@@ -196,3 +196,38 @@ def test_db_backup(db_url, checked, tmp_path, capsys):
     rc, _out, err = run_cli(capsys, "--db", db_url, "db", "backup", str(tmp_path / "missing" / "b.db"))
     assert rc == 2 and "does not exist" in err
     db.dispose()
+
+
+def test_draft_save_and_sign_with_optimistic_locking(records, checked):
+    records.add_patient("TEST-0001")
+    res = records.record_visit("TEST-0001", checked, visit_date="2026-01-05", sign=False,
+                               **{**SIGN, "lot": None, "expiry": None})
+    seen = res.lock_version  # two browsers open the draft
+    a = records.update_draft(res.visit_id, seen, skip={"procerus": "declined"}, lot="TESTLOT-9")
+    assert a.lock_version == seen + 1
+    with pytest.raises(StaleRecordError, match="changed by someone else"):
+        records.update_draft(res.visit_id, seen, given={"procerus": 3}, reason="B's change")
+    rec = records.visit_record(res.visit_id)
+    assert rec["lot"] == "TESTLOT-9" and rec["total_given_units"] == 150.0 and rec["sites"][0]["skipped"]
+    with pytest.raises(RecordError, match="--expiry: required to sign"):
+        records.sign_visit(res.visit_id, a.lock_version)
+    b = records.update_draft(res.visit_id, a.lock_version, skip={"procerus": "declined"}, expiry="2027-01-01")
+    with pytest.raises(StaleRecordError):
+        records.sign_visit(res.visit_id, a.lock_version)
+    signed = records.sign_visit(res.visit_id, b.lock_version)
+    rec = records.visit_record(res.visit_id)
+    assert rec["status"] == "signed" and rec["signed_at"] and rec["version"] == 1
+    with pytest.raises(RecordError, match="signed; a signed visit never changes"):
+        records.update_draft(res.visit_id, signed.lock_version, lot="X")
+    assert records.patient_summary("TEST-0001")["next_due"] == "2026-03-30"
+
+
+def test_update_patient_usual_pain_with_locking(records):
+    p = records.add_patient("TEST-0001", pain_regions=["left-temporal"])
+    q = records.update_patient("TEST-0001", p["lock_version"], pain_regions=["occipital"], protocol="preempt-ftp")
+    assert q["usual_pain"]["regions"] == ["occipital"] and q["preferred_protocol"] == "preempt-ftp"
+    with pytest.raises(StaleRecordError):
+        records.update_patient("TEST-0001", p["lock_version"], pain_regions=["frontal"])
+    with pytest.raises(RecordError, match="--pain"):
+        records.update_patient("TEST-0001", q["lock_version"], pain_regions=["knee"])
+    assert records.patient_summary("TEST-0001")["usual_pain"]["regions"] == ["occipital"]

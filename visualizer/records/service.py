@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import and_, select
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
 
 from visualizer.records import rules
@@ -423,6 +424,128 @@ class Records:
             s.flush()
             return VisitResult(visit.id, number, visit.lock_version, tuple(warnings))
 
+    def _locked_visit(self, s: Session, visit_id: int, expected_lock: int) -> Visit:
+        visit = self._visit(s, visit_id, lock=True)
+        if visit.lock_version != expected_lock:
+            raise StaleRecordError(
+                f"visit {visit_id}: changed by someone else since it was opened (version {visit.lock_version}, "
+                f"yours {expected_lock}); nothing was saved — reload it and make the change again"
+            )
+        return visit
+
+    def update_draft(
+        self,
+        visit_id: int,
+        expected_lock: int,
+        *,
+        given: Mapping[str, float] | None = None,
+        skip: Mapping[str, str] | None = None,
+        extras: Sequence[ExtraSite] = (),
+        product: str | None = None,
+        lot: str | None = None,
+        expiry: dt.date | str | None = None,
+        injector: str | None = None,
+        visit_date: dt.date | str | None = None,
+        reason: str | None = None,
+    ) -> VisitResult:
+        """Save a draft again (the app's "save draft"): the sites are re-derived from the stored plan.
+
+        ``expected_lock`` is the ``lock_version`` the caller read; a save based on an outdated read
+        is refused (:class:`StaleRecordError`), so two editors never overwrite each other silently.
+        """
+        with self._tx() as s:
+            visit = self._locked_visit(s, visit_id, expected_lock)
+            if visit.status != "draft":
+                raise RecordError(f"visit {visit_id}: signed; a signed visit never changes — amend it instead")
+            ver = visit.current
+            from visualizer.plan import Plan
+
+            plan = Plan.from_dict(ver.plan_json)
+            fake = _PlanOnly(plan)
+            reason_ = rules.check_text(reason, "--reason") if reason is not None else ver.deviation_reason
+            sites = _sites_from_plan(fake, given or {}, skip or {}, extras, reason_)
+            if visit_date is not None:
+                visit.visit_date = rules.parse_date(visit_date, "--date")
+            if expiry is not None:
+                ver.expiry = rules.parse_date(expiry, "--expiry")
+            if lot is not None:
+                ver.lot = rules.check_text(lot, "--lot", limit=100)
+            if product is not None:
+                ver.product = rules.check_text(product, "--product", required=True, limit=200)
+            if injector is not None:
+                ver.injector = ver.author = rules.check_text(injector, "--injector", required=True, limit=200)
+            if ver.expiry is not None and ver.expiry < visit.visit_date:
+                rules.check_signable(ver.lot or "-", ver.expiry, visit.visit_date)
+            for old in list(ver.sites):
+                s.delete(old)
+            s.flush()
+            ver.sites = sites
+            ver.deviation_reason = reason_
+            ver.total_given_units = float(sum(x.given_units for x in sites))
+            flag_modified(visit, "current_version")  # every save moves the visit's version counter
+            s.flush()
+            return VisitResult(visit.id, ver.number, visit.lock_version, ())
+
+    def sign_visit(self, visit_id: int, expected_lock: int, *, override: str | None = None) -> VisitResult:
+        """Sign a draft (lot and expiry required; caps need an override); from then on it never changes."""
+        override_ = rules.check_text(override, "--override")
+        with self._tx() as s:
+            visit = self._locked_visit(s, visit_id, expected_lock)
+            if visit.status != "draft":
+                raise RecordError(f"visit {visit_id}: already signed")
+            ver = visit.current
+            rules.check_signable(ver.lot, ver.expiry, visit.visit_date)
+            warnings, used = self._visit_rules(
+                s, visit.patient_id, visit.id, visit.visit_date, ver.sites, ver.protocol_cap_units, ver.protocol_id,
+                ver.protocol_indication, override_, True,
+            )  # fmt: skip
+            visit.status = ver.status = "signed"
+            ver.signed_at = utcnow()
+            ver.override_reason = used
+            ver.warnings = warnings
+            s.flush()
+            return VisitResult(visit.id, ver.number, visit.lock_version, tuple(warnings))
+
+    def update_patient(
+        self,
+        code: str,
+        expected_lock: int,
+        *,
+        pain_regions: Sequence[str] | None = None,
+        pain_point: Sequence[float] | None = None,
+        protocol: str | None = None,
+        name: str | None = None,
+        notes: str | None = None,
+    ) -> dict[str, Any]:
+        """Change a patient's usual pain origin, preferred protocol, name or notes (optimistic locking)."""
+        from visualizer.errors import InjectVizError
+        from visualizer.pain import PainOrigin
+
+        with self._tx() as s:
+            p = self._patient(s, code)
+            if p.lock_version != expected_lock:
+                raise StaleRecordError(
+                    f"patient {code}: changed by someone else since it was opened; nothing was saved — reload it"
+                )
+            if pain_regions is not None or pain_point is not None:
+                try:
+                    p.usual_pain = PainOrigin.parse(pain_regions or (), pain_point).to_dict()
+                except InjectVizError as exc:
+                    raise RecordError(f"--pain: {exc}") from None
+            if protocol is not None:
+                from visualizer.protocol import load_protocol
+
+                try:
+                    load_protocol(protocol)
+                except InjectVizError as exc:
+                    raise RecordError(f"--protocol {protocol!r}: {exc}") from None
+                p.preferred_protocol = protocol
+            if name is not None:
+                p.display_name = rules.check_text(name, "--name", limit=200)
+            if notes is not None:
+                p.notes = rules.check_text(notes, "--notes")
+        return self.patient_summary(code)
+
     def list_visits(self, code: str) -> list[dict[str, Any]]:
         """The patient's visits with their version in force (no plan JSON)."""
         return self.patient_summary(code)["visits"]
@@ -490,6 +613,13 @@ class Records:
 
 
 # ----------------------------------------------------------------------------- helpers
+@dataclass(frozen=True)
+class _PlanOnly:
+    """The part of a :class:`CheckedPlan` that :func:`_sites_from_plan` reads (a stored plan, re-used)."""
+
+    plan: Any
+
+
 def _diary_dict(d: DiaryMonth) -> dict[str, Any]:
     return {
         "month": d.month,
@@ -500,7 +630,7 @@ def _diary_dict(d: DiaryMonth) -> dict[str, Any]:
 
 
 def _sites_from_plan(
-    checked: CheckedPlan,
+    checked: CheckedPlan | _PlanOnly,
     given: Mapping[str, float],
     skip: Mapping[str, str],
     extras: Sequence[ExtraSite],
