@@ -123,6 +123,11 @@ def _patient_show(args: argparse.Namespace) -> int:
     print(f"usual pain  {_pain_words(p['usual_pain'])}")
     print(f"protocol    {p['preferred_protocol'] or '-'}")
     print(f"next due    {p['next_due'] or '-'}")
+    a = p["assessment"]
+    if a["baseline_headache_days"] is not None:
+        print(f"baseline    {a['baseline_headache_days']:g} headache days/month ({', '.join(a['baseline_months'])})")
+    for f in a["flags"]:
+        print(f"FLAG: {f['flag']} — {f['reason']} [{f['source']}]")
     _visit_table(p["visits"])
     if p["outcomes"]:
         print("\nmonth     headache  migraine  acute")

@@ -25,6 +25,7 @@ from visualizer.records import rules
 from visualizer.records.db import Database, _first_line
 from visualizer.records.errors import DatabaseError, NotFoundError, RecordError, StaleRecordError
 from visualizer.records.models import DiaryMonth, Patient, Visit, VisitSite, VisitVersion, utcnow
+from visualizer.records.outcomes import assess
 from visualizer.records.plan_input import CheckedPlan
 
 
@@ -222,6 +223,7 @@ class Records:
                 ],
                 "next_due": due.isoformat() if due else None,
                 "outcomes": [_diary_dict(d) for d in diary],
+                "assessment": assess(migraine, [_diary_dict(d) for d in diary]).to_dict(),
                 "lock_version": p.lock_version,
             }
 
