@@ -231,3 +231,41 @@ def test_update_patient_usual_pain_with_locking(records):
     with pytest.raises(RecordError, match="--pain"):
         records.update_patient("TEST-0001", q["lock_version"], pain_regions=["knee"])
     assert records.patient_summary("TEST-0001")["usual_pain"]["regions"] == ["occipital"]
+
+
+def test_concurrent_visits_cannot_both_pass_the_cumulative_limit(records, checked, monkeypatch):
+    """Two saves race for the same patient: their rule checks are serialised, so the second sees the first."""
+    import threading
+
+    from visualizer.records import rules
+
+    records.add_patient("TEST-0001")
+    records.record_visit("TEST-0001", checked, visit_date="2026-01-05", **SIGN)  # 155 U
+    barrier = threading.Barrier(2)
+    real = rules.max_window_total
+
+    def meet_then_check(*args, **kwargs):
+        try:  # without serialisation both threads meet here with the same view of the patient's visits
+            barrier.wait(timeout=3)
+        except threading.BrokenBarrierError:
+            pass
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(rules, "max_window_total", meet_then_check)
+    outcomes: list[object] = []
+
+    def save(day: str) -> None:
+        try:
+            outcomes.append(records.record_visit("TEST-0001", checked, visit_date=day, **SIGN))
+        except RecordError as exc:
+            outcomes.append(exc)
+
+    threads = [threading.Thread(target=save, args=(d,)) for d in ("2026-02-02", "2026-02-03")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    refused = [o for o in outcomes if isinstance(o, RecordError)]
+    assert len(outcomes) == 2 and len(refused) == 1, outcomes
+    assert "cumulative limit per 3 months" in str(refused[0])
+    assert len(records.patient_summary("TEST-0001")["visits"]) == 2

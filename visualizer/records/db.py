@@ -105,12 +105,22 @@ class Database:
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    # pysqlite would BEGIN only before the first INSERT/UPDATE, so the reads a rule depends on (the
+    # patient's other visits for the cumulative limit) would run outside the write's transaction.
+    # Take over: no implicit BEGIN from the driver; _sqlite_begin starts every transaction.
+    dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=10000")
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=FULL")
     cur.close()
+
+
+def _sqlite_begin(conn) -> None:
+    # IMMEDIATE: take the write lock at the start, so a transaction's reads and writes see one state
+    # and two concurrent writers queue (busy_timeout) instead of failing half-way
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def open_database(url: str | None = None, *, upgrade: bool = True, check_schema: bool = True) -> Database:
@@ -148,6 +158,7 @@ def open_database(url: str | None = None, *, upgrade: bool = True, check_schema:
         raise DatabaseError(f"database {safe_url(u)}: cannot use it ({exc})") from None
     if u.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
     db = Database(u, engine, sessionmaker(engine, expire_on_commit=False))
     if not check_schema:
         return db

@@ -101,8 +101,11 @@ class Records:
             session.close()
 
     @staticmethod
-    def _patient(s: Session, code: str) -> Patient:
-        p = s.scalar(select(Patient).where(Patient.code == code))
+    def _patient(s: Session, code: str, *, lock: bool = False) -> Patient:
+        q = select(Patient).where(Patient.code == code)
+        if lock and s.bind is not None and s.bind.dialect.name == "postgresql":
+            q = q.with_for_update()  # one writer per patient: the cumulative-limit check sees every visit
+        p = s.scalar(q)
         if p is None:
             raise NotFoundError(f"patient {code!r}: no such patient (see `injectviz patient list`)")
         return p
@@ -115,6 +118,12 @@ class Records:
             .options(selectinload(Visit.versions).selectinload(VisitVersion.sites))
         )
         if lock and s.bind is not None and s.bind.dialect.name == "postgresql":
+            # the patient first (as record_visit does), then the visit: one writer per patient, no deadlock
+            s.execute(
+                select(Patient.id)
+                .where(Patient.id == select(Visit.patient_id).where(Visit.id == visit_id).scalar_subquery())
+                .with_for_update()
+            )
             q = q.with_for_update(of=Visit)
         v = s.scalar(q)
         if v is None:
@@ -260,7 +269,7 @@ class Records:
             rules.check_signable(lot_ or "-", exp, vdate)
         sites = _sites_from_plan(checked, given or {}, skip or {}, extras, reason_)
         with self._tx() as s:
-            p = self._patient(s, code)
+            p = self._patient(s, code, lock=True)
             warnings, used = self._visit_rules(
                 s,
                 p.id,
