@@ -23,6 +23,7 @@ from visualizer.records.files import write_atomic
 from visualizer.records.rules import MIGRAINE_INTERVAL_WEEKS, is_migraine
 
 VIEWS = ("front", "back", "left", "right")
+DISPLAY_CELLS = 60_000
 RED = (190, 20, 20)
 DARK = (30, 30, 30)
 GREY = (110, 110, 110)
@@ -153,6 +154,7 @@ def render_views(
         return f"pictures unavailable: the head mesh {record['plan'].get('mesh')!r} used for this plan is not found"
     import numpy as np
     import pyvista as pv
+    from PIL import Image
 
     from visualizer.scene import build_scene, set_camera
 
@@ -161,13 +163,15 @@ def render_views(
     pl = pv.Plotter(off_screen=True, window_size=[size, size])
     try:
         # no SSAA: at 900 px for an 80 mm picture (≈ 285 dpi) it is invisible in print and costs 2-5x the time
-        build_scene(pl, head, plan, show_muscles=True, show_labels=True, antialias=False)
+        # the skin decimated for display as the app draws it (sites sit on the full surface)
+        build_scene(pl, head, plan, show_muscles=True, show_labels=True, antialias=False, display_cells=DISPLAY_CELLS)
         out = {}
         for v in views:
             set_camera(pl, head, v, points=points if len(points) else None)
-            out[v] = folder / f"{v}.png"
+            out[v] = folder / f"{v}.jpg"
             pl.render()
-            pl.screenshot(str(out[v]))
+            # JPEG goes into the PDF as is (a PNG would be decoded and re-compressed: ~0.3 s a picture)
+            Image.fromarray(pl.screenshot(return_img=True)).save(out[v], quality=90)
         return out
     finally:
         pl.close()
