@@ -1,24 +1,23 @@
 """A plan file handed to the record: read it, check it as ``injectviz check`` does, pin its protocol.
 
 The plan is what ``injectviz plan --format json`` prints (positions in the plan's mesh frame,
-mm). Checking re-runs the safety checks on the plan's own head and the protocol file it names;
-the protocol is then pinned by the SHA-256 of that file's bytes and a copy of its validated
-content, so a later edit of the protocol file never changes a past record.
+mm). A plan file is checked by :mod:`visualizer.plan_file` — the very check ``injectviz check``
+runs — and refused on any error; the protocol is then pinned by the SHA-256 of that file's bytes
+and a copy of its validated content, so a later edit of the protocol file never changes a past
+record.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from visualizer.errors import InjectVizError
 from visualizer.plan import Plan
+from visualizer.protocol import Protocol
 from visualizer.records.errors import RecordError
-
-MAX_PLAN_BYTES = 5_000_000
 
 
 @dataclass(frozen=True)
@@ -38,28 +37,9 @@ class CheckedPlan:
     warnings: tuple[str, ...]
 
 
-def read_plan_file(path: Path) -> dict[str, Any]:
-    """The JSON object in ``path`` (refuses unreadable, huge or non-JSON files)."""
-    try:
-        size = path.stat().st_size
-        if size > MAX_PLAN_BYTES:
-            raise RecordError(f"--plan {path}: {size} bytes; a plan file is at most {MAX_PLAN_BYTES} bytes")
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise RecordError(f"--plan {path}: cannot read ({exc.strerror})") from None
-    except UnicodeDecodeError:
-        raise RecordError(f"--plan {path}: not UTF-8 text") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise RecordError(f"--plan {path}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
-    if not isinstance(data, dict):
-        raise RecordError(f"--plan {path}: not a plan file (expected a JSON object, got {type(data).__name__})")
-    return data
-
-
 def check_plan_data(data: dict[str, Any], source: str = "plan") -> CheckedPlan:
-    """Check a plan dictionary as ``injectviz check`` does; refuse it if the checks find errors."""
+    """Check a plan held in memory (e.g. the app's current plan) with the engine's safety checks on
+    its head; refuse it if they find errors. Plan *files* go through :func:`load_checked_plan`."""
     from visualizer.head import DEFAULT_MESH, load_head
     from visualizer.planner import recheck
     from visualizer.protocol import load_protocol
@@ -86,12 +66,38 @@ def check_plan_data(data: dict[str, Any], source: str = "plan") -> CheckedPlan:
     checked = recheck(head, protocol, plan)
     if checked.errors:
         raise RecordError(f"{source}: the plan fails its checks: " + "; ".join(checked.errors))
+    return _pinned(checked, protocol, tuple(checked.warnings))
+
+
+def load_checked_plan(path: Path) -> CheckedPlan:
+    """A plan file checked exactly as ``injectviz check`` checks it (:mod:`visualizer.plan_file`):
+    schema, the plan's own head, every cap. Any error refuses it; the protocol is then pinned."""
+    from visualizer.plan_file import _protocol_of, check_plan_file, read_plan_file
+
+    label = f"--plan {path}"
+    try:
+        result = check_plan_file(path)
+        if result.errors:
+            raise RecordError(f"{label}: the plan fails its checks: " + "; ".join(result.errors))
+        _, entry = read_plan_file(path)
+        protocol = _protocol_of(Path(path), entry)  # the same protocol the check used
+    except RecordError:
+        raise
+    except InjectVizError as exc:
+        raise RecordError(f"--plan: {exc}") from None
+    if not result.plan.sites:
+        raise RecordError(f"{label}: the plan has no sites")
+    return _pinned(result.plan, protocol, result.warnings)
+
+
+def _pinned(plan: Plan, protocol: Protocol, warnings: tuple[str, ...]) -> CheckedPlan:
+    """The plan with its protocol pinned: SHA-256 of the protocol file's bytes and its validated content."""
     path = protocol.path
     raw = path.read_bytes() if path is not None else protocol.model_dump_json(by_alias=True).encode()
     d = protocol.dilution
     return CheckedPlan(
-        plan=checked,
-        data=checked.to_dict(),
+        plan=plan,
+        data=plan.to_dict(),
         protocol_id=protocol.id,
         protocol_name=protocol.name,
         protocol_hash=hashlib.sha256(raw).hexdigest(),
@@ -100,10 +106,5 @@ def check_plan_data(data: dict[str, Any], source: str = "plan") -> CheckedPlan:
         protocol_json=protocol.model_dump(mode="json", by_alias=True),
         dilution=f"{d.units:g} U per {d.volume_ml:g} mL ({d.units_per_ml:g} U/mL)",
         product=protocol.product,
-        warnings=tuple(checked.warnings),
+        warnings=tuple(warnings),
     )
-
-
-def load_checked_plan(path: Path) -> CheckedPlan:
-    """:func:`read_plan_file` then :func:`check_plan_data`."""
-    return check_plan_data(read_plan_file(path), f"--plan {path}")
