@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from visualizer.errors import InjectVizError, shorten
+from visualizer.records import cli as records_cli
 
 EXIT_BAD_INPUT = 2
 VIEWS = ("front", "back", "left", "right", "top", "all")
@@ -38,6 +39,7 @@ def _parser() -> argparse.ArgumentParser:
         description="InjectViz: protocol-defined injection sites on a 3D head (planning and teaching aid).",
     )
     sub = ap.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    records_cli.add_global_options(ap)
 
     sub.add_parser("protocols", help="list the bundled protocols: id, name, sites, units")
 
@@ -76,6 +78,7 @@ def _parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("check", help="re-run every check on a (possibly edited) plan JSON, on the plan's own head")
     c.add_argument("file", type=Path)
+    records_cli.add_commands(sub)  # patient, visit, diary, report, export, db (visualizer/records/cli.py)
     return ap
 
 
@@ -223,6 +226,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "check": lambda: _cmd_check(args),
     }
     try:
+        if hasattr(args, "records_handler"):  # patient, visit, diary, report, export, db
+            return args.records_handler(args)
         return commands[args.command]()
     except InjectVizError as exc:
         sys.stdout.flush()

@@ -1,0 +1,1 @@
+"""Alembic migrations of the records database (run programmatically by :func:`visualizer.records.db.migrate`)."""
