@@ -94,22 +94,6 @@ def test_another_head_from_mesh_and_landmarks(browser, tmp_path, artifacts):
         stop_app(proc)
 
 
-def test_closed_sessions_are_released(browser, app_url):
-    """Each connection's app (plotter, scene, state) is freed when its browser leaves."""
-    for _ in range(3):
-        page = open_app(browser, app_url, wait_view=False)
-        page.context.close()
-    deadline = time.time() + 15
-    while True:
-        with urllib.request.urlopen(app_url + "health", timeout=5) as r:
-            health = json.loads(r.read())
-        if (health["sessions"] == 0 and health["apps_alive"] <= 1) or time.time() > deadline:
-            break
-        time.sleep(0.3)
-    assert health["sessions"] == 0
-    assert health["apps_alive"] <= 1, health  # trame keeps a reference to the last server only
-
-
 def test_browser_without_webgl_falls_back_to_server_rendering(browser, app_url, artifacts):
     """No WebGL in the browser: the page switches itself to the server-rendered view."""
     from e2e_helpers import CHROMIUM_ARGS, chromium_path, wait_for_head

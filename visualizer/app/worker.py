@@ -173,7 +173,7 @@ def main() -> int:
     from visualizer.app.core import InjectVizApp
 
     # trame reads its options (and wslink's secret) from argv; the real argv never holds the secret
-    sys.argv = [sys.argv[0], "--server", "--no-http", "--authKey", secret]
+    sys.argv = [sys.argv[0], "--server", "--no-http", f"--authKey={secret}"]
     server = get_server("injectviz", client_type="vue3")
     app = InjectVizApp(server, ctx)
     try:
@@ -195,5 +195,18 @@ def main() -> int:
     os._exit(0)  # skip interpreter teardown (VTK objects): the process is done
 
 
+def run() -> None:
+    """``main`` with a hard exit: no interpreter teardown (VTK objects, the stdin-watch thread)."""
+    try:
+        code = main()
+    except BaseException as exc:
+        log.exception("session process failed")
+        say("error", f"session process failed ({type(exc).__name__})")
+        code = 2
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code or 0)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()
