@@ -110,7 +110,11 @@ def settle(url: str, pool: int) -> None:
 def run_level(browser, url: str, front_pid: int, n: int, rounds: int) -> dict:
     from e2e_helpers import head_box, open_app
 
-    pages = [open_app(browser, url) for _ in range(n)]
+    pages, open_s = [], []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        pages.append(open_app(browser, url))  # new browser context: page load -> launcher -> head drawn
+        open_s.append(time.perf_counter() - t0)
     spots = []
     for page in pages:
         page.locator("#cam-left").click()
@@ -118,6 +122,7 @@ def run_level(browser, url: str, front_pid: int, n: int, rounds: int) -> dict:
     for page in pages:
         spots.append(head_box(page, top_fraction=0.45))
     lat: list[float] = []
+    server_ms: list[float] = []
     missed = 0
     for r in range(rounds):
         fx = 0.3 + 0.4 * ((r * 7) % 10) / 10
@@ -130,6 +135,8 @@ def run_level(browser, url: str, front_pid: int, n: int, rounds: int) -> dict:
             try:
                 page.wait_for_function("() => window.__dt !== null", timeout=60000)
                 lat.append(float(page.evaluate("() => window.__dt")))
+                page.wait_for_timeout(50)  # update_ms follows in the same or the next state message
+                server_ms.append(float(page.evaluate("() => window.trame.state.get('update_ms') || 0")))
             except Exception:
                 missed += 1
         time.sleep(0.3)
@@ -140,7 +147,7 @@ def run_level(browser, url: str, front_pid: int, n: int, rounds: int) -> dict:
     for page in pages:
         page.context.close()
     return {
-        "n": n, "lat": lat, "missed": missed,
+        "n": n, "open_s": open_s, "lat": lat, "missed": missed, "server_ms": server_ms,
         "rss_per": statistics.median([a for a, _ in per]) if per else float("nan"),
         "pss_per": statistics.median([b for _, b in per]) if per else float("nan"),
         "total_rss": total_rss, "total_pss": total_pss, "claimed": len(sess),
@@ -206,13 +213,16 @@ def main() -> int:
     print()
     print(f"Idle baseline (front + {args.pool} warm session processes): RSS {idle_rss:.0f} MB, PSS {idle_pss:.0f} MB")
     print()
-    print("| sessions | clicks | click → update median | p95 | RSS per session | PSS per session | "
+    print("| sessions | new page → head drawn (median) | clicks | click → update median | p95 | "
+          "server-side median | RSS per session | "
+          "PSS per session | "
           "total RSS (front + all processes) | total PSS | RSS after all closed (vs idle) | load avg |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         lat = r["lat"]
-        print(f"| {r['n']} | {len(lat)}{missed_note(r)} "
+        print(f"| {r['n']} | {statistics.median(r['open_s']):.1f} s | {len(lat)}{missed_note(r)} "
               f"| {statistics.median(lat):.0f} ms | {pct(lat, 0.95):.0f} ms "
+              f"| {statistics.median(r['server_ms']) if r['server_ms'] else float('nan'):.0f} ms "
               f"| {r['rss_per']:.0f} MB | {r['pss_per']:.0f} MB | {r['total_rss']:.0f} MB | {r['total_pss']:.0f} MB "
               f"| {r['after_rss']:.0f} MB ({100 * (r['after_rss'] / idle_rss - 1):+.0f} %) | {r['load']:.1f} |")
     return 0

@@ -331,3 +331,20 @@ def test_session_processes_die_with_a_killed_front(server):
     os.kill(front.pid, signal.SIGKILL)
     wait_until(lambda: not any(psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE
                                for p in children), 30, "session processes gone")
+
+
+def test_a_hung_session_process_is_killed_by_the_watchdog(browser, server):
+    """A session whose event loop stops (SIGSTOP stands in for a request that never returns)."""
+    front, url = server("--session-hang-seconds", "6")
+    a = open_app(browser, url)
+    (pid,) = wait_until(lambda: claimed_pids(front), 30, "page A's process")
+    b = open_app(browser, url)
+    os.kill(pid, signal.SIGSTOP)
+    wait_until(lambda: not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE, 60,
+               "the hung process killed")
+    click_head(b)
+    h = health(url)
+    assert h["ok"] and h["sessions"] == 1 and front.poll() is None
+    assert any("hung" in line for line in front.output_lines)
+    a.context.close()
+    b.context.close()
