@@ -115,6 +115,8 @@ def run_level(browser, url: str, front_pid: int, n: int, rounds: int) -> dict:
         t0 = time.perf_counter()
         pages.append(open_app(browser, url))  # new browser context: page load -> launcher -> head drawn
         open_s.append(time.perf_counter() - t0)
+    # the pool refills after the pages took its processes: let those start-ups finish first
+    wait(lambda: health(url)["starting"] == 0, 180, "pool refilled")
     spots = []
     for page in pages:
         page.locator("#cam-left").click()

@@ -247,6 +247,10 @@ class SessionPool:
         env = dict(os.environ)
         env.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
         env.setdefault("MALLOC_ARENA_MAX", "2")
+        # sessions are the parallelism: one compute thread each (no BLAS/OpenMP/VTK thread pools
+        # spinning against each other on a small machine); the operator's own settings win
+        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VTK_SMP_MAX_THREADS"):
+            env.setdefault(var, "1")
         env["PYTHONUNBUFFERED"] = "1"
         proc = await asyncio.create_subprocess_exec(
             cfg.python, "-m", "visualizer.app.worker",
