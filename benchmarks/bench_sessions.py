@@ -102,8 +102,16 @@ def pct(xs: list[float], q: float) -> float:
 
 
 def settle(url: str, pool: int) -> None:
-    wait(lambda: (lambda h: h["sessions"] == 0 and h["warm"] == pool and h["starting"] == 0)(health(url)),
-         180, "sessions ended and the pool refilled")
+    last: dict = {}
+
+    def done() -> bool:
+        last.update(health(url))
+        return last["sessions"] == 0 and last["warm"] == pool and last["starting"] == 0
+
+    try:
+        wait(done, 300, "sessions ended and the pool refilled")
+    except RuntimeError as exc:
+        raise RuntimeError(f"{exc}; health: {last}") from None
     time.sleep(2)
 
 
@@ -209,6 +217,9 @@ def main() -> int:
                       f"RSS/session {res['rss_per']:.0f} MB (PSS {res['pss_per']:.0f}), total RSS "
                       f"{res['total_rss']:.0f} MB, after close {res['after_rss']:.0f} MB", flush=True)
             browser.close()
+    except Exception:
+        print("".join(getattr(proc, "output_lines", [])[-60:]), file=sys.stderr)
+        raise
     finally:
         stop_app(proc)
 
