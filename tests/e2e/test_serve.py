@@ -34,13 +34,21 @@ def test_help_lists_the_flags():
     [
         (["--protocol", "no-such-protocol"], "no-such-protocol"),
         (["--mesh", "/nonexistent/head.vtp", "--landmarks", "/nonexistent/lm.json"], "nonexistent"),
+        (["--protocol", "/dev/zero"], "/dev/zero"),
+        (["--mesh", "{garbage}", "--landmarks", str(ROOT / "meshes" / "landmarks.json")], "garbage.vtp"),
+        (["--sessions-max", "0"], "--sessions-max"),
+        (["--allow-origin", "evil.example"], "evil.example"),
     ],
 )
-def test_bad_start_up_input_is_one_clear_message(args, needle):
+def test_bad_start_up_input_is_one_clear_message(args, needle, tmp_path):
+    garbage = tmp_path / "garbage.vtp"
+    garbage.write_text("not a mesh")
+    args = [a.replace("{garbage}", str(garbage)) for a in args]
     out = subprocess.run([sys.executable, str(ROOT / "app.py"), "--port", "0", *args], capture_output=True,
-                         text=True, timeout=60, cwd=str(ROOT))
+                         text=True, timeout=180, cwd=str(ROOT))
     assert out.returncode == 2
     assert needle in out.stderr and "Traceback" not in out.stderr
+    assert "running at" not in out.stdout  # nothing was served
 
 
 def test_stays_up_without_browsers_and_honours_an_explicit_timeout(browser):

@@ -113,6 +113,44 @@ def check_args(args: argparse.Namespace) -> str | None:
     return None
 
 
+def check_origins(args: argparse.Namespace) -> str | None:
+    from visualizer.app.origins import OriginPolicy
+
+    try:
+        OriginPolicy(args.host, 1, args.allow_origin)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+def precheck_inputs(args: argparse.Namespace) -> str | None:
+    """Check --protocol, --mesh and --landmarks before any session process is started.
+
+    Files must be readable regular files (a FIFO or a device never reaches a loader) and the
+    protocol must load; the mesh itself is then read by the first session process, which stops the
+    start-up the same way (one message, exit 2) if it is malformed.
+    """
+    for flag, value in (("--mesh", args.mesh), ("--landmarks", args.landmarks), ("--protocol", args.protocol)):
+        if value is None or (flag == "--protocol" and "/" not in value and not value.endswith((".yaml", ".yml"))):
+            continue
+        path = Path(value)
+        if not path.exists():
+            return f"{flag} {value}: no such file"
+        if not path.is_file():
+            return f"{flag} {value}: not a regular file"
+        if not os.access(path, os.R_OK):
+            return f"{flag} {value}: not readable"
+    try:
+        from visualizer.errors import InjectVizError
+        from visualizer.protocol import list_protocols, load_protocol
+
+        if args.protocol not in {str(getattr(p, "id", "")) for p in list_protocols()}:
+            load_protocol(args.protocol)
+    except (InjectVizError, OSError, ValueError) as exc:
+        return " ".join(str(exc).split())[:500]
+    return None
+
+
 class FrontServer:
     """The aiohttp application in front of the session processes."""
 
@@ -276,11 +314,6 @@ async def run(args: argparse.Namespace, t0: float) -> int:
         except StartupError as exc:
             print(f"error: {exc}", file=sys.stderr, flush=True)
             return 2
-        try:
-            OriginPolicy(args.host, 1, args.allow_origin)  # validate before binding
-        except ValueError as exc:
-            print(f"error: {exc}", file=sys.stderr, flush=True)
-            return 2
         front = FrontServer(pool, None, timeout=args.timeout, heartbeat=args.ws_heart_beat)
         front.add_static(static)
         runner = web.AppRunner(front.web, handle_signals=False, access_log=None)
@@ -321,7 +354,7 @@ def main(argv: list[str] | None = None) -> int:
     args, _unknown = build_parser().parse_known_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("injectviz").setLevel(logging.INFO)
-    problem = check_args(args)
+    problem = check_args(args) or check_origins(args) or precheck_inputs(args)
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2
