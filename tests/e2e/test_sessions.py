@@ -1,0 +1,350 @@
+"""The process model: one session process per browser behind one port, isolated and bounded.
+
+Each test starts its own ``app.py`` (short ``--session-idle`` so closed sessions end quickly).
+Waits are generous (a loaded 2-core machine); assertions are on behaviour, not on timings.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import struct
+import time
+import urllib.error
+import urllib.request
+
+import psutil
+import pytest
+from e2e_helpers import head_box, open_app, start_app, stop_app, wait_for_head
+
+MB = 1024 * 1024
+
+
+# ------------------------------------------------------------------------------------------------
+# helpers
+# ------------------------------------------------------------------------------------------------
+def health(url: str) -> dict:
+    with urllib.request.urlopen(url + "health", timeout=10) as r:
+        return json.loads(r.read())
+
+
+def wait_until(predicate, timeout: float = 60.0, what: str = "condition"):
+    t0 = time.time()
+    last = None
+    while time.time() - t0 < timeout:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(0.3)
+    raise AssertionError(f"{what} not reached within {timeout:.0f} s (last: {last!r})")
+
+
+def session_pids(front) -> list[int]:
+    return [c.pid for c in psutil.Process(front.pid).children() if "visualizer.app.worker" in " ".join(c.cmdline())]
+
+
+def claimed_pids(front) -> set[int]:
+    """Session processes with a browser attached (an established connection from the relay)."""
+    out = set()
+    for c in psutil.Process(front.pid).children():
+        try:
+            if "visualizer.app.worker" in " ".join(c.cmdline()) and any(
+                k.status == psutil.CONN_ESTABLISHED for k in c.net_connections(kind="tcp")
+            ):
+                out.add(c.pid)
+        except psutil.NoSuchProcess:
+            continue
+    return out
+
+
+def total_rss_mb(front) -> float:
+    procs = [psutil.Process(front.pid), *psutil.Process(front.pid).children(recursive=True)]
+    total = 0
+    for p in procs:
+        try:
+            total += p.memory_info().rss
+        except psutil.NoSuchProcess:
+            pass
+    return total / MB
+
+
+def click_head(page, fy: float = 0.35) -> None:
+    """Click the upper head (sets the pain origin on the plan tab) and wait for the update."""
+    before = page.evaluate("() => JSON.stringify(window.trame.state.get('pain_point'))")
+    box = head_box(page, top_fraction=0.5)
+    page.mouse.click((box["x0"] + box["x1"]) / 2, box["y0"] + fy * (box["y1"] - box["y0"]))
+    page.wait_for_function("(b) => JSON.stringify(window.trame.state.get('pain_point')) !== b", arg=before,
+                           timeout=60000)
+
+
+def launch(url: str, headers: dict | None = None) -> tuple[int, dict]:
+    req = urllib.request.Request(url + "paraview/", data=b'{"application": "trame"}', method="POST",
+                                 headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=120) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"{}")
+
+
+def run_async(coro):
+    """Run a coroutine in its own thread (Playwright's sync API owns this thread's event loop)."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as ex:
+        return ex.submit(asyncio.run, coro).result(timeout=180)
+
+
+def origin_of(url: str) -> str:
+    return url.rstrip("/")
+
+
+@pytest.fixture
+def server():
+    started = []
+
+    def start(*args: str):
+        proc, url, _ = start_app("--session-idle", "3", *args)
+        started.append(proc)
+        return proc, url
+
+    yield start
+    for proc in started:
+        stop_app(proc)
+
+
+# ------------------------------------------------------------------------------------------------
+# tests
+# ------------------------------------------------------------------------------------------------
+def test_ten_sessions_click_close_then_a_new_page_draws_the_head(browser, server, artifacts):
+    """Issue 6's crash: 10 pages open and click, all close, then a new page still draws the head."""
+    front, url = server()
+    pages = []
+    for _ in range(10):
+        page = open_app(browser, url)
+        click_head(page)
+        pages.append(page)
+    assert health(url)["sessions"] == 10
+    assert len(claimed_pids(front)) == 10  # one process per browser
+    for page in pages:
+        page.context.close()
+    wait_until(lambda: health(url)["sessions"] == 0, 90, "all closed sessions ended")
+    assert front.poll() is None
+    page = open_app(browser, url)
+    assert wait_for_head(page) > 0.05
+    click_head(page)
+    page.screenshot(path=str(artifacts / "sessions-after-ten.png"))
+    page.context.close()
+    h = health(url)
+    assert h["ok"] and front.poll() is None
+    assert h["ended"] >= 10
+
+
+def test_two_pages_have_their_own_state(browser, server):
+    _, url = server()
+    a = open_app(browser, url)
+    b = open_app(browser, url)
+    click_head(a)
+    assert a.evaluate("() => window.trame.state.get('pain_point')") is not None
+    b.wait_for_timeout(1000)
+    assert b.evaluate("() => window.trame.state.get('pain_point')") is None
+    b.evaluate("() => window.trame.state.set('tab', 'trainer')")
+    b.wait_for_timeout(1000)
+    assert a.evaluate("() => window.trame.state.get('tab')") == "plan"
+    a.context.close()
+    b.context.close()
+
+
+def test_a_killed_session_process_does_not_touch_another_page(browser, server):
+    front, url = server()
+    a = open_app(browser, url)
+    pid_a = wait_until(lambda: claimed_pids(front), 30, "page A's process")
+    b = open_app(browser, url)
+    wait_until(lambda: len(claimed_pids(front)) == 2, 30, "page B's process")
+    (pid,) = pid_a
+    os.kill(pid, signal.SIGKILL)
+    wait_until(lambda: not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE, 30,
+               "the killed process gone")
+    click_head(b)  # the other page still gets its updates
+    assert front.poll() is None and health(url)["ok"]
+    assert health(url)["sessions"] == 1
+    b.context.close()
+    a.context.close()
+
+
+def test_page_a_is_told_promptly_when_its_session_process_dies(browser, server):
+    front, url = server()
+    ctx = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = ctx.new_page()
+    closed = []
+    page.on("websocket", lambda ws: ws.on("close", lambda *_: closed.append(time.time())))
+    page.goto(url)
+    wait_for_head(page)
+    (pid,) = wait_until(lambda: claimed_pids(front), 30, "the page's process")
+    t_kill = time.time()
+    os.kill(pid, signal.SIGKILL)
+    for _ in range(100):  # Playwright delivers events only while it runs: wait in the page
+        if closed:
+            break
+        page.wait_for_timeout(200)
+    assert closed, "the page's websocket was not closed"
+    assert closed[0] - t_kill < 20
+    ctx.close()
+
+
+def test_websocket_from_a_foreign_origin_gets_403_and_the_own_origin_connects(server):
+
+    import aiohttp
+
+    _, url = server("--allow-origin", "https://viz.clinic.example")
+
+    async def attempt(origin: str | None) -> int:
+        status, body = launch(url)
+        assert status == 200, body
+        ws_url = "ws://" + url.split("://", 1)[1] + f"proxy/{body['id']}"
+        headers = {"Origin": origin} if origin else {}
+        async with aiohttp.ClientSession() as s:
+            try:
+                async with s.ws_connect(ws_url, headers=headers) as ws:
+                    await ws.close()
+                    return 101
+            except aiohttp.WSServerHandshakeError as e:
+                return e.status
+
+    assert run_async(attempt("http://evil.example")) == 403
+    assert run_async(attempt(None)) == 403
+    assert run_async(attempt(origin_of(url))) == 101
+    assert run_async(attempt(origin_of(url).replace("127.0.0.1", "localhost"))) == 101
+    assert run_async(attempt("https://viz.clinic.example")) == 101
+    status, body = launch(url, {"Origin": "http://evil.example"})
+    assert status == 403 and "error" in body
+
+
+def test_the_launcher_never_echoes_the_host_header(server):
+    _, url = server()
+    status, body = launch(url, {"Host": "evil.example:666"})
+    assert status == 200
+    text = json.dumps(body)
+    assert "evil" not in text and "666" not in text
+    assert body["sessionURL"] == f"ws://USE_HOST/proxy/{body['id']}"
+    assert len(body["secret"]) >= 24 and body["secret"] != "wslink-secret"
+    _, body2 = launch(url)
+    assert body2["secret"] != body["secret"]  # a secret per session
+
+
+def test_busy_page_beyond_sessions_max(browser, server):
+    _, url = server("--sessions-max", "1", "--pool", "1")
+    a = open_app(browser, url)
+    ctx = browser.new_context()
+    b = ctx.new_page()
+    resp = b.goto(url)
+    assert resp.status == 503
+    assert "busy" in b.inner_text("body").lower() and "try again" in b.inner_text("body").lower()
+    status, body = launch(url)
+    assert status == 503 and "busy" in body["error"]
+    assert health(url)["ok"]
+    a.context.close()  # its slot frees: the next browser gets in
+    page = wait_until(lambda: b.goto(url).status == 200, 60, "a free slot")
+    assert page
+    wait_for_head(b, timeout=60)
+    ctx.close()
+
+
+def test_oversized_frames_and_chunk_headers_close_only_that_connection(browser, server):
+    import asyncio
+
+    import aiohttp
+
+    front, url = server()
+    origin = origin_of(url)
+    page = open_app(browser, url)
+    front_rss0 = psutil.Process(front.pid).memory_info().rss / MB
+
+    async def send(payload: bytes | str) -> int | None:
+        status, body = launch(url, {"Origin": origin})
+        assert status == 200
+        ws_url = "ws://" + url.split("://", 1)[1] + f"proxy/{body['id']}"
+        async with aiohttp.ClientSession() as s, s.ws_connect(ws_url, headers={"Origin": origin}) as ws:
+            if isinstance(payload, str):
+                await ws.send_str(payload)
+            else:
+                await ws.send_bytes(payload)
+            msg = await asyncio.wait_for(ws.receive(), 30)
+            assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSING)
+            return ws.close_code
+
+    claim = struct.pack("<III", 1, 0, 700 * MB) + b"x" * 14  # 26 bytes claiming 700 MB
+    assert run_async(send(claim)) == 1009
+    assert run_async(send(claim.replace(b"\x01\x00\x00\x00", b"\x02\x00\x00\x00", 1))) == 1009
+    assert run_async(send(b"\0" * (3 * MB))) == 1009  # one frame above the frame cap
+    assert run_async(send("{" * 100000)) == 1008  # wslink speaks binary frames only
+    assert front.poll() is None and health(url)["ok"]
+    click_head(page)  # the page's own session is untouched
+    assert psutil.Process(front.pid).memory_info().rss / MB - front_rss0 < 50
+    biggest = max(psutil.Process(p).memory_info().rss / MB for p in session_pids(front))
+    assert biggest < 700, f"a session process holds {biggest:.0f} MB"  # a 700 MB claim was never allocated
+    page.context.close()
+
+
+def test_closing_a_page_ends_its_process_and_gives_the_memory_back(browser, server):
+    front, url = server()
+    wait_until(lambda: health(url)["warm"] == 2, 90, "two warm processes")
+    baseline = total_rss_mb(front)
+    page = open_app(browser, url)
+    click_head(page)
+    (pid,) = wait_until(lambda: claimed_pids(front), 30, "the page's process")
+    assert psutil.Process(pid).memory_info().rss > 100 * MB
+    page.context.close()
+    wait_until(lambda: not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE, 60,
+               "the closed session's process gone")
+    wait_until(lambda: health(url)["warm"] == 2 and health(url)["starting"] == 0, 90, "pool refilled")
+    after = total_rss_mb(front)
+    assert after < baseline * 1.15, (baseline, after)
+
+
+def test_a_new_page_works_after_the_front_server_restarts(browser, server):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    front, url = server("--port", str(port))
+    page = open_app(browser, url)
+    children = session_pids(front)
+    stop_app(front)
+    wait_until(lambda: not any(psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE
+                               for p in children), 30, "session processes ended with the front")
+    _, url2 = server("--port", str(port))
+    assert url2 == url
+    page.reload()
+    wait_for_head(page, timeout=60)
+    click_head(page)
+    page.context.close()
+
+
+def test_session_processes_die_with_a_killed_front(server):
+    front, url = server()
+    wait_until(lambda: health(url)["warm"] >= 1, 60, "a warm process")
+    children = session_pids(front)
+    assert children
+    os.kill(front.pid, signal.SIGKILL)
+    wait_until(lambda: not any(psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE
+                               for p in children), 30, "session processes gone")
+
+
+def test_a_hung_session_process_is_killed_by_the_watchdog(browser, server):
+    """A session whose event loop stops (SIGSTOP stands in for a request that never returns)."""
+    front, url = server("--session-hang-seconds", "6")
+    a = open_app(browser, url)
+    (pid,) = wait_until(lambda: claimed_pids(front), 30, "page A's process")
+    b = open_app(browser, url)
+    os.kill(pid, signal.SIGSTOP)
+    wait_until(lambda: not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE, 60,
+               "the hung process killed")
+    click_head(b)
+    h = health(url)
+    assert h["ok"] and h["sessions"] == 1 and front.poll() is None
+    assert any("hung" in line for line in front.output_lines)
+    a.context.close()
+    b.context.close()

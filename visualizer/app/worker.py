@@ -1,0 +1,212 @@
+"""One browser session's process: a single ``InjectVizApp`` on trame's own single-app server.
+
+Started by the front server's launcher (``visualizer.app.launcher``) as
+``python -m visualizer.app.worker``; never by a user.  The launcher writes ONE JSON line to this
+process's stdin (so the session secret never appears in ``ps``)::
+
+    {"secret": "...", "protocol": "preempt", "mesh": null, "landmarks": null,
+     "idle": 20, "address_space_mb": 6144, "max_message": 4194304, "frame": 1048576}
+
+The process then loads the head and protocols, builds the app (first scene included), starts the
+wslink aiohttp server on 127.0.0.1 with a random port and that secret, and only then prints its
+ready line on stdout.  Lines on stdout that start with ``@@injectviz`` are for the launcher:
+
+* ``@@injectviz ready PORT`` - the session can be handed to a browser;
+* ``@@injectviz beat`` - every ``BEAT_SECONDS`` from the event loop (a hung loop stops them and
+  the launcher kills the process);
+* ``@@injectviz error MESSAGE`` - start-up failed (exit 2).
+
+The process exits by itself once its browser has been gone for ``idle`` seconds, when the
+launcher's pipe closes, or when its parent dies (``PR_SET_PDEATHSIG``).  Memory is capped with
+``RLIMIT_AS`` (checked: llvmpipe/EGL still render under the default cap).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from typing import Any
+
+TAG = "@@injectviz"
+BEAT_SECONDS = 1.0
+CONFIG_LINE_MAX = 64 * 1024
+
+log = logging.getLogger("injectviz.session")
+
+
+def say(*words: object) -> None:
+    """One line for the launcher on stdout (never blocks on a closed pipe)."""
+    try:
+        os.write(1, (" ".join([TAG, *map(str, words)]) + "\n").encode())
+    except OSError:
+        os._exit(0)  # the launcher is gone
+
+
+def die_with_parent() -> None:
+    """Ask Linux to SIGKILL this process when the launcher dies (no orphaned sessions)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except Exception:  # not Linux: the stdin watch below still ends the process
+        pass
+
+
+def watch_stdin() -> None:
+    """The launcher holds our stdin open; EOF means it is gone: exit."""
+
+    def run() -> None:
+        try:
+            while sys.stdin.buffer.read(1024):
+                pass
+        except Exception:
+            pass
+        os._exit(0)
+
+    threading.Thread(target=run, name="stdin-watch", daemon=True).start()
+
+
+def limit_address_space(megabytes: int) -> None:
+    if megabytes and megabytes > 0:
+        import resource
+
+        cap = int(megabytes) * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+
+
+def cap_wslink_messages(max_message: int) -> None:
+    """wslink lets an authenticated client announce 4 GB chunked messages; cap what it allocates."""
+    import wslink.protocol as wp
+    from wslink.chunking import UnChunker
+
+    class CappedUnChunker(UnChunker):
+        def set_max_message_size(self, size: int) -> None:
+            super().set_max_message_size(min(int(size), int(max_message)))
+
+    wp.UnChunker = CappedUnChunker
+
+
+def give_back_memory() -> None:
+    """Return freed heap pages to the system (building the scene leaves ~100 MB of them)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).malloc_trim(0)
+    except Exception:
+        pass
+
+
+def connections(server: Any) -> int:
+    ws = getattr(server, "_server", None)
+    return sum(len(h.connections) for h in getattr(ws, "_ws_handlers", []) or [])
+
+
+async def supervise(server: Any, idle: float) -> None:
+    """Heartbeat for the launcher; exit once a browser came and has been gone for ``idle`` s."""
+    seen = False
+    gone_since: float | None = None
+    ticks = 0
+    while True:
+        say("beat")
+        ticks += 1
+        if ticks % 30 == 0:
+            give_back_memory()
+        n = connections(server)
+        now = time.monotonic()
+        if n:
+            seen, gone_since = True, None
+        elif seen:
+            gone_since = gone_since or now
+            if idle > 0 and now - gone_since >= idle:
+                log.info("browser gone for %.0f s: session process exits", now - gone_since)
+                say("idle")
+                os._exit(0)  # the process ends: all of its memory goes back to the system
+        await asyncio.sleep(BEAT_SECONDS)
+
+
+def main() -> int:
+    die_with_parent()
+    logging.basicConfig(level=logging.WARNING,
+                        format=f"%(asctime)s session[{os.getpid()}] %(name)s %(message)s")
+    logging.getLogger("injectviz").setLevel(logging.INFO)
+    try:
+        cfg = json.loads(sys.stdin.buffer.readline(CONFIG_LINE_MAX) or b"{}")
+        secret = str(cfg["secret"])
+        if len(secret) < 16:
+            raise ValueError("the session secret is too short")
+    except Exception as exc:
+        say("error", f"bad launcher configuration ({type(exc).__name__})")
+        return 2
+    watch_stdin()
+    limit_address_space(int(cfg.get("address_space_mb") or 0))
+    frame = int(cfg.get("frame") or 1024 * 1024)
+    os.environ["TRAME_WS_MAX_MSG_SIZE"] = str(frame)  # wslink's chunk size, both directions
+    os.environ["WSLINK_READY_MSG"] = ""
+    os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
+    cap_wslink_messages(int(cfg.get("max_message") or 4 * 1024 * 1024))
+    try:
+        from vtkmodules.vtkCommonCore import vtkObject
+
+        vtkObject.GlobalWarningDisplayOff()
+    except Exception:
+        pass
+
+    from visualizer.app.context import AppContext, set_default_context
+
+    try:
+        ctx = AppContext.load(protocol=cfg.get("protocol") or "preempt", mesh=cfg.get("mesh"),
+                              landmarks=cfg.get("landmarks"))
+    except Exception as exc:
+        say("error", " ".join(str(exc).split())[:500])
+        os._exit(2)  # no interpreter teardown (the stdin-watch thread holds stdin)
+    set_default_context(ctx)
+
+    from trame.app import get_server
+
+    from visualizer.app.core import InjectVizApp
+
+    # trame reads its options (and wslink's secret) from argv; the real argv never holds the secret
+    sys.argv = [sys.argv[0], "--server", "--no-http", f"--authKey={secret}"]
+    server = get_server("injectviz", client_type="vue3")
+    app = InjectVizApp(server, ctx)
+    try:
+        app.plotter.render()  # EGL context + first frame now, not when the browser is waiting
+    except Exception:
+        log.warning("first render failed", exc_info=True)
+    give_back_memory()
+
+    idle = float(cfg.get("idle") or 0)
+
+    def ready(**_: Any) -> None:
+        static = {k: str(v[0] if isinstance(v, (list, tuple)) else v) for k, v in server.serve.items()}
+        say("ready", server.port, json.dumps({"serve": static, "www": str(server._www)}))
+        asyncio.get_event_loop().create_task(supervise(server, idle))
+
+    server.controller.on_server_ready.add(ready)
+    server.start(host="127.0.0.1", port=0, timeout=0, open_browser=False, show_connection_info=False,
+                 backend="aiohttp", exec_mode="main")
+    os._exit(0)  # skip interpreter teardown (VTK objects): the process is done
+
+
+def run() -> None:
+    """``main`` with a hard exit: no interpreter teardown (VTK objects, the stdin-watch thread)."""
+    try:
+        code = main()
+    except BaseException as exc:
+        log.exception("session process failed")
+        say("error", f"session process failed ({type(exc).__name__})")
+        code = 2
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code or 0)
+
+
+if __name__ == "__main__":
+    run()
