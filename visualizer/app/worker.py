@@ -148,6 +148,8 @@ def main() -> int:
     limit_address_space(int(cfg.get("address_space_mb") or 0))
     frame = int(cfg.get("frame") or 1024 * 1024)
     os.environ["TRAME_WS_MAX_MSG_SIZE"] = str(frame)  # wslink's chunk size, both directions
+    # the chunk size wslink announces to the page (maxMsgSize) must fit the relay's frame cap
+    os.environ["WSLINK_MAX_MSG_SIZE"] = str(frame)
     os.environ["WSLINK_READY_MSG"] = ""
     os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
     cap_wslink_messages(int(cfg.get("max_message") or 4 * 1024 * 1024))
