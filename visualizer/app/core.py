@@ -37,6 +37,7 @@ from visualizer.scene import (
     region_heat_points,
     set_camera,
 )
+from visualizer.view_camera import ViewCamera, parse_view_camera
 
 log = logging.getLogger("injectviz.app")
 
@@ -100,6 +101,7 @@ class InjectVizApp(TrameApp):
             antialias=False, display_cells=DISPLAY_CELLS,
         )
         self._picker = None
+        self.view_size: tuple[float, float] = tuple(float(v) for v in self.plotter.window_size)  # type: ignore[assignment]
         if not page_only:
             self.camera_preset("front")
             self._cell_picker()  # builds the skin locator now, not on the first click
@@ -403,33 +405,64 @@ class InjectVizApp(TrameApp):
         name = next((k for k, a in self.scene.actors.items() if a is actor), None)
         return np.array(picker.GetPickPosition(), dtype=float), name
 
+    def adopt_camera(self, camera: Any, width: Any, height: Any) -> ViewCamera:
+        """Make the browser's live camera (vtk.js ``getCamera()``, mesh frame) the server's.
+
+        The server's camera then matches what the user sees: picks, pictures, presets and the
+        scene updates sent back to the browser all start from it.  In the browser-rendered mode
+        the (never shown) server window also takes the view's size, so aspect ratios agree.
+        """
+        try:
+            cam = parse_view_camera(camera, width, height)
+        except ValueError as exc:
+            raise st.UserError(f"The view could not be read ({exc}): try again.") from None
+        cam.apply(self.plotter.camera)
+        self.view_size = (cam.width, cam.height)
+        if self.local:
+            size = (max(2, round(cam.width)), max(2, round(cam.height)))
+            if tuple(self.plotter.ren_win.GetSize()) != size:
+                self.plotter.ren_win.SetSize(*size)
+        self.plotter.renderer.ResetCameraClippingRange()
+        return cam
+
+    def server_camera(self) -> ViewCamera:
+        """The server's camera and the view size (what a pick or a picture uses)."""
+        w, h = self.view_size if self.local else self.plotter.ren_win.GetSize()
+        return ViewCamera.from_vtk(self.plotter.camera, w, h)
+
+    @guarded
+    def on_view_camera(self, camera: Any = None, width: Any = None, height: Any = None) -> None:
+        """The user rotated or zoomed the browser's view: keep the server's camera in step."""
+        if self.local and camera is not None:
+            self.adopt_camera(camera, width, height)
+
     def pick_with_camera(self, x: float, y: float, width: float, height: float,
                          camera: dict | None) -> tuple[np.ndarray | None, str | None]:
         """Pick at view pixel (x, y) (origin top-left) as seen through ``camera`` (the browser's)."""
 
-        w, h = round(float(width)), round(float(height))
+        w, h = float(width), float(height)
         if w < 2 or h < 2 or not (0 <= float(x) <= w and 0 <= float(y) <= h):
             return None, None
-        cam = self.plotter.camera
-        saved_cam = (cam.position, cam.focal_point, cam.up, cam.view_angle)
-        saved_size = tuple(self.plotter.window_size)
+        if camera is not None:
+            self.adopt_camera(camera, w, h)
+        saved_size = tuple(self.plotter.ren_win.GetSize())
+        size = (max(2, round(w)), max(2, round(h)))
         try:
-            if isinstance(camera, dict) and camera.get("position") and camera.get("focalPoint"):
-                cam.position = tuple(float(v) for v in camera["position"])
-                cam.focal_point = tuple(float(v) for v in camera["focalPoint"])
-                cam.up = tuple(float(v) for v in camera.get("viewUp") or saved_cam[2])
-                cam.view_angle = float(camera.get("viewAngle") or saved_cam[3])
-            self.plotter.ren_win.SetSize(w, h)
+            if saved_size != size:
+                self.plotter.ren_win.SetSize(*size)
             self.plotter.renderer.ResetCameraClippingRange()
             picker = self._cell_picker()
-            if not picker.Pick(float(x), float(h) - float(y), 0, self.plotter.renderer):
+            # VTK display coordinates: origin bottom-left, in the window's pixels
+            px = float(x) * size[0] / w
+            py = (h - float(y)) * size[1] / h
+            if not picker.Pick(px, py, 0, self.plotter.renderer):
                 return None, None
             actor = picker.GetActor()
             name = next((k for k, a in self.scene.actors.items() if a is actor), None)
             return np.array(picker.GetPickPosition(), dtype=float), name
         finally:
-            cam.position, cam.focal_point, cam.up, cam.view_angle = saved_cam
-            self.plotter.ren_win.SetSize(*saved_size)
+            if tuple(self.plotter.ren_win.GetSize()) != saved_size:
+                self.plotter.ren_win.SetSize(*saved_size)
 
     def _cell_picker(self) -> Any:
         """A cell picker limited to the skin and the site markers (skin via a static locator)."""
@@ -696,27 +729,28 @@ class InjectVizApp(TrameApp):
             return ""
 
     def snapshot_png(self, camera: Any = None, size: Any = None) -> bytes:
-        """PNG of the current view, rendered on the server (labels included in both modes)."""
+        """PNG of the view as the user sees it, rendered on the server (labels in both modes).
+
+        ``camera`` is the browser's live camera in the browser-rendered mode (None in the
+        server-rendered mode, whose camera is the server's); ``size`` the view's [width, height].
+        """
         try:
-            if isinstance(camera, dict) and camera.get("position") and camera.get("focalPoint"):
-                cam = self.plotter.camera
-                cam.position = tuple(float(v) for v in camera["position"])
-                cam.focal_point = tuple(float(v) for v in camera["focalPoint"])
-                if camera.get("viewUp"):
-                    cam.up = tuple(float(v) for v in camera["viewUp"])
-                if camera.get("viewAngle"):
-                    cam.view_angle = float(camera["viewAngle"])
-                self.plotter.reset_camera_clipping_range()
-            old = tuple(self.plotter.window_size)
-            w, h = old
+            w, h = self.view_size if self.local else tuple(self.plotter.ren_win.GetSize())
             if isinstance(size, (list, tuple)) and len(size) == 2:
-                w, h = int(size[0]), int(size[1])
-            scale = max(1.0, 1400.0 / max(w, 1))
+                w, h = size
+            if camera is not None and self.local:
+                self.adopt_camera(camera, w, h)
+            cam = self.server_camera()
+            scale = max(1.0, 1400.0 / max(cam.width, 1.0))
+            old = tuple(self.plotter.ren_win.GetSize())
             with tempfile.TemporaryDirectory() as tmp:
                 path = Path(tmp) / "view.png"
-                self.plotter.window_size = (int(w * scale), int(h * scale))
-                self.plotter.screenshot(str(path))
-                self.plotter.window_size = old
+                self.plotter.window_size = (round(cam.width * scale), round(cam.height * scale))
+                try:
+                    self.plotter.reset_camera_clipping_range()
+                    self.plotter.screenshot(str(path))
+                finally:
+                    self.plotter.window_size = old
                 data = path.read_bytes()
             if not self.local:
                 self.remote_view.update()

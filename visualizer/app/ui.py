@@ -51,6 +51,26 @@ window.injectviz = window.injectviz || {
       return !!(c.getContext('webgl2') || c.getContext('webgl'));
     } catch (e) { return false; }
   },
+  // the live camera of the browser-rendered view and the view's size in CSS pixels (null in the
+  // server-rendered mode, whose camera lives on the server). trame-vtk's VtkLocalView.getCamera()
+  // returns a plain object read from its renderer's active camera (not a vtkCamera).
+  viewCamera: function (ref) {
+    var v = window.trame && window.trame.refs[ref];
+    var el = document.getElementById('view-3d');
+    if (!v || typeof v.getCamera !== 'function' || !el) { return null; }
+    var c = v.getCamera();
+    if (!c || !c.position || !c.focalPoint) { return null; }
+    var r = el.getBoundingClientRect();
+    return { position: Array.from(c.position), focalPoint: Array.from(c.focalPoint),
+             viewUp: Array.from(c.viewUp), viewAngle: c.viewAngle,
+             width: r.width, height: r.height };
+  },
+  viewSize: function () {
+    var el = document.getElementById('view-3d');
+    if (!el) { return null; }
+    var r = el.getBoundingClientRect();
+    return [r.width, r.height];
+  },
   scrollRow: function (id) {
     if (!id) { return; }
     setTimeout(function () {
@@ -61,12 +81,9 @@ window.injectviz = window.injectviz || {
 };
 """
 
-# camera of the browser's vtk.js view (so the downloaded picture shows what the user sees)
+# the browser's live camera (local mode) for picks and pictures; null in the server-rendered mode
 def local_camera_expr(ref: str) -> str:
-    return (
-        f"(view_mode === 'local' && $refs['{ref}'] && $refs['{ref}'].getCamera) ? "
-        f"$refs['{ref}'].getCamera().get('position', 'focalPoint', 'viewUp', 'viewAngle') : null"
-    )
+    return f"(view_mode === 'local' ? window.injectviz.viewCamera('{ref}') : null)"
 
 
 def build_layout(app: InjectVizApp) -> VAppLayout:
@@ -75,6 +92,7 @@ def build_layout(app: InjectVizApp) -> VAppLayout:
     server.trigger("plan_csv")(app.plan_csv)
     server.trigger("snapshot_png")(app.snapshot_png)
     server.trigger("local_click")(app.on_local_click)
+    server.trigger("view_camera")(app.on_view_camera)
 
     server.state.trame__title = "InjectViz"
     with VAppLayout(server, full_height=True) as layout:
@@ -126,7 +144,8 @@ def _app_bar(app: InjectVizApp) -> None:
                     title="Picture of the view (PNG)", id="download-png",
                     click=(
                         "utils.download(`injectviz-${protocol_id}.png`, "
-                        f"trigger('snapshot_png', [{local_camera_expr(app.view_ref)}, null]), 'image/png')"
+                        f"trigger('snapshot_png', [{local_camera_expr(app.view_ref)}, "
+                        "window.injectviz.viewSize()]), 'image/png')"
                     ),
                 )
                 v3.VListItem(
@@ -163,7 +182,13 @@ def _view(app: InjectVizApp) -> None:
         ],
     ):
         with html.Div(v_if="view_mode === 'local'", style="width: 100%; height: 100%;"):
-            app.local_view = PyVistaLocalView(app.plotter, interactor_events=("[]",))
+            # after every rotate/zoom/pan the server takes the browser's camera (presets, pictures
+            # and scene updates then start from what the user sees)
+            cam = f"window.injectviz.viewCamera('{ref}')"
+            app.local_view = PyVistaLocalView(
+                app.plotter, interactor_events=("['EndAnimation']",),
+                EndAnimation=f"trigger('view_camera', [{cam}, ({cam} || {{}}).width, ({cam} || {{}}).height])",
+            )
         with html.Div(v_else=True, style="width: 100%; height: 100%;"):
             app.remote_view = PyVistaRemoteView(
                 app.plotter,
