@@ -29,10 +29,10 @@ from trame.decorators import change
 
 from visualizer.app import state as st
 from visualizer.app.context import AppContext, default_context
+from visualizer.framing import frame_points, is_visible
 from visualizer.scene import (
     VIEWS,
     build_scene,
-    focus_camera,
     muscle_hex,
     region_heat_points,
     set_camera,
@@ -46,6 +46,9 @@ pv.OFF_SCREEN = True
 DRAG_PX = 4  # a pointer that moved more than this between down and up was a drag, not a click
 OFF_HEAD_MM = 6.0  # a picked point farther than this from the skin is "off the head"
 PATIENT_STEP_SECONDS = 4.0
+PATIENT_VIEW_MM = 230.0  # a patient step shows at least this much around its site (face/ear/shoulder)
+QUIZ_REGION_MM = 240.0  # the trainer's view of a muscle region: the whole face or side of the head
+ANSWER_VIEW_MM = 160.0  # after an answer: the true site (and the click, if it fits) in view
 # the skin is drawn decimated to this many triangles (sites and clicks use the real surface):
 # keeps browsers without a GPU and the server fallback responsive
 DISPLAY_CELLS = int(os.environ.get("INJECTVIZ_DISPLAY_CELLS", "60000")) or None
@@ -430,6 +433,18 @@ class InjectVizApp(TrameApp):
         w, h = self.view_size if self.local else self.plotter.ren_win.GetSize()
         return ViewCamera.from_vtk(self.plotter.camera, w, h)
 
+    def turn_to(self, points: Any, normals: Any = None, *, min_extent: float = 200.0) -> None:
+        """Server camera to frame skin points (mesh frame) from outside, head upright.
+
+        The caller pushes it to the browser (``view_update(camera=True)``).
+        """
+        cam = self.server_camera()
+        pose = frame_points(self.head, points, normals, min_extent=min_extent,
+                            aspect=cam.width / max(cam.height, 1.0))
+        self.plotter.camera_position = pose.as_list()
+        self.plotter.camera.view_angle = 30.0
+        self.plotter.reset_camera_clipping_range()
+
     @guarded
     def on_view_camera(self, camera: Any = None, width: Any = None, height: Any = None) -> None:
         """The user rotated or zoomed the browser's view: keep the server's camera in step."""
@@ -576,7 +591,7 @@ class InjectVizApp(TrameApp):
         pos = self.scene.site_position(text.get("site_id", ""))
         self.scene.update(highlight=text.get("site_id"))
         if camera and pos is not None:
-            focus_camera(self.plotter, self.head, pos[0], pos[1])
+            self.turn_to([pos[0]], [pos[1]], min_extent=PATIENT_VIEW_MM)
         self.view_update(camera=camera)
 
     @guarded
@@ -652,16 +667,32 @@ class InjectVizApp(TrameApp):
         }
         self.state.quiz_summary = q.summary() if q.finished else None
 
+    def _clear_error(self) -> None:
+        """A message about an earlier question or click does not outlive it."""
+        if self.state.message:
+            self.state.message = ""
+
+    def _turn_to_quiz_region(self) -> None:
+        """Camera to the region of the quizzed site: every site of its muscle on its side."""
+        q = self.session.quiz
+        site = None if q is None else q.current_site
+        if site is None:
+            return
+        same = [s for s in self.session.plan.sites if s.muscle == site.muscle and s.side == site.side]
+        self.turn_to([s.position for s in same], [s.normal for s in same], min_extent=QUIZ_REGION_MM)
+
     @guarded
     def quiz_start(self) -> None:
         self.session.quiz_start()
         with self.state:
+            self._clear_error()
             self.state.quiz_result = None
             self.state.show_answers = False
             self._quiz_state()
         self.scene.set_markers()
         self._apply_display()
-        self.view_update()
+        self._turn_to_quiz_region()
+        self.view_update(camera=True)
 
     def quiz_answer(self, point: np.ndarray) -> None:
         q = self.session.quiz
@@ -674,11 +705,20 @@ class InjectVizApp(TrameApp):
         truth = self.scene.site_position(ans.site_id)
         self.scene.set_markers(guess=p, guess_normal=n, answer=ans.truth,
                                answer_normal=None if truth is None else truth[1])
-        self.view_update()
+        turned = False
+        if not is_visible(self.head, self.server_camera(), ans.truth):
+            # the true site is off screen or behind the head: show it (with the click if it fits)
+            pts = [ans.truth, p] if float(np.linalg.norm(np.subtract(ans.truth, p))) < 150 else [ans.truth]
+            nrm = None if truth is None else [truth[1]] * len(pts)
+            self.turn_to(pts, nrm, min_extent=ANSWER_VIEW_MM)
+            turned = True
+        self.view_update(camera=turned)
         with self.state:
+            self._clear_error()
             self.state.quiz_result = {
                 "prompt": ans.prompt,
                 "error_mm": round(ans.error_mm, 1),
+                "measured": ans.measured,
                 "score": ans.score,
                 "within": ans.error_mm <= st.QUIZ_GOOD_MM,
             }
@@ -691,12 +731,14 @@ class InjectVizApp(TrameApp):
             raise st.UserError("Start a quiz round first.")
         q.next()
         with self.state:
+            self._clear_error()
             self.state.quiz_result = None
             self._quiz_state()
             if q.finished:
                 self.state.quiz_summary = q.summary()
         self.scene.set_markers()
-        self.view_update()
+        self._turn_to_quiz_region()
+        self.view_update(camera=True)
 
     def _end_quiz(self) -> None:
         self.session.quiz = None
@@ -709,6 +751,7 @@ class InjectVizApp(TrameApp):
     @guarded
     def quiz_stop(self) -> None:
         self._end_quiz()
+        self._clear_error()
         self.view_update()
 
     # ------------------------------------------------------------------------------------

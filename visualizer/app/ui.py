@@ -413,16 +413,20 @@ def _trainer_tab(app: InjectVizApp) -> None:
             v3.VBtn("Start quiz", color="teal-darken-3", click=app.quiz_start, id="quiz-start",
                     prepend_icon="mdi-school")
             v3.VBtn("Stop", variant="text", click=app.quiz_stop, v_if="quiz", id="quiz-stop")
-        html.Div("The quiz covers every site of {{ protocol_name }}. Click where you would inject; "
-                 "the error is measured over the skin.", v_if="!quiz", classes="text-body-2 mb-3")
+        html.Div("The quiz covers every site of {{ protocol_name }}, in a new order each round, "
+                 "numbered as in the plan. Click where you would inject; the error is measured over "
+                 "the skin.", v_if="!quiz", classes="text-body-2 mb-3")
         with html.Div(v_if="quiz && !quiz.finished"):
             html.Div("Site {{ quiz.index }} of {{ quiz.total }}", classes="text-caption",
                      id="quiz-progress")
-            html.Div("Find: {{ quiz.prompt }}", classes="iv-quiz-prompt mb-2", id="quiz-prompt")
+            html.Div("Find {{ quiz.prompt }}", classes="iv-quiz-prompt mb-2", id="quiz-prompt")
             with v3.VAlert(v_if="quiz_result", type=("quiz_result.within ? 'success' : 'warning'",),
                            density="compact", classes="mb-2", id="quiz-result"):
-                html.Div("Error {{ quiz_result.error_mm }} mm over the skin \u2014 score "
+                html.Div("Error {{ quiz_result.error_mm }} mm {{ quiz_result.measured }} \u2014 score "
                          "{{ quiz_result.score }}", classes="iv-num")
+                html.Div("No path over the skin joins the two points: this is the straight line "
+                         "through the body.", v_if="quiz_result.measured !== 'over the skin'",
+                         classes="text-caption")
                 html.Div("Green ring: the true site. Pink dot: your click.", classes="text-caption")
             v3.VBtn("Next", v_if="quiz.awaiting_next", click=app.quiz_next, color="teal-darken-3",
                     id="quiz-next", append_icon="mdi-arrow-right")
