@@ -821,3 +821,6 @@ class InjectVizApp(TrameApp):
         from visualizer.app.ui import build_layout
 
         self.ui = build_layout(self)
+        # trame-pyvista re-sends the scene to BOTH views on every plotter render (a picture, a
+        # pick); this app pushes exactly what changed itself (view_update), so drop those hooks
+        self.plotter.clear_on_render_callbacks()
