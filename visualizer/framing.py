@@ -97,6 +97,29 @@ def frame_points(head: Any, points: ArrayLike, normals: ArrayLike | None = None,
     return Pose(tuple(pos), tuple(focal), tuple(v_up))  # type: ignore[arg-type]
 
 
+CONTEXT_LANDMARKS = ("left_tragus", "right_tragus", "nasion", "inion")  # ear, nose, back of the head
+CONTEXT_MM = 60.0  # a site farther than this from every context landmark is framed with the nearest
+
+
+def frame_site(head: Any, position: ArrayLike, normal: ArrayLike, *, min_extent: float = 230.0,
+               aspect: float = 1.2) -> Pose:
+    """Frame one site so that a person recognises where on the body it is.
+
+    Sites far from the face, the ears and the back of the head (e.g. on the shoulder) are framed
+    together with the nearest of those landmarks, so the picture always shows part of the head.
+    """
+    p = np.asarray(position, dtype=float)
+    pts, nrm = [p], [np.asarray(normal, dtype=float)]
+    anchors = [np.asarray(head.landmarks[n], dtype=float) for n in CONTEXT_LANDMARKS if n in head.landmarks]
+    if anchors:
+        d = [float(np.linalg.norm(a - p)) for a in anchors]
+        k = int(np.argmin(d))
+        if d[k] > CONTEXT_MM:
+            pts.append(anchors[k])
+            nrm = [nrm[0], nrm[0]]  # look along the site's normal, not the anchor's
+    return frame_points(head, pts, nrm, min_extent=min_extent, aspect=aspect, margin=1.25)
+
+
 def is_visible(head: Any, camera: ViewCamera, point: ArrayLike, *, margin_px: float = 20.0,
                tolerance_mm: float = 3.0) -> bool:
     """True when a skin point is inside the view and not hidden behind other skin."""

@@ -147,7 +147,7 @@ def test_patient_step_through_advances(page, artifacts):
     wait_text(page, "#patient-step", lambda t: t == "Site 3 of 31", timeout=12)
     page.locator("#patient-pause").click()
     assert first_where
-    assert "warm and cold" in text(page, "#aftercare")
+    assert "What is normal" in text(page, "#aftercare")
     page.wait_for_timeout(1200)
     shot(page, artifacts, "patient")
 

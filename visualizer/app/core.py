@@ -29,7 +29,7 @@ from trame.decorators import change
 
 from visualizer.app import state as st
 from visualizer.app.context import AppContext, default_context
-from visualizer.framing import frame_points, is_visible
+from visualizer.framing import frame_points, frame_site, is_visible
 from visualizer.scene import (
     VIEWS,
     build_scene,
@@ -158,8 +158,7 @@ class InjectVizApp(TrameApp):
             "quiz": None,
             "quiz_result": None,
             "quiz_summary": None,
-            "aftercare": list(st.AFTERCARE),
-            "patient_minutes": st.PATIENT_MINUTES,
+            "patient_info": {},
             "muscle_colors": {},
             "views": list(VIEWS),
         })
@@ -186,6 +185,7 @@ class InjectVizApp(TrameApp):
             s.selected_site = ses.selected
             s.muscle_colors = {r["muscle_key"]: muscle_hex(r["muscle_key"]) for r in tot["per_muscle"]}
             s.patient = ses.patient_text()
+            s.patient_info = ses.patient_summary()
 
     def show_message(self, text: str, kind: str = "info") -> None:
         with self.state:
@@ -591,7 +591,12 @@ class InjectVizApp(TrameApp):
         pos = self.scene.site_position(text.get("site_id", ""))
         self.scene.update(highlight=text.get("site_id"))
         if camera and pos is not None:
-            self.turn_to([pos[0]], [pos[1]], min_extent=PATIENT_VIEW_MM)
+            cam = self.server_camera()
+            pose = frame_site(self.head, pos[0], pos[1], min_extent=PATIENT_VIEW_MM,
+                              aspect=cam.width / max(cam.height, 1.0))
+            self.plotter.camera_position = pose.as_list()
+            self.plotter.camera.view_angle = 30.0
+            self.plotter.reset_camera_clipping_range()
         self.view_update(camera=camera)
 
     @guarded

@@ -22,12 +22,6 @@ from visualizer.plan import Plan, Site
 from visualizer.protocol import Protocol
 
 PAIN_SIDES = ("left", "both", "right")
-PATIENT_MINUTES = 20
-AFTERCARE = (
-    "Some soreness or a small bruise at the injection sites is common and settles within a few days.",
-    "Alternate warm and cold packs on sore spots if they bother you.",
-    "Follow your injector's instructions, and call the clinic if anything worries you.",
-)
 QUIZ_GOOD_MM = 10.0  # "within 10 mm" in the summary
 QUIZ_ZERO_MM = 30.0  # an answer this far away (or more) scores 0
 
@@ -407,6 +401,16 @@ class Session:
         return "; ".join(parts) if parts else "none set"
 
     # -- patient step-through ------------------------------------------------------------------
+    def patient_summary(self) -> dict[str, Any]:
+        """Session length (an estimate from this plan's site count) and the protocol's aftercare."""
+        from dataclasses import asdict
+
+        from visualizer.patient_info import patient_summary
+
+        out = asdict(patient_summary(self.protocol, len(self.plan.sites)))
+        out["sources"] = [{"citation": c, "url": u} for c, u in out["sources"]]
+        return out
+
     def patient_steps(self) -> list[Any]:
         return sites_in_order(self.plan)
 

@@ -222,6 +222,19 @@ def _overlays(app: InjectVizApp) -> None:
         with html.Div(v_if="tab === 'plan' && plan_errors.length"):
             v3.VAlert(v_for="(w, i) in plan_errors", key="i", text=("w",), type="error",
                       density="compact", variant="elevated", classes="mb-1")
+    with html.Div(classes="iv-overlay iv-legend", v_if="tab === 'patient'", id="patient-legend"):
+        with html.Div():
+            html.Span(classes="iv-dot", style="background: #ffcd00; border: 2px solid #8a6d00;")
+            html.Span("the injection described now")
+        with html.Div():
+            html.Span(classes="iv-dot", style="background: #8a8a8a;")
+            html.Span("the other injections (colour = muscle)")
+        with html.Div(v_if="totals.ftp_sites"):
+            html.Span(classes="iv-ring")
+            html.Span("{{ totals.ftp_sites }} extra injections where your headaches usually are")
+        with html.Div(v_if="pain_chips.length || pain_point"):
+            html.Span(classes="iv-dot", style="background: rgba(214,38,24,.75);")
+            html.Span("red glow: where your headaches usually are")
     with html.Div(classes="iv-overlay iv-legend", v_if="tab !== 'patient'", id="legend"):
         with html.Div(v_for="(col, m) in muscle_colors", key="m"):
             html.Span(classes="iv-dot", style=("{ background: col }",))
@@ -383,10 +396,11 @@ def _patient_tab(app: InjectVizApp) -> None:
     with html.Div(classes="pa-4", id="patient-panel"):
         html.Div("Your treatment", classes="iv-patient-mid mb-2")
         html.P(
-            "{{ totals.sites }} small injections with a very fine needle. "
-            "It takes about {{ patient_minutes }} minutes.",
-            classes="iv-patient-text",
+            "{{ totals.sites }} small injections with a very fine needle.",
+            classes="iv-patient-text mb-1",
         )
+        html.P("{{ patient_info.duration }}.", classes="iv-patient-text", id="patient-duration",
+               title=("patient_info.duration_note",))
         with v3.VCard(variant="tonal", color="teal-darken-3", classes="pa-4 my-4"):
             html.Div("{{ patient.step }}", classes="iv-patient-big", id="patient-step")
             html.Div("{{ patient.where }}", classes="iv-patient-mid mt-1", id="patient-where")
@@ -402,9 +416,29 @@ def _patient_tab(app: InjectVizApp) -> None:
                     title="Next")
             v3.VBtn(icon="mdi-restart", size="large", variant="text", click=app.patient_restart,
                     id="patient-restart", title="Start again")
-        html.Div("Afterwards", classes="iv-patient-mid mb-1")
-        with html.Ul(classes="iv-patient-text pl-5", id="aftercare"):
-            html.Li("{{ a }}", v_for="(a, i) in aftercare", key="i", classes="mb-2")
+        # the boxed warning: always on the page (never behind a hover or a click)
+        with v3.VAlert(type="error", variant="tonal", icon="mdi-alert-octagon", classes="mb-4",
+                       id="patient-urgent", title="Warning signs that need urgent care"):
+            with html.Ul(classes="iv-patient-text pl-4"):
+                html.Li("{{ u }}", v_for="(u, i) in patient_info.urgent", key="i")
+        with html.Div(id="aftercare"):
+            html.Div("Afterwards", classes="iv-patient-mid mb-1")
+            html.Div("What is normal", classes="text-subtitle-1 font-weight-bold")
+            with html.Ul(classes="iv-patient-text pl-5 mb-2", id="aftercare-normal"):
+                html.Li("{{ a }}", v_for="(a, i) in patient_info.normal", key="i", classes="mb-1")
+            html.Div("When it starts to work", classes="text-subtitle-1 font-weight-bold")
+            html.P("{{ patient_info.starts_to_work }}", classes="iv-patient-text mb-2",
+                   id="aftercare-onset")
+            html.Div("When to come back", classes="text-subtitle-1 font-weight-bold")
+            html.P("{{ patient_info.come_back }}", classes="iv-patient-text mb-2",
+                   id="aftercare-come-back")
+        with html.Details(classes="text-caption text-medium-emphasis", id="patient-sources"):
+            html.Summary("Where this information comes from")
+            html.P("Time: {{ patient_info.duration_note }}", classes="mt-1 mb-1")
+            with html.Ul(classes="pl-4"):
+                with html.Li(v_for="(src, i) in patient_info.sources", key="i"):
+                    html.A("{{ src.citation }}", href=("src.url",), target="_blank",
+                           rel="noopener noreferrer")
 
 
 def _trainer_tab(app: InjectVizApp) -> None:
