@@ -142,3 +142,32 @@ def test_the_picture_shows_the_turned_view(page, artifacts, mode):
     print(f"IoU picture-view {same:.2f}, picture-front {other:.2f}")
     assert same > 0.75, f"picture vs the view on screen: IoU {same:.2f}"
     assert same > other + 0.2, f"picture is as close to the front view ({other:.2f}) as to the view ({same:.2f})"
+
+
+_POINTS_JS = """() => {
+  const ref = Object.keys(window.trame.refs).find(k => k.startsWith('view_'));
+  const view = window.trame.refs[ref].$.provides.view;
+  return view.renderer.getActors().filter(a => a.getVisibility()).reduce((n, a) => {
+    const d = a.getMapper() && a.getMapper().getInputData();
+    return n + (d && d.getNumberOfPoints ? d.getNumberOfPoints() : 0); }, 0);
+}"""
+
+
+def test_changes_made_in_server_mode_reach_the_browser_view(page):
+    """Only deltas go to the vtk.js view; after a detour through server rendering it is current."""
+    page.locator("#protocol-select .v-field").click()
+    page.locator(".v-overlay-container .v-list-item", has_text="PREEMPT with follow-the-pain").first.click()
+    wait_text(page, "#total-units", lambda t: t == "155")
+    page.wait_for_timeout(1500)
+    before = page.evaluate(_POINTS_JS)
+    _remote(page)
+    page.locator("#chip-temporal").click()
+    wait_text(page, "#total-units", lambda t: float(t) > 155)
+    page.locator("#mode-local").click()
+    page.wait_for_selector("#view-3d canvas", timeout=20000)
+    wait_for_head(page)
+    deadline = 40
+    while page.evaluate(_POINTS_JS) <= before and deadline:
+        page.wait_for_timeout(250)
+        deadline -= 1
+    assert page.evaluate(_POINTS_JS) > before, "the follow-the-pain sites never reached the browser view"

@@ -203,11 +203,25 @@ class InjectVizApp(TrameApp):
     def view_update(self, camera: bool = False) -> None:
         """Send the changed scene to the browser (geometry deltas or a new image)."""
         if self.local:
-            self.local_view.update()
+            self._push_local_delta()
             if camera:
                 self.local_view.push_camera()
         else:
             self.remote_view.update()
+
+    def _push_local_delta(self) -> None:
+        """Publish only what changed since the last push to the browser's vtk.js view.
+
+        trame-vtk's ``VtkLocalView.update()`` also serializes the whole scene again into the page
+        state on every call, which only a newly mounted view reads; that full state is refreshed
+        when the view is about to be unmounted (switch to server rendering), so a later remount
+        starts from it and the deltas pushed after it.
+        """
+        lv = self.local_view
+        if not self.server.protocol:
+            return
+        delta = lv._helper.scene(self.plotter.render_window, new_state=False, widgets=lv.get_widgets())
+        self.server.protocol.publish("trame.vtk.delta", delta)
 
     def _apply_scene(self, **kw: Any) -> None:
         self.scene.update(**kw)
@@ -367,6 +381,8 @@ class InjectVizApp(TrameApp):
         if view_mode not in ("local", "remote"):
             self.state.view_mode = "local"
             raise st.UserError(f"Unknown view mode {view_mode!r}.")
+        if view_mode == "remote":
+            self.local_view.update()  # full scene state for when the browser view is mounted again
         self.view_update(camera=True)
 
     def camera_preset(self, view: str) -> None:
