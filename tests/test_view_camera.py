@@ -35,6 +35,7 @@ def head():
     (GOOD, 0, 600, "width"),
     (GOOD, 800, 1e9, "height"),
     (GOOD, "wide", 600, "width"),
+    (GOOD, 2, 16000, "aspect"),
 ])
 def test_bad_cameras_are_refused_with_the_field_named(camera, width, height, needle):
     with pytest.raises(ValueError, match=needle):

@@ -21,6 +21,7 @@ from numpy.typing import ArrayLike, NDArray
 
 MAX_COORD_MM = 1.0e5  # a camera farther than 100 m from the head is not a real view
 MAX_VIEW_PX = 16384
+MAX_ASPECT = 5.0  # a view wider (or taller) than 5:1 is not a real view
 
 
 @dataclass(frozen=True)
@@ -134,6 +135,8 @@ def parse_view_camera(camera: Any, width: Any, height: Any) -> ViewCamera:
     angle = _number(camera.get("viewAngle", 30.0), "camera viewAngle", 1.0, 179.0)
     w = _number(width, "view width", 2.0, MAX_VIEW_PX)
     h = _number(height, "view height", 2.0, MAX_VIEW_PX)
+    if not (1.0 / MAX_ASPECT <= w / h <= MAX_ASPECT):
+        raise ValueError(f"view size {w:g} x {h:g} is not a plausible view (aspect beyond {MAX_ASPECT:g}:1)")
     fwd = np.subtract(foc, pos)
     dist = float(np.linalg.norm(fwd))
     if dist < 1e-3:

@@ -49,6 +49,7 @@ PATIENT_STEP_SECONDS = 4.0
 PATIENT_VIEW_MM = 230.0  # a patient step shows at least this much around its site (face/ear/shoulder)
 QUIZ_REGION_MM = 240.0  # the trainer's view of a muscle region: the whole face or side of the head
 ANSWER_VIEW_MM = 160.0  # after an answer: the true site (and the click, if it fits) in view
+PICTURE_MAX_PX = 2800  # the downloaded picture's longest side
 # the skin is drawn decimated to this many triangles (sites and clicks use the real surface):
 # keeps browsers without a GPU and the server fallback responsive
 DISPLAY_CELLS = int(os.environ.get("INJECTVIZ_DISPLAY_CELLS", "60000")) or None
@@ -805,11 +806,12 @@ class InjectVizApp(TrameApp):
             if camera is not None and self.local:
                 self.adopt_camera(camera, w, h)
             cam = self.server_camera()
-            scale = max(1.0, 1400.0 / max(cam.width, 1.0))
+            # 1400 px wide, the view's shape, never more than PICTURE_MAX_PX on a side
+            scale = min(1400.0 / max(cam.width, 1.0), PICTURE_MAX_PX / max(cam.width, cam.height, 1.0))
             old = tuple(self.plotter.ren_win.GetSize())
             with tempfile.TemporaryDirectory() as tmp:
                 path = Path(tmp) / "view.png"
-                self.plotter.window_size = (round(cam.width * scale), round(cam.height * scale))
+                self.plotter.window_size = (max(2, round(cam.width * scale)), max(2, round(cam.height * scale)))
                 try:
                     self.plotter.reset_camera_clipping_range()
                     self.plotter.screenshot(str(path))
