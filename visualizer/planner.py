@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from visualizer.head import Head
-from visualizer.pain import Candidates, PainOrigin, choose_ftp_sites, prepare_candidates
+from visualizer.pain import Candidates, PainOrigin, check_pain_point, choose_ftp_sites, prepare_candidates
 from visualizer.placement import Placed, place_arc, place_landmark
 from visualizer.plan import Plan, Site
 from visualizer.protocol import ExpandedSite, Protocol
@@ -83,8 +83,10 @@ def make_plan(
     follow_the_pain: bool = True,
 ) -> Plan:
     """Build the plan for this head, protocol and pain origin. Same inputs → identical plan."""
-    prep = prepare(head, protocol)
     pain = pain or PainOrigin()
+    if pain.point is not None:
+        check_pain_point(head, pain.point)
+    prep = prepare(head, protocol)
     warnings: list[str] = []
     notes: list[str] = list(head.notes)
 

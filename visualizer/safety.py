@@ -8,13 +8,17 @@ Heights are measured along the head frame's +z axis.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from visualizer.errors import shorten
 from visualizer.head import Head
 from visualizer.plan import Site
+from visualizer.protocol import MUSCLES
+from visualizer.surface import OFF_HEAD_MM
 
 CUMULATIVE_LIMIT_U = 400.0
 MAX_UNITS_PER_SITE = 50.0
@@ -35,23 +39,70 @@ class Limits:
     ftp_muscle_caps: Mapping[str, float] | None = None
 
 
-def check_sites(head: Head, sites: Sequence[Site], limits: Limits) -> tuple[list[str], list[str]]:
-    """Return ``(warnings, errors)`` for these sites on this head."""
-    warnings: list[str] = []
+def _name(site: Site) -> str:
+    """A site's id as shown in a message (a hostile id is quoted and cut short)."""
+    sid = site.id
+    return sid if len(sid) <= 60 and sid.isprintable() and sid.strip() == sid and sid else shorten(sid, 60)
+
+
+def site_problems(head: Head, sites: Sequence[Site]) -> list[str]:
+    """Errors that make sites meaningless on this head, one per site and problem.
+
+    Ids must be unique; the muscle known; the side left, right or midline; units a finite number;
+    the position finite and on this head's skin (within :data:`OFF_HEAD_MM`).
+    """
     errors: list[str] = []
-    total = sum(s.units for s in sites)
+    first: dict[str, int] = {}
+    for i, s in enumerate(sites):
+        name = _name(s)
+        if s.id in first:
+            errors.append(f"site {name}: duplicate id (sites {first[s.id]} and {i} share it)")
+        first.setdefault(s.id, i)
+        if s.muscle not in MUSCLES:
+            errors.append(f"site {name}: unknown muscle {shorten(s.muscle)} (known: {', '.join(MUSCLES)})")
+        if s.side not in ("left", "right", "midline"):
+            errors.append(f"site {name}: side must be left, right or midline (got {shorten(s.side)})")
+        if not math.isfinite(s.units):
+            errors.append(f"site {name}: units must be a finite number (got {s.units!r})")
+    positions = np.array([s.position for s in sites], dtype=float).reshape(-1, 3)
+    finite = np.all(np.isfinite(positions), axis=1)
+    dist = np.full(len(sites), np.inf)
+    if finite.any():
+        dist[finite] = head.surface.distance_to_surface(positions[finite])
+    for s, ok, d in zip(sites, finite, dist, strict=True):
+        if not ok:
+            errors.append(f"site {_name(s)}: position must be three finite numbers (got {shorten(s.position)})")
+        elif d > OFF_HEAD_MM:
+            errors.append(
+                f"site {_name(s)}: position ({', '.join(f'{c:.1f}' for c in s.position)}) mm is {d:.1f} mm "
+                f"from the skin of this head (at most {OFF_HEAD_MM:g} mm): not a place on this head"
+            )
+    return errors
+
+
+def check_sites(head: Head, sites: Sequence[Site], limits: Limits) -> tuple[list[str], list[str]]:
+    """Return ``(warnings, errors)`` for these sites on this head.
+
+    Errors: every problem of :func:`site_problems`, and every cap (per site, per session, the
+    cumulative limit, follow-the-pain sites, units and per-muscle caps). Warnings: spacing and
+    placement cautions. A site with a non-finite number counts in no total (it is an error itself).
+    """
+    warnings: list[str] = []
+    errors = site_problems(head, sites)
+    sane = [s for s in sites if math.isfinite(s.units)]
+    total = sum(s.units for s in sane)
     if total > limits.max_total_units + 1e-9:
         errors.append(
             f"total {total:g} U exceeds the {limits.protocol_id} maximum of {limits.max_total_units:g} U per session"
         )
     if total > CUMULATIVE_LIMIT_U + 1e-9:
         errors.append(f"total {total:g} U exceeds the {CUMULATIVE_LIMIT_U:g} U cumulative limit for a 3-month interval")
-    for s in sites:
+    for s in sane:
         if s.units > MAX_UNITS_PER_SITE:
-            errors.append(f"site {s.id}: {s.units:g} U exceeds {MAX_UNITS_PER_SITE:g} U per site")
+            errors.append(f"site {_name(s)}: {s.units:g} U exceeds {MAX_UNITS_PER_SITE:g} U per site")
         if s.units <= 0:
-            errors.append(f"site {s.id}: units must be positive, got {s.units:g}")
-    ftp = [s for s in sites if s.follow_the_pain]
+            errors.append(f"site {_name(s)}: units must be positive, got {s.units:g}")
+    ftp = [s for s in sane if s.follow_the_pain]
     if ftp:
         caps = dict(limits.ftp_muscle_caps or {})
         if len(ftp) > limits.ftp_max_sites:
@@ -66,17 +117,18 @@ def check_sites(head: Head, sites: Sequence[Site], limits: Limits) -> tuple[list
             elif mu > caps[m] + 1e-9:
                 errors.append(f"follow-the-pain {m} {mu:g} U exceeds its cap of {caps[m]:g} U")
 
-    pos = np.array([s.position for s in sites], dtype=float).reshape(-1, 3)
+    placed = [s for s in sites if np.all(np.isfinite(s.position)) and s.side in ("left", "right", "midline")]
+    pos = np.array([s.position for s in placed], dtype=float).reshape(-1, 3)
     if len(pos) > 1 and limits.min_spacing_mm > 0:
         d = np.linalg.norm(pos[:, None, :] - pos[None, :, :], axis=2)
         i, j = np.nonzero(np.triu(d < limits.min_spacing_mm, k=1))
         for a, b in zip(i, j, strict=True):
             warnings.append(
-                f"sites {sites[a].id} and {sites[b].id} are {d[a, b]:.1f} mm apart "
+                f"sites {placed[a].id} and {placed[b].id} are {d[a, b]:.1f} mm apart "
                 f"(protocol minimum {limits.min_spacing_mm:g} mm)"
             )
 
-    for site in sites:
+    for site in placed:
         caution = placement_caution(head, site.muscle, site.side, site.position)
         if caution:
             warnings.append(f"site {site.id} ({site.muscle}) is {caution}")

@@ -13,7 +13,6 @@ import functools
 import logging
 import math
 import os
-import tempfile
 import time
 import traceback
 from collections.abc import Callable
@@ -27,6 +26,7 @@ import pyvista as pv
 from trame.app import TrameApp
 from trame.decorators import change
 
+from visualizer.app import faults, guard, inputs
 from visualizer.app import state as st
 from visualizer.app.context import AppContext, default_context
 from visualizer.framing import frame_points, frame_site, is_visible
@@ -37,6 +37,7 @@ from visualizer.scene import (
     region_heat_points,
     set_camera,
 )
+from visualizer.surface import OFF_HEAD_MM  # a picked point farther than this from the skin is "off the head"
 from visualizer.view_camera import ViewCamera, parse_view_camera
 
 log = logging.getLogger("injectviz.app")
@@ -44,12 +45,10 @@ log = logging.getLogger("injectviz.app")
 pv.OFF_SCREEN = True
 
 DRAG_PX = 4  # a pointer that moved more than this between down and up was a drag, not a click
-OFF_HEAD_MM = 6.0  # a picked point farther than this from the skin is "off the head"
 PATIENT_STEP_SECONDS = 4.0
 PATIENT_VIEW_MM = 230.0  # a patient step shows at least this much around its site (face/ear/shoulder)
 QUIZ_REGION_MM = 240.0  # the trainer's view of a muscle region: the whole face or side of the head
 ANSWER_VIEW_MM = 160.0  # after an answer: the true site (and the click, if it fits) in view
-PICTURE_MAX_PX = 2800  # the downloaded picture's longest side
 # the skin is drawn decimated to this many triangles (sites and clicks use the real surface):
 # keeps browsers without a GPU and the server fallback responsive
 DISPLAY_CELLS = int(os.environ.get("INJECTVIZ_DISPLAY_CELLS", "60000")) or None
@@ -57,14 +56,9 @@ DISPLAY_CELLS = int(os.environ.get("INJECTVIZ_DISPLAY_CELLS", "60000")) or None
 ASSETS = Path(__file__).with_name("assets")
 
 
-def _error_text(exc: BaseException) -> str:
-    try:
-        from visualizer.errors import InjectVizError
-    except Exception:  # pragma: no cover
-        InjectVizError = ()  # type: ignore[assignment]
-    if isinstance(exc, (st.UserError, InjectVizError)):  # type: ignore[arg-type]
-        return str(exc)
-    return f"Something went wrong ({type(exc).__name__}: {exc}). The page is still working."
+def _error_text(exc: BaseException, where: str = "") -> str:
+    """The page's message for an error: a user's mistake as such, anything else as an error id."""
+    return guard.report(exc, where)
 
 
 def guarded(fn: Callable) -> Callable:
@@ -76,9 +70,7 @@ def guarded(fn: Callable) -> Callable:
             return fn(self, *args, **kwargs)
         except Exception as exc:
             self._t0 = None
-            if not isinstance(exc, st.UserError):
-                log.warning("handler %s failed:\n%s", fn.__name__, traceback.format_exc())
-            self.show_message(_error_text(exc), "error")
+            self.show_message(_error_text(exc, fn.__name__), "error")
             try:
                 self._push_plan_state()
             except Exception:
@@ -86,6 +78,28 @@ def guarded(fn: Callable) -> Callable:
             return None
 
     return wrapper
+
+
+def png_bytes(img: np.ndarray) -> bytes:
+    """Encode an RGB(A) image (rows top to bottom, uint8) as PNG, in memory."""
+    from vtkmodules.util.numpy_support import numpy_to_vtk
+    from vtkmodules.vtkCommonDataModel import vtkImageData
+    from vtkmodules.vtkIOImage import vtkPNGWriter
+
+    a = np.ascontiguousarray(np.asarray(img, dtype=np.uint8)[::-1])  # VTK rows run bottom-up
+    h, w = a.shape[:2]
+    comps = a.shape[2] if a.ndim == 3 else 1
+    data = vtkImageData()
+    data.SetDimensions(w, h, 1)
+    arr = numpy_to_vtk(a.reshape(-1, comps), deep=True)
+    data.GetPointData().SetScalars(arr)
+    writer = vtkPNGWriter()
+    writer.SetInputData(data)
+    writer.WriteToMemoryOn()
+    writer.Write()
+    from vtkmodules.util.numpy_support import vtk_to_numpy
+
+    return vtk_to_numpy(writer.GetResult()).tobytes()
 
 
 class InjectVizApp(TrameApp):
@@ -98,7 +112,8 @@ class InjectVizApp(TrameApp):
         self.context = context or default_context()
         self.head = self.context.head
         self.session = st.Session(self.context.engine, self.head,
-                                  protocol=protocol or self.context.protocol)
+                                  protocol=protocol or self.context.protocol,
+                                  protocols=self.context.protocols)
         self.plotter = pv.Plotter(off_screen=True, window_size=(1000, 760))
         self.scene = None if page_only else build_scene(
             self.plotter, self.head, self.session.plan, show_muscles=True, show_labels=True,
@@ -115,6 +130,8 @@ class InjectVizApp(TrameApp):
         self.last_update_ms = 0.0
         self._init_state()
         self._build_ui()
+        guard.install(self)  # every request from the page is checked first (visualizer.app.inputs)
+        faults.install(self)  # the page restores its inputs after a reload or a reconnect
 
     # ------------------------------------------------------------------------------------
     # state
@@ -187,6 +204,7 @@ class InjectVizApp(TrameApp):
             s.muscle_colors = {r["muscle_key"]: muscle_hex(r["muscle_key"]) for r in tot["per_muscle"]}
             s.patient = ses.patient_text()
             s.patient_info = ses.patient_summary()
+            s.saved_inputs = faults.snapshot(self)
 
     def show_message(self, text: str, kind: str = "info") -> None:
         with self.state:
@@ -665,8 +683,7 @@ class InjectVizApp(TrameApp):
         except asyncio.CancelledError:
             pass
         except Exception as exc:
-            log.warning("play loop failed:\n%s", traceback.format_exc())
-            self.show_message(_error_text(exc), "error")
+            self.show_message(_error_text(exc, "patient play"), "error")
             self.state.patient_playing = False
             self.state.flush()
 
@@ -794,36 +811,36 @@ class InjectVizApp(TrameApp):
             return ""
 
     def snapshot_png(self, camera: Any = None, size: Any = None) -> bytes:
-        """PNG of the view as the user sees it, rendered on the server (labels in both modes).
+        """PNG of the view as the user sees it, rendered on the server in memory (labels in both modes).
 
-        ``camera`` is the browser's live camera in the browser-rendered mode (None in the
-        server-rendered mode, whose camera is the server's); ``size`` the view's [width, height].
+        ``camera``: the browser's live vtk.js camera (mesh frame, mm) in the browser-rendered mode
+        (the server adopts it, so the picture is the turned and zoomed view); ignored in the
+        server-rendered mode, whose camera is the server's.  ``size``: the view's ``[width,
+        height]`` in px (16-4096 each), or None for the view's size.  Both are checked first
+        (``visualizer.app.inputs``); no file is written.
         """
         try:
-            w, h = self.view_size if self.local else tuple(self.plotter.ren_win.GetSize())
-            if isinstance(size, (list, tuple)) and len(size) == 2:
-                w, h = size
-            if camera is not None and self.local:
+            checked = inputs.check_trigger(self, "snapshot_png", [camera, size], {})[0]
+            camera, size = [*checked, None, None][:2]
+            w, h = size or (self.view_size if self.local else tuple(self.plotter.ren_win.GetSize()))
+            if camera and self.local:
                 self.adopt_camera(camera, w, h)
-            cam = self.server_camera()
-            # 1400 px wide, the view's shape, never more than PICTURE_MAX_PX on a side
-            scale = min(1400.0 / max(cam.width, 1.0), PICTURE_MAX_PX / max(cam.width, cam.height, 1.0))
-            old = tuple(self.plotter.ren_win.GetSize())
-            with tempfile.TemporaryDirectory() as tmp:
-                path = Path(tmp) / "view.png"
-                self.plotter.window_size = (max(2, round(cam.width * scale)), max(2, round(cam.height * scale)))
-                try:
-                    self.plotter.reset_camera_clipping_range()
-                    self.plotter.screenshot(str(path))
-                finally:
-                    self.plotter.window_size = old
-                data = path.read_bytes()
+            w, h = (min(max(round(float(v)), inputs.MIN_IMAGE_PX), inputs.MAX_IMAGE_PX) for v in (w, h))
+            # small views are drawn larger (labels stay legible), never past MAX_IMAGE_PX a side
+            scale = min(max(1.0, 1400.0 / w), inputs.MAX_IMAGE_PX / max(w, h))
+            old = tuple(self.plotter.window_size)
+            try:
+                self.plotter.window_size = (max(1, round(w * scale)), max(1, round(h * scale)))
+                self.plotter.reset_camera_clipping_range()
+                img = self.plotter.screenshot(None, return_img=True)
+            finally:
+                self.plotter.window_size = old
+            data = png_bytes(img)
             if not self.local:
                 self.remote_view.update()
             return data
         except Exception as exc:
-            log.warning("snapshot failed:\n%s", traceback.format_exc())
-            self.show_message(_error_text(exc), "error")
+            self.show_message(_error_text(exc, "snapshot_png"), "error")
             return b""
 
     # ------------------------------------------------------------------------------------

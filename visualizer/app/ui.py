@@ -13,6 +13,8 @@ from trame.widgets import client, html
 from trame.widgets import vuetify3 as v3
 from trame_pyvista import PyVistaLocalView, PyVistaRemoteView
 
+from visualizer.app.faults import JS as FAULTS_JS
+from visualizer.app.faults import download_click
 from visualizer.plan import DISCLAIMER
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -98,6 +100,7 @@ def build_layout(app: InjectVizApp) -> VAppLayout:
     with VAppLayout(server, full_height=True) as layout:
         client.Style(CSS)
         client.Script(JS)
+        client.Script(FAULTS_JS)  # reconnect, inputs kept in the address, checked downloads
         client.ClientTriggers(
             mounted="view_mode = utils.get('injectviz.webgl()') ? view_mode : 'remote'",
         )
@@ -142,20 +145,20 @@ def _app_bar(app: InjectVizApp) -> None:
             with v3.VList(density="compact"):
                 v3.VListItem(
                     title="Picture of the view (PNG)", id="download-png",
-                    click=(
-                        "utils.download(`injectviz-${protocol_id}.png`, "
+                    click=download_click(
+                        "`injectviz-${protocol_id}.png`",
                         f"trigger('snapshot_png', [{local_camera_expr(app.view_ref)}, "
-                        "window.injectviz.viewSize()]), 'image/png')"
-                    ),
+                        "window.injectviz.viewSize()])",
+                        "image/png", "png"),
                 )
                 v3.VListItem(
                     title="Plan (JSON)", id="download-json",
-                    click="utils.download(`plan-${protocol_id}.json`, trigger('plan_json'), "
-                          "'application/json')",
+                    click=download_click("`plan-${protocol_id}.json`", "trigger('plan_json')",
+                                         "application/json", "json"),
                 )
                 v3.VListItem(
                     title="Plan (CSV)", id="download-csv",
-                    click="utils.download(`plan-${protocol_id}.csv`, trigger('plan_csv'), 'text/csv')",
+                    click=download_click("`plan-${protocol_id}.csv`", "trigger('plan_csv')", "text/csv", "csv"),
                 )
         v3.VBtn(icon="mdi-tune-vertical", click="drawer = !drawer", title="Show/hide panel")
 
