@@ -174,11 +174,14 @@ def test_quiz_round(session, head):
         session.quiz_answer(site.position)
 
 
-def test_quiz_prompts_name_muscle_side_and_number(session):
+def test_quiz_prompts_use_the_plans_site_numbers(session):
     q = session.quiz_start(seed=3)
-    prompts = set(q.prompts.values())
-    assert "left temporalis, site 1" in prompts and "right temporalis, site 4" in prompts
-    assert "procerus, site 1" in prompts
+    by_order = {s.order: s for s in session.plan.sites}
+    for sid, prompt in q.prompts.items():
+        site = session.plan.site(sid)
+        assert prompt.startswith(f"site {site.order}: ") and site.muscle.replace("_", " ") in prompt
+    assert q.prompts[by_order[1].id] == "site 1: procerus"
+    assert by_order[8].side in q.prompts[by_order[8].id]
 
 
 def test_quiz_score_curve():
@@ -334,8 +337,9 @@ def test_app_local_click_is_picked_with_the_browser_camera(app, head):
     assert app.state.pain_point is not None
     assert np.linalg.norm(np.asarray(app.state.pain_point) - target) < 1.0
     assert {r["side"] for r in app.state.site_rows if r["ftp"]} == {"right"}
-    # the server camera is left as it was
-    assert tuple(app.plotter.window_size) == (1000, 760)
+    # the server takes the browser's camera and view size (presets, pictures start from it)
+    assert np.allclose(app.plotter.camera.position, cam["position"], atol=1e-6)
+    assert tuple(app.plotter.ren_win.GetSize()) == (800, 600)
     before = app.state.pain_point
     app.on_local_click(400, 300, 800, 600, cam, [300, 300], [400, 300])  # a drag
     assert app.state.pain_point == before

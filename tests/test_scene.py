@@ -120,19 +120,28 @@ def test_muscle_tint_and_pain_heat(plotter, head, preempt):
     codes = np.asarray(head.mesh.point_data["muscle"])
     assert (rgb[codes == 0] == sc.SKIN_RGB.astype(int)).all()
     assert (rgb[codes != 0] != sc.SKIN_RGB.astype(int)).any(axis=1).all()
-    # a pain point reddens the skin around it, softly, and nothing far away
+    # a pain point reddens the skin around it, softly, and nothing far away: drawn as a patch
+    # just above the skin, so the skin itself (sent once to a browser) never changes
     p = np.asarray(head.landmarks["left_tragus"]) + np.array([0, 10, 45])
     p, _ = head.snap(p)
+    skin_mtime = s.meshes["head"].GetMTime()
     s.update(pain_point=p)
-    hot = np.asarray(s.meshes["head"].point_data["rgb"]).astype(int)
-    pts = np.asarray(s.meshes["head"].points)
-    d = np.linalg.norm(pts - p, axis=1)
-    near, ring, far = d < 4, (d > 20) & (d < 30), d > 80
-    redness = hot[:, 0] - hot[:, 2]
-    assert redness[near].mean() > redness[ring].mean() > (rgb[:, 0] - rgb[:, 2])[ring].mean()
-    assert (hot[far] == rgb[far]).all()
-    s.update(pain_point=None)
+    assert s.meshes["head"].GetMTime() == skin_mtime
     assert (np.asarray(s.meshes["head"].point_data["rgb"]) == rgb).all()
+    heat = s.meshes["heat"]
+    assert s.actors["heat"].GetVisibility() and 0 < heat.n_points < s.meshes["head"].n_points / 5
+    hot = np.asarray(heat.point_data["rgb"]).astype(int)
+    hp = np.asarray(heat.points)
+    d = np.linalg.norm(hp - p, axis=1)
+    near, ring = d < 4, (d > 20) & (d < 30)
+    redness = hot[:, 0] - hot[:, 2]
+    assert redness[near].mean() > redness[ring].mean() > (rgb[:, 0] - rgb[:, 2]).mean()
+    assert d.max() < 80  # nothing far away
+    gap = s.head.surface.distance_to_surface(hp)
+    assert gap.max() < 1.5  # on the skin (0.3 mm above the displayed, decimated skin)
+    s.update(pain_point=None)
+    assert not s.actors["heat"].GetVisibility()
+    assert s.meshes["head"].GetMTime() == skin_mtime
 
 
 def test_region_heat_points_come_from_the_engine(head):

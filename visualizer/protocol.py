@@ -47,12 +47,14 @@ __all__ = [
     "MUSCLES",
     "PROTOCOLS_DIR",
     "SIDED_LANDMARKS",
+    "Aftercare",
     "Arc",
     "Dilution",
     "ExpandedSite",
     "Expected",
     "FollowThePain",
     "Offset",
+    "PatientInfo",
     "Placement",
     "Protocol",
     "Site",
@@ -610,6 +612,29 @@ class ExpandedSite:
         return tuple(n for n in names if n is not None)
 
 
+class Aftercare(_Model):
+    """What the patient is told after the session, in plain words, each part from ``sources``."""
+
+    normal: list[NonBlank] = Field(min_length=1)  # what is normal afterwards
+    starts_to_work: NonBlank  # when the effect begins
+    come_back: NonBlank  # when to come back
+    urgent: list[NonBlank] = Field(min_length=1)  # warning signs that need urgent care
+    sources: list[Source] = Field(min_length=1)
+
+
+class PatientInfo(_Model):
+    """The patient view's figures: session length (an estimate from the site count) and aftercare.
+
+    minutes = ``setup_minutes`` + ``seconds_per_site`` × sites / 60, rounded to 5 minutes;
+    ``duration_note`` says where the two figures come from (or that they are chosen).
+    """
+
+    setup_minutes: float = Field(ge=0, le=120)
+    seconds_per_site: float = Field(gt=0, le=600)
+    duration_note: NonBlank
+    aftercare: Aftercare
+
+
 class Protocol(_Model):
     """A validated protocol file. Construct it with :func:`load_protocol`."""
 
@@ -627,6 +652,7 @@ class Protocol(_Model):
     notes: str | None = None
     sites: list[Site] = Field(min_length=1)
     follow_the_pain: FollowThePain | None = None
+    patient: PatientInfo | None = None
 
     _path: Path | None = PrivateAttr(default=None)
 

@@ -315,7 +315,11 @@ class Scene:
     """All actors of one plotter's scene, updated in place.
 
     Actors (``scene.actors[name]``): ``head``, ``sites``, ``ftp_rings``, ``labels``, ``highlight``,
-    ``landmarks``, ``landmark_labels``, ``guess``, ``answer``.
+    ``landmarks``, ``landmark_labels``, ``guess``, ``answer``, ``heat``.
+
+    The pain glow (``heat``) is a small patch of the skin drawn just above it, so a new pain origin
+    or pain region changes only that patch: the skin itself (its colours included) is not touched
+    and never has to be sent to a browser again.
     """
 
     def __init__(self, plotter: pv.Plotter, head: Any, plan: Any = None, *, show_muscles: bool = True,
@@ -344,6 +348,7 @@ class Scene:
         self._build_head()
         self._base_rgb = self._skin_rgb(False)
         self._tinted_rgb = self._skin_rgb(True)
+        self._add_heat()
         for name in ("sites", "ftp_rings", "labels", "highlight", "landmarks", "landmark_labels",
                      "guess", "answer"):
             self._add_overlay(name)
@@ -361,6 +366,19 @@ class Scene:
             mesh, scalars="rgb", rgb=True, smooth_shading=True, ambient=0.22, diffuse=0.78,
             specular=0.06, specular_power=12, name="head", pickable=True, show_scalar_bar=False,
         )
+
+    def _add_heat(self) -> None:
+        skin = self.meshes["head"]
+        self._skin_faces = np.asarray(skin.regular_faces, dtype=np.int64)
+        self._skin_normals = np.asarray(skin.point_normals, dtype=float)
+        mesh = pv.PolyData()
+        _replace(mesh, pv.PolyData())
+        self.meshes["heat"] = mesh
+        self.actors["heat"] = self.plotter.add_mesh(
+            mesh, scalars="rgb", rgb=True, smooth_shading=True, ambient=0.22, diffuse=0.78,
+            specular=0.06, specular_power=12, name="heat", pickable=False, show_scalar_bar=False,
+        )
+        self.actors["heat"].SetVisibility(False)
 
     def _add_overlay(self, name: str) -> None:
         mesh = pv.PolyData()
@@ -442,20 +460,21 @@ class Scene:
             self.geometry = SiteGeometry.from_plan(plan)
             self.radius = marker_radius(self.geometry.positions)
         skin_changed = _force
+        heat_changed = _force
         if show_muscles is not ... and bool(show_muscles) != self.show_muscles:
             self.show_muscles = bool(show_muscles)
-            skin_changed = True
+            skin_changed = heat_changed = True
         if pain_point is not ...:
             new = None if pain_point is None else np.asarray(pain_point, dtype=float).reshape(3)
             if (new is None) != (self.pain_point is None) or (
                 new is not None and not np.allclose(new, self.pain_point)
             ):
-                skin_changed = True
+                heat_changed = True
             self.pain_point = new
         if heat_points is not ...:
             new_h = np.zeros((0, 3)) if heat_points is None else np.asarray(list(heat_points), float).reshape(-1, 3)
             if new_h.shape != self.heat_points.shape or not np.allclose(new_h, self.heat_points):
-                skin_changed = True
+                heat_changed = True
             self.heat_points = new_h
         if show_labels is not ...:
             self.show_labels = bool(show_labels)
@@ -471,29 +490,59 @@ class Scene:
             self._update_highlight()
         if skin_changed:
             self._update_skin()
+        if heat_changed:
+            self._update_heat()
         self._update_visibility()
+
+    def _skin_colors(self) -> np.ndarray:
+        return self._tinted_rgb if self.show_muscles else self._base_rgb
 
     def _update_skin(self) -> None:
         mesh = self.meshes["head"]
-        rgb = (self._tinted_rgb if self.show_muscles else self._base_rgb).copy()
-        heat_src = [(c, _HEAT_REGION_SIGMA_MM) for c in self.heat_points]
-        if self.pain_point is not None:
-            heat_src.append((self.pain_point, _HEAT_SIGMA_MM))
-        if heat_src:
-            pts = np.asarray(mesh.points, dtype=float)
-            w = np.zeros(len(pts))
-            for c, sigma in heat_src:
-                d2 = np.einsum("ij,ij->i", pts - c, pts - c)
-                w = np.maximum(w, np.exp(-d2 / (2 * sigma**2)))
-            w[w < 2e-3] = 0.0
-            a = (_HEAT_ALPHA * w)[:, None]
-            rgb = (1 - a) * rgb + a * HEAT_RGB
-        mesh.point_data["rgb"] = np.clip(np.rint(rgb), 0, 255).astype(np.uint8)
+        mesh.point_data["rgb"] = np.clip(np.rint(self._skin_colors()), 0, 255).astype(np.uint8)
         mesh.Modified()
+
+    def heat_weights(self) -> np.ndarray:
+        """Pain-glow strength (0..1) at each skin point of the displayed mesh."""
+        pts = np.asarray(self.meshes["head"].points, dtype=float)
+        w = np.zeros(len(pts))
+        src = [(c, _HEAT_REGION_SIGMA_MM) for c in self.heat_points]
+        if self.pain_point is not None:
+            src.append((self.pain_point, _HEAT_SIGMA_MM))
+        for c, sigma in src:
+            d2 = np.einsum("ij,ij->i", pts - c, pts - c)
+            w = np.maximum(w, np.exp(-d2 / (2 * sigma**2)))
+        w[w < 2e-3] = 0.0
+        return w
+
+    def _update_heat(self) -> None:
+        """The glow: the skin's triangles near the pain, recoloured, lifted 0.3 mm off the skin."""
+        w = self.heat_weights()
+        faces = self._skin_faces
+        sel = (w[faces] > 0).any(axis=1)
+        if not sel.any():
+            _replace(self.meshes["heat"], pv.PolyData())
+            return
+        f = faces[sel]
+        used, inverse = np.unique(f, return_inverse=True)
+        a = (_HEAT_ALPHA * w[used])[:, None]
+        rgb = (1 - a) * self._skin_colors()[used] + a * HEAT_RGB
+        pts = np.asarray(self.meshes["head"].points, dtype=float)[used] + 0.3 * self._skin_normals[used]
+        tris = inverse.reshape(-1, 3)
+        patch = pv.PolyData(pts, np.hstack([np.full((len(tris), 1), 3, dtype=np.int64), tris]).ravel())
+        patch.point_data["rgb"] = np.clip(np.rint(rgb), 0, 255).astype(np.uint8)
+        _replace(self.meshes["heat"], patch)
 
     def _update_sites(self) -> None:
         g = self.geometry
         r = self.radius
+        # a new plan with the same sites (most pain changes) changes nothing to draw or to send
+        key = (tuple(g.ids), np.asarray(g.positions).tobytes(), np.asarray(g.normals).tobytes(),
+               tuple(g.muscles), tuple(np.asarray(g.order).tolist()), tuple(np.asarray(g.units).tolist()),
+               tuple(np.asarray(g.ftp).tolist()), float(r))
+        if key == getattr(self, "_sites_key", None):
+            return
+        self._sites_key = key
         k = len(g.ids)
         if k == 0:
             for name in ("sites", "ftp_rings", "labels"):
@@ -543,6 +592,7 @@ class Scene:
         _replace(self.meshes["highlight"], ring)
 
     def _update_visibility(self) -> None:
+        self.actors["heat"].SetVisibility(self.meshes["heat"].n_points > 3)  # 3: the empty placeholder
         has_sites = len(self.geometry.ids) > 0
         self.actors["sites"].SetVisibility(self.show_sites and has_sites)
         self.actors["ftp_rings"].SetVisibility(self.show_sites and bool(np.any(self.geometry.ftp)))

@@ -147,7 +147,7 @@ def test_patient_step_through_advances(page, artifacts):
     wait_text(page, "#patient-step", lambda t: t == "Site 3 of 31", timeout=12)
     page.locator("#patient-pause").click()
     assert first_where
-    assert "warm and cold" in text(page, "#aftercare")
+    assert "What is normal" in text(page, "#aftercare")
     page.wait_for_timeout(1200)
     shot(page, artifacts, "patient")
 
@@ -155,7 +155,7 @@ def test_patient_step_through_advances(page, artifacts):
 def test_quiz_answer_is_scored(page, artifacts):
     page.locator("#tab-trainer").click()
     page.locator("#quiz-start").click()
-    wait_text(page, "#quiz-prompt", lambda t: t.startswith("Find:"))
+    wait_text(page, "#quiz-prompt", lambda t: t.startswith("Find site "))
     assert text(page, "#quiz-progress") == "Site 1 of 31"
     page.wait_for_timeout(800)
     box = head_box(page, top_fraction=0.45)
@@ -180,7 +180,7 @@ def test_two_browsers_do_not_share_a_patient(browser, app_url):
         wait_text(a, "#total-units", lambda t: float(t) > 155)
         a.locator("#tab-trainer").click()
         a.locator("#quiz-start").click()
-        wait_text(a, "#quiz-prompt", lambda t: t.startswith("Find:"))
+        wait_text(a, "#quiz-prompt", lambda t: t.startswith("Find site "))
         b.wait_for_timeout(1000)
         assert text(b, "#total-units") == "155"
         assert "none" in text(b, "#pain-summary")

@@ -29,15 +29,16 @@ from trame.decorators import change
 from visualizer.app import faults, guard, inputs
 from visualizer.app import state as st
 from visualizer.app.context import AppContext, default_context
+from visualizer.framing import frame_points, frame_site, is_visible
 from visualizer.scene import (
     VIEWS,
     build_scene,
-    focus_camera,
     muscle_hex,
     region_heat_points,
     set_camera,
 )
 from visualizer.surface import OFF_HEAD_MM  # a picked point farther than this from the skin is "off the head"
+from visualizer.view_camera import ViewCamera, parse_view_camera
 
 log = logging.getLogger("injectviz.app")
 
@@ -45,6 +46,9 @@ pv.OFF_SCREEN = True
 
 DRAG_PX = 4  # a pointer that moved more than this between down and up was a drag, not a click
 PATIENT_STEP_SECONDS = 4.0
+PATIENT_VIEW_MM = 230.0  # a patient step shows at least this much around its site (face/ear/shoulder)
+QUIZ_REGION_MM = 240.0  # the trainer's view of a muscle region: the whole face or side of the head
+ANSWER_VIEW_MM = 160.0  # after an answer: the true site (and the click, if it fits) in view
 # the skin is drawn decimated to this many triangles (sites and clicks use the real surface):
 # keeps browsers without a GPU and the server fallback responsive
 DISPLAY_CELLS = int(os.environ.get("INJECTVIZ_DISPLAY_CELLS", "60000")) or None
@@ -116,6 +120,7 @@ class InjectVizApp(TrameApp):
             antialias=False, display_cells=DISPLAY_CELLS,
         )
         self._picker = None
+        self.view_size: tuple[float, float] = tuple(float(v) for v in self.plotter.window_size)  # type: ignore[assignment]
         if not page_only:
             self.camera_preset("front")
             self._cell_picker()  # builds the skin locator now, not on the first click
@@ -171,8 +176,7 @@ class InjectVizApp(TrameApp):
             "quiz": None,
             "quiz_result": None,
             "quiz_summary": None,
-            "aftercare": list(st.AFTERCARE),
-            "patient_minutes": st.PATIENT_MINUTES,
+            "patient_info": {},
             "muscle_colors": {},
             "views": list(VIEWS),
         })
@@ -199,6 +203,7 @@ class InjectVizApp(TrameApp):
             s.selected_site = ses.selected
             s.muscle_colors = {r["muscle_key"]: muscle_hex(r["muscle_key"]) for r in tot["per_muscle"]}
             s.patient = ses.patient_text()
+            s.patient_info = ses.patient_summary()
             s.saved_inputs = faults.snapshot(self)
 
     def show_message(self, text: str, kind: str = "info") -> None:
@@ -217,11 +222,25 @@ class InjectVizApp(TrameApp):
     def view_update(self, camera: bool = False) -> None:
         """Send the changed scene to the browser (geometry deltas or a new image)."""
         if self.local:
-            self.local_view.update()
+            self._push_local_delta()
             if camera:
                 self.local_view.push_camera()
         else:
             self.remote_view.update()
+
+    def _push_local_delta(self) -> None:
+        """Publish only what changed since the last push to the browser's vtk.js view.
+
+        trame-vtk's ``VtkLocalView.update()`` also serializes the whole scene again into the page
+        state on every call, which only a newly mounted view reads; that full state is refreshed
+        when the view is about to be unmounted (switch to server rendering), so a later remount
+        starts from it and the deltas pushed after it.
+        """
+        lv = self.local_view
+        if not self.server.protocol:
+            return
+        delta = lv._helper.scene(self.plotter.render_window, new_state=False, widgets=lv.get_widgets())
+        self.server.protocol.publish("trame.vtk.delta", delta)
 
     def _apply_scene(self, **kw: Any) -> None:
         self.scene.update(**kw)
@@ -381,6 +400,8 @@ class InjectVizApp(TrameApp):
         if view_mode not in ("local", "remote"):
             self.state.view_mode = "local"
             raise st.UserError(f"Unknown view mode {view_mode!r}.")
+        if view_mode == "remote":
+            self.local_view.update()  # full scene state for when the browser view is mounted again
         self.view_update(camera=True)
 
     def camera_preset(self, view: str) -> None:
@@ -422,33 +443,76 @@ class InjectVizApp(TrameApp):
         name = next((k for k, a in self.scene.actors.items() if a is actor), None)
         return np.array(picker.GetPickPosition(), dtype=float), name
 
+    def adopt_camera(self, camera: Any, width: Any, height: Any) -> ViewCamera:
+        """Make the browser's live camera (vtk.js ``getCamera()``, mesh frame) the server's.
+
+        The server's camera then matches what the user sees: picks, pictures, presets and the
+        scene updates sent back to the browser all start from it.  In the browser-rendered mode
+        the (never shown) server window also takes the view's size, so aspect ratios agree.
+        """
+        try:
+            cam = parse_view_camera(camera, width, height)
+        except ValueError as exc:
+            raise st.UserError(f"The view could not be read ({exc}): try again.") from None
+        cam.apply(self.plotter.camera)
+        self.view_size = (cam.width, cam.height)
+        if self.local:
+            size = (max(2, round(cam.width)), max(2, round(cam.height)))
+            if tuple(self.plotter.ren_win.GetSize()) != size:
+                self.plotter.ren_win.SetSize(*size)
+        self.plotter.renderer.ResetCameraClippingRange()
+        return cam
+
+    def server_camera(self) -> ViewCamera:
+        """The server's camera and the view size (what a pick or a picture uses)."""
+        w, h = self.view_size if self.local else self.plotter.ren_win.GetSize()
+        return ViewCamera.from_vtk(self.plotter.camera, w, h)
+
+    def turn_to(self, points: Any, normals: Any = None, *, min_extent: float = 200.0) -> None:
+        """Server camera to frame skin points (mesh frame) from outside, head upright.
+
+        The caller pushes it to the browser (``view_update(camera=True)``).
+        """
+        cam = self.server_camera()
+        pose = frame_points(self.head, points, normals, min_extent=min_extent,
+                            aspect=cam.width / max(cam.height, 1.0))
+        self.plotter.camera_position = pose.as_list()
+        self.plotter.camera.view_angle = 30.0
+        self.plotter.reset_camera_clipping_range()
+
+    @guarded
+    def on_view_camera(self, camera: Any = None, width: Any = None, height: Any = None) -> None:
+        """The user rotated or zoomed the browser's view: keep the server's camera in step."""
+        if self.local and camera is not None:
+            self.adopt_camera(camera, width, height)
+
     def pick_with_camera(self, x: float, y: float, width: float, height: float,
                          camera: dict | None) -> tuple[np.ndarray | None, str | None]:
         """Pick at view pixel (x, y) (origin top-left) as seen through ``camera`` (the browser's)."""
 
-        w, h = round(float(width)), round(float(height))
+        w, h = float(width), float(height)
         if w < 2 or h < 2 or not (0 <= float(x) <= w and 0 <= float(y) <= h):
             return None, None
-        cam = self.plotter.camera
-        saved_cam = (cam.position, cam.focal_point, cam.up, cam.view_angle)
-        saved_size = tuple(self.plotter.window_size)
+        if camera is not None:
+            self.adopt_camera(camera, w, h)
+        saved_size = tuple(self.plotter.ren_win.GetSize())
+        size = (max(2, round(w)), max(2, round(h)))
         try:
-            if isinstance(camera, dict) and camera.get("position") and camera.get("focalPoint"):
-                cam.position = tuple(float(v) for v in camera["position"])
-                cam.focal_point = tuple(float(v) for v in camera["focalPoint"])
-                cam.up = tuple(float(v) for v in camera.get("viewUp") or saved_cam[2])
-                cam.view_angle = float(camera.get("viewAngle") or saved_cam[3])
-            self.plotter.ren_win.SetSize(w, h)
+            if saved_size != size:
+                self.plotter.ren_win.SetSize(*size)
             self.plotter.renderer.ResetCameraClippingRange()
             picker = self._cell_picker()
-            if not picker.Pick(float(x), float(h) - float(y), 0, self.plotter.renderer):
+            # VTK display coordinates: origin bottom-left, in the window's pixels
+            px = float(x) * size[0] / w
+            py = (h - float(y)) * size[1] / h
+            if not picker.Pick(px, py, 0, self.plotter.renderer):
                 return None, None
             actor = picker.GetActor()
             name = next((k for k, a in self.scene.actors.items() if a is actor), None)
             return np.array(picker.GetPickPosition(), dtype=float), name
         finally:
-            cam.position, cam.focal_point, cam.up, cam.view_angle = saved_cam
-            self.plotter.ren_win.SetSize(*saved_size)
+            if tuple(self.plotter.ren_win.GetSize()) != saved_size:
+                self.plotter.ren_win.SetSize(*saved_size)
 
     def _cell_picker(self) -> Any:
         """A cell picker limited to the skin and the site markers (skin via a static locator)."""
@@ -562,7 +626,12 @@ class InjectVizApp(TrameApp):
         pos = self.scene.site_position(text.get("site_id", ""))
         self.scene.update(highlight=text.get("site_id"))
         if camera and pos is not None:
-            focus_camera(self.plotter, self.head, pos[0], pos[1])
+            cam = self.server_camera()
+            pose = frame_site(self.head, pos[0], pos[1], min_extent=PATIENT_VIEW_MM,
+                              aspect=cam.width / max(cam.height, 1.0))
+            self.plotter.camera_position = pose.as_list()
+            self.plotter.camera.view_angle = 30.0
+            self.plotter.reset_camera_clipping_range()
         self.view_update(camera=camera)
 
     @guarded
@@ -637,16 +706,32 @@ class InjectVizApp(TrameApp):
         }
         self.state.quiz_summary = q.summary() if q.finished else None
 
+    def _clear_error(self) -> None:
+        """A message about an earlier question or click does not outlive it."""
+        if self.state.message:
+            self.state.message = ""
+
+    def _turn_to_quiz_region(self) -> None:
+        """Camera to the region of the quizzed site: every site of its muscle on its side."""
+        q = self.session.quiz
+        site = None if q is None else q.current_site
+        if site is None:
+            return
+        same = [s for s in self.session.plan.sites if s.muscle == site.muscle and s.side == site.side]
+        self.turn_to([s.position for s in same], [s.normal for s in same], min_extent=QUIZ_REGION_MM)
+
     @guarded
     def quiz_start(self) -> None:
         self.session.quiz_start()
         with self.state:
+            self._clear_error()
             self.state.quiz_result = None
             self.state.show_answers = False
             self._quiz_state()
         self.scene.set_markers()
         self._apply_display()
-        self.view_update()
+        self._turn_to_quiz_region()
+        self.view_update(camera=True)
 
     def quiz_answer(self, point: np.ndarray) -> None:
         q = self.session.quiz
@@ -659,11 +744,20 @@ class InjectVizApp(TrameApp):
         truth = self.scene.site_position(ans.site_id)
         self.scene.set_markers(guess=p, guess_normal=n, answer=ans.truth,
                                answer_normal=None if truth is None else truth[1])
-        self.view_update()
+        turned = False
+        if not is_visible(self.head, self.server_camera(), ans.truth):
+            # the true site is off screen or behind the head: show it (with the click if it fits)
+            pts = [ans.truth, p] if float(np.linalg.norm(np.subtract(ans.truth, p))) < 150 else [ans.truth]
+            nrm = None if truth is None else [truth[1]] * len(pts)
+            self.turn_to(pts, nrm, min_extent=ANSWER_VIEW_MM)
+            turned = True
+        self.view_update(camera=turned)
         with self.state:
+            self._clear_error()
             self.state.quiz_result = {
                 "prompt": ans.prompt,
                 "error_mm": round(ans.error_mm, 1),
+                "measured": ans.measured,
                 "score": ans.score,
                 "within": ans.error_mm <= st.QUIZ_GOOD_MM,
             }
@@ -676,12 +770,14 @@ class InjectVizApp(TrameApp):
             raise st.UserError("Start a quiz round first.")
         q.next()
         with self.state:
+            self._clear_error()
             self.state.quiz_result = None
             self._quiz_state()
             if q.finished:
                 self.state.quiz_summary = q.summary()
         self.scene.set_markers()
-        self.view_update()
+        self._turn_to_quiz_region()
+        self.view_update(camera=True)
 
     def _end_quiz(self) -> None:
         self.session.quiz = None
@@ -694,6 +790,7 @@ class InjectVizApp(TrameApp):
     @guarded
     def quiz_stop(self) -> None:
         self._end_quiz()
+        self._clear_error()
         self.view_update()
 
     # ------------------------------------------------------------------------------------
@@ -714,34 +811,29 @@ class InjectVizApp(TrameApp):
             return ""
 
     def snapshot_png(self, camera: Any = None, size: Any = None) -> bytes:
-        """PNG of the current view, rendered on the server in memory (labels in both modes).
+        """PNG of the view as the user sees it, rendered on the server in memory (labels in both modes).
 
-        ``camera``: the browser's vtk.js camera (mesh frame, mm), or None for the server's;
-        ``size``: ``[width, height]`` in px (16-4096 each), or None for the view's size.  Both are
-        checked first (``visualizer.app.inputs``); no file is written.
+        ``camera``: the browser's live vtk.js camera (mesh frame, mm) in the browser-rendered mode
+        (the server adopts it, so the picture is the turned and zoomed view); ignored in the
+        server-rendered mode, whose camera is the server's.  ``size``: the view's ``[width,
+        height]`` in px (16-4096 each), or None for the view's size.  Both are checked first
+        (``visualizer.app.inputs``); no file is written.
         """
         try:
-            camera, size = inputs.check_trigger(self, "snapshot_png", [camera, size], {})[0]
-            w, h = size or tuple(self.plotter.window_size)
-            w, h = (min(max(round(v), inputs.MIN_IMAGE_PX), inputs.MAX_IMAGE_PX) for v in (w, h))
+            checked = inputs.check_trigger(self, "snapshot_png", [camera, size], {})[0]
+            camera, size = [*checked, None, None][:2]
+            w, h = size or (self.view_size if self.local else tuple(self.plotter.ren_win.GetSize()))
+            if camera and self.local:
+                self.adopt_camera(camera, w, h)
+            w, h = (min(max(round(float(v)), inputs.MIN_IMAGE_PX), inputs.MAX_IMAGE_PX) for v in (w, h))
             # small views are drawn larger (labels stay legible), never past MAX_IMAGE_PX a side
             scale = min(max(1.0, 1400.0 / w), inputs.MAX_IMAGE_PX / max(w, h))
-            cam = self.plotter.camera
-            saved_cam = (cam.position, cam.focal_point, cam.up, cam.view_angle)
             old = tuple(self.plotter.window_size)
             try:
-                if camera:
-                    cam.position = tuple(camera["position"])
-                    cam.focal_point = tuple(camera["focalPoint"])
-                    if camera.get("viewUp"):
-                        cam.up = tuple(camera["viewUp"])
-                    if camera.get("viewAngle"):
-                        cam.view_angle = float(camera["viewAngle"])
-                    self.plotter.reset_camera_clipping_range()
                 self.plotter.window_size = (max(1, round(w * scale)), max(1, round(h * scale)))
+                self.plotter.reset_camera_clipping_range()
                 img = self.plotter.screenshot(None, return_img=True)
             finally:
-                cam.position, cam.focal_point, cam.up, cam.view_angle = saved_cam
                 self.plotter.window_size = old
             data = png_bytes(img)
             if not self.local:
@@ -769,3 +861,6 @@ class InjectVizApp(TrameApp):
         from visualizer.app.ui import build_layout
 
         self.ui = build_layout(self)
+        # trame-pyvista re-sends the scene to BOTH views on every plotter render (a picture, a
+        # pick); this app pushes exactly what changed itself (view_update), so drop those hooks
+        self.plotter.clear_on_render_callbacks()

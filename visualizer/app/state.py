@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,12 +22,6 @@ from visualizer.plan import Plan, Site
 from visualizer.protocol import Protocol
 
 PAIN_SIDES = ("left", "both", "right")
-PATIENT_MINUTES = 20
-AFTERCARE = (
-    "Some soreness or a small bruise at the injection sites is common and settles within a few days.",
-    "Alternate warm and cold packs on sore spots if they bother you.",
-    "Follow your injector's instructions, and call the clinic if anything worries you.",
-)
 QUIZ_GOOD_MM = 10.0  # "within 10 mm" in the summary
 QUIZ_ZERO_MM = 30.0  # an answer this far away (or more) scores 0
 
@@ -41,7 +35,10 @@ def _words(name: str) -> str:
 
 
 def _fmt(x: float, nd: int = 2) -> str:
-    s = f"{x:.{nd}f}".rstrip("0").rstrip(".")
+    """A number with at most ``nd`` decimals, trailing decimal zeros dropped (10 -> "10", 2.50 -> "2.5")."""
+    s = f"{x:.{nd}f}"
+    if "." in s:
+        s = s.rstrip("0").rstrip(".")
     return s if s not in ("", "-0") else "0"
 
 
@@ -92,6 +89,7 @@ class QuizAnswer:
     truth: tuple[float, float, float]
     error_mm: float
     score: int
+    measured: str = "over the skin"  # or "in a straight line" (no path over the skin)
 
 
 def quiz_score(error_mm: float) -> int:
@@ -101,12 +99,21 @@ def quiz_score(error_mm: float) -> int:
     return round(100 * max(0.0, 1.0 - error_mm / QUIZ_ZERO_MM))
 
 
+def quiz_prompt(site: Site) -> str:
+    """"site 17: left occipitalis" - the number is the plan's own (the labels and the site table)."""
+    side = str(site.side) if str(site.side) not in ("", "midline", "None") else ""
+    return f"site {site.order}: {side} {_words(site.muscle)}".replace("  ", " ").strip()
+
+
 @dataclass
 class Quiz:
-    """One round over every site of a plan, in a shuffled (seeded) order."""
+    """One round over every site of a plan, in its own shuffled order.
+
+    ``seed`` makes the order reproducible (tests); ``None`` draws a fresh order for the round.
+    """
 
     plan: Any
-    seed: int = 0
+    seed: int | None = None
     order: list[str] = field(default_factory=list)
     prompts: dict[str, str] = field(default_factory=dict)
     answers: list[QuizAnswer] = field(default_factory=list)
@@ -115,14 +122,7 @@ class Quiz:
     def __post_init__(self) -> None:
         sites = sites_in_order(self.plan)
         self._by_id = {str(s.id): s for s in sites}
-        # "left temporalis, site 2": number the sites of each muscle+side in injection order
-        counters: dict[tuple[str, str], int] = {}
-        for s in sites:
-            key = (str(s.muscle), str(s.side))
-            counters[key] = counters.get(key, 0) + 1
-            side = key[1] if key[1] not in ("", "midline", "None") else ""
-            who = f"{side} {_words(key[0])}".strip()
-            self.prompts[str(s.id)] = f"{who}, site {counters[key]}"
+        self.prompts = {str(s.id): quiz_prompt(s) for s in sites}
         self.order = list(self._by_id)
         random.Random(self.seed).shuffle(self.order)
 
@@ -153,8 +153,12 @@ class Quiz:
         """An answer was given for the current question (showing the result)."""
         return len(self.answers) > self.index
 
-    def answer(self, guess: Sequence[float], distance) -> QuizAnswer:
-        """Score a click; ``distance(p, q)`` is the engine's surface distance in mm."""
+    def answer(self, guess: Sequence[float], distance: Callable[[Any, Any], Any]) -> QuizAnswer:
+        """Score a click; ``distance(p, q)`` is the engine's skin distance.
+
+        It returns either mm (a float) or an object with ``mm`` and ``how`` (see
+        ``visualizer.skin_distance.SkinDistance``).
+        """
         if self.finished:
             raise UserError("The quiz is over: start a new round.")
         if self.awaiting_next:
@@ -162,10 +166,12 @@ class Quiz:
         site = self.current_site
         truth = tuple(float(v) for v in site.position)
         g = tuple(float(v) for v in guess)
-        err = float(distance(g, truth))
+        d = distance(g, truth)
+        err = float(getattr(d, "mm", d))
+        how = str(getattr(d, "how", "over the skin"))
         a = QuizAnswer(site_id=str(site.id), prompt=self.prompt,
                        muscle=str(site.muscle), guess=g, truth=truth,  # type: ignore[arg-type]
-                       error_mm=err, score=quiz_score(err))
+                       error_mm=err, score=quiz_score(err), measured=how)
         self.answers.append(a)
         return a
 
@@ -207,10 +213,12 @@ class Session:
     """The state of one browser connection."""
 
     def __init__(self, engine: Any, head: Any, *, protocol: str = "preempt",
-                 protocol_source: str | None = None, protocols: Sequence[Protocol] = ()) -> None:
+                 protocol_source: str | None = None, protocols: Sequence[Protocol] = (),
+                 quiz_seed: int | None = None) -> None:
         """``protocols``: the set a browser may choose from (default: the bundled ones).
 
         ``protocol_source`` (a file, from the server's own start-up options) joins that set.
+        ``quiz_seed``: quiz orders reproducible from this seed (tests); None: each round its own.
         """
         self.engine = engine
         self.base_head = head
@@ -227,7 +235,7 @@ class Session:
         self.selected: str | None = None
         self.patient_index = 0
         self.quiz: Quiz | None = None
-        self.quiz_seed = 0
+        self.quiz_seed: int | None = quiz_seed  # None: every round draws its own order
         self.protocol = self._load(protocol)
         self.plan = None
         self.recompute()
@@ -407,6 +415,16 @@ class Session:
         return "; ".join(parts) if parts else "none set"
 
     # -- patient step-through ------------------------------------------------------------------
+    def patient_summary(self) -> dict[str, Any]:
+        """Session length (an estimate from this plan's site count) and the protocol's aftercare."""
+        from dataclasses import asdict
+
+        from visualizer.patient_info import patient_summary
+
+        out = asdict(patient_summary(self.protocol, len(self.plan.sites)))
+        out["sources"] = [{"citation": c, "url": u} for c, u in out["sources"]]
+        return out
+
     def patient_steps(self) -> list[Any]:
         return sites_in_order(self.plan)
 
@@ -445,7 +463,9 @@ class Session:
 
     # -- trainer -------------------------------------------------------------------------------
     def quiz_start(self, seed: int | None = None) -> Quiz:
-        if seed is None:
+        """A new round; its order comes from ``seed``, else from the session's seed (tests), else
+        is drawn at random (each round its own order)."""
+        if seed is None and self.quiz_seed is not None:
             self.quiz_seed += 1
             seed = self.quiz_seed
         if not self.plan.sites:
@@ -456,4 +476,7 @@ class Session:
     def quiz_answer(self, point: Sequence[float]) -> QuizAnswer:
         if self.quiz is None:
             raise UserError("Start a quiz round first.")
-        return self.quiz.answer(point, self.head.surface_distance)
+        from visualizer.skin_distance import skin_distance
+
+        surface = self.head.surface
+        return self.quiz.answer(point, lambda p, q: skin_distance(surface, p, q))

@@ -53,6 +53,26 @@ window.injectviz = window.injectviz || {
       return !!(c.getContext('webgl2') || c.getContext('webgl'));
     } catch (e) { return false; }
   },
+  // the live camera of the browser-rendered view and the view's size in CSS pixels (null in the
+  // server-rendered mode, whose camera lives on the server). trame-vtk's VtkLocalView.getCamera()
+  // returns a plain object read from its renderer's active camera (not a vtkCamera).
+  viewCamera: function (ref) {
+    var v = window.trame && window.trame.refs[ref];
+    var el = document.getElementById('view-3d');
+    if (!v || typeof v.getCamera !== 'function' || !el) { return null; }
+    var c = v.getCamera();
+    if (!c || !c.position || !c.focalPoint) { return null; }
+    var r = el.getBoundingClientRect();
+    return { position: Array.from(c.position), focalPoint: Array.from(c.focalPoint),
+             viewUp: Array.from(c.viewUp), viewAngle: c.viewAngle,
+             width: r.width, height: r.height };
+  },
+  viewSize: function () {
+    var el = document.getElementById('view-3d');
+    if (!el) { return null; }
+    var r = el.getBoundingClientRect();
+    return [r.width, r.height];
+  },
   scrollRow: function (id) {
     if (!id) { return; }
     setTimeout(function () {
@@ -63,12 +83,9 @@ window.injectviz = window.injectviz || {
 };
 """
 
-# camera of the browser's vtk.js view (so the downloaded picture shows what the user sees)
+# the browser's live camera (local mode) for picks and pictures; null in the server-rendered mode
 def local_camera_expr(ref: str) -> str:
-    return (
-        f"(view_mode === 'local' && $refs['{ref}'] && $refs['{ref}'].getCamera) ? "
-        f"$refs['{ref}'].getCamera().get('position', 'focalPoint', 'viewUp', 'viewAngle') : null"
-    )
+    return f"(view_mode === 'local' ? window.injectviz.viewCamera('{ref}') : null)"
 
 
 def build_layout(app: InjectVizApp) -> VAppLayout:
@@ -77,6 +94,7 @@ def build_layout(app: InjectVizApp) -> VAppLayout:
     server.trigger("plan_csv")(app.plan_csv)
     server.trigger("snapshot_png")(app.snapshot_png)
     server.trigger("local_click")(app.on_local_click)
+    server.trigger("view_camera")(app.on_view_camera)
 
     server.state.trame__title = "InjectViz"
     with VAppLayout(server, full_height=True) as layout:
@@ -129,7 +147,8 @@ def _app_bar(app: InjectVizApp) -> None:
                     title="Picture of the view (PNG)", id="download-png",
                     click=download_click(
                         "`injectviz-${protocol_id}.png`",
-                        f"trigger('snapshot_png', [{local_camera_expr(app.view_ref)}, null])",
+                        f"trigger('snapshot_png', [{local_camera_expr(app.view_ref)}, "
+                        "window.injectviz.viewSize()])",
                         "image/png", "png"),
                 )
                 v3.VListItem(
@@ -166,7 +185,13 @@ def _view(app: InjectVizApp) -> None:
         ],
     ):
         with html.Div(v_if="view_mode === 'local'", style="width: 100%; height: 100%;"):
-            app.local_view = PyVistaLocalView(app.plotter, interactor_events=("[]",))
+            # after every rotate/zoom/pan the server takes the browser's camera (presets, pictures
+            # and scene updates then start from what the user sees)
+            cam = f"window.injectviz.viewCamera('{ref}')"
+            app.local_view = PyVistaLocalView(
+                app.plotter, interactor_events=("['EndAnimation']",),
+                EndAnimation=f"trigger('view_camera', [{cam}, ({cam} || {{}}).width, ({cam} || {{}}).height])",
+            )
         with html.Div(v_else=True, style="width: 100%; height: 100%;"):
             app.remote_view = PyVistaRemoteView(
                 app.plotter,
@@ -200,6 +225,19 @@ def _overlays(app: InjectVizApp) -> None:
         with html.Div(v_if="tab === 'plan' && plan_errors.length"):
             v3.VAlert(v_for="(w, i) in plan_errors", key="i", text=("w",), type="error",
                       density="compact", variant="elevated", classes="mb-1")
+    with html.Div(classes="iv-overlay iv-legend", v_if="tab === 'patient'", id="patient-legend"):
+        with html.Div():
+            html.Span(classes="iv-dot", style="background: #ffcd00; border: 2px solid #8a6d00;")
+            html.Span("the injection described now")
+        with html.Div():
+            html.Span(classes="iv-dot", style="background: #8a8a8a;")
+            html.Span("the other injections (colour = muscle)")
+        with html.Div(v_if="totals.ftp_sites"):
+            html.Span(classes="iv-ring")
+            html.Span("{{ totals.ftp_sites }} extra injections where your headaches usually are")
+        with html.Div(v_if="pain_chips.length || pain_point"):
+            html.Span(classes="iv-dot", style="background: rgba(214,38,24,.75);")
+            html.Span("red glow: where your headaches usually are")
     with html.Div(classes="iv-overlay iv-legend", v_if="tab !== 'patient'", id="legend"):
         with html.Div(v_for="(col, m) in muscle_colors", key="m"):
             html.Span(classes="iv-dot", style=("{ background: col }",))
@@ -361,10 +399,11 @@ def _patient_tab(app: InjectVizApp) -> None:
     with html.Div(classes="pa-4", id="patient-panel"):
         html.Div("Your treatment", classes="iv-patient-mid mb-2")
         html.P(
-            "{{ totals.sites }} small injections with a very fine needle. "
-            "It takes about {{ patient_minutes }} minutes.",
-            classes="iv-patient-text",
+            "{{ totals.sites }} small injections with a very fine needle.",
+            classes="iv-patient-text mb-1",
         )
+        html.P("{{ patient_info.duration }}.", classes="iv-patient-text", id="patient-duration",
+               title=("patient_info.duration_note",))
         with v3.VCard(variant="tonal", color="teal-darken-3", classes="pa-4 my-4"):
             html.Div("{{ patient.step }}", classes="iv-patient-big", id="patient-step")
             html.Div("{{ patient.where }}", classes="iv-patient-mid mt-1", id="patient-where")
@@ -380,9 +419,29 @@ def _patient_tab(app: InjectVizApp) -> None:
                     title="Next")
             v3.VBtn(icon="mdi-restart", size="large", variant="text", click=app.patient_restart,
                     id="patient-restart", title="Start again")
-        html.Div("Afterwards", classes="iv-patient-mid mb-1")
-        with html.Ul(classes="iv-patient-text pl-5", id="aftercare"):
-            html.Li("{{ a }}", v_for="(a, i) in aftercare", key="i", classes="mb-2")
+        # the boxed warning: always on the page (never behind a hover or a click)
+        with v3.VAlert(type="error", variant="tonal", icon="mdi-alert-octagon", classes="mb-4",
+                       id="patient-urgent", title="Warning signs that need urgent care"):
+            with html.Ul(classes="iv-patient-text pl-4"):
+                html.Li("{{ u }}", v_for="(u, i) in patient_info.urgent", key="i")
+        with html.Div(id="aftercare"):
+            html.Div("Afterwards", classes="iv-patient-mid mb-1")
+            html.Div("What is normal", classes="text-subtitle-1 font-weight-bold")
+            with html.Ul(classes="iv-patient-text pl-5 mb-2", id="aftercare-normal"):
+                html.Li("{{ a }}", v_for="(a, i) in patient_info.normal", key="i", classes="mb-1")
+            html.Div("When it starts to work", classes="text-subtitle-1 font-weight-bold")
+            html.P("{{ patient_info.starts_to_work }}", classes="iv-patient-text mb-2",
+                   id="aftercare-onset")
+            html.Div("When to come back", classes="text-subtitle-1 font-weight-bold")
+            html.P("{{ patient_info.come_back }}", classes="iv-patient-text mb-2",
+                   id="aftercare-come-back")
+        with html.Details(classes="text-caption text-medium-emphasis", id="patient-sources"):
+            html.Summary("Where this information comes from")
+            html.P("Time: {{ patient_info.duration_note }}", classes="mt-1 mb-1")
+            with html.Ul(classes="pl-4"):
+                with html.Li(v_for="(src, i) in patient_info.sources", key="i"):
+                    html.A("{{ src.citation }}", href=("src.url",), target="_blank",
+                           rel="noopener noreferrer")
 
 
 def _trainer_tab(app: InjectVizApp) -> None:
@@ -391,16 +450,20 @@ def _trainer_tab(app: InjectVizApp) -> None:
             v3.VBtn("Start quiz", color="teal-darken-3", click=app.quiz_start, id="quiz-start",
                     prepend_icon="mdi-school")
             v3.VBtn("Stop", variant="text", click=app.quiz_stop, v_if="quiz", id="quiz-stop")
-        html.Div("The quiz covers every site of {{ protocol_name }}. Click where you would inject; "
-                 "the error is measured over the skin.", v_if="!quiz", classes="text-body-2 mb-3")
+        html.Div("The quiz covers every site of {{ protocol_name }}, in a new order each round, "
+                 "numbered as in the plan. Click where you would inject; the error is measured over "
+                 "the skin.", v_if="!quiz", classes="text-body-2 mb-3")
         with html.Div(v_if="quiz && !quiz.finished"):
             html.Div("Site {{ quiz.index }} of {{ quiz.total }}", classes="text-caption",
                      id="quiz-progress")
-            html.Div("Find: {{ quiz.prompt }}", classes="iv-quiz-prompt mb-2", id="quiz-prompt")
+            html.Div("Find {{ quiz.prompt }}", classes="iv-quiz-prompt mb-2", id="quiz-prompt")
             with v3.VAlert(v_if="quiz_result", type=("quiz_result.within ? 'success' : 'warning'",),
                            density="compact", classes="mb-2", id="quiz-result"):
-                html.Div("Error {{ quiz_result.error_mm }} mm over the skin \u2014 score "
+                html.Div("Error {{ quiz_result.error_mm }} mm {{ quiz_result.measured }} \u2014 score "
                          "{{ quiz_result.score }}", classes="iv-num")
+                html.Div("No path over the skin joins the two points: this is the straight line "
+                         "through the body.", v_if="quiz_result.measured !== 'over the skin'",
+                         classes="text-caption")
                 html.Div("Green ring: the true site. Pink dot: your click.", classes="text-caption")
             v3.VBtn("Next", v_if="quiz.awaiting_next", click=app.quiz_next, color="teal-darken-3",
                     id="quiz-next", append_icon="mdi-arrow-right")
