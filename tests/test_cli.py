@@ -129,7 +129,7 @@ def test_check_edited_plan(tmp_path: Path) -> None:
     d["sites"][3]["units"] = 55
     f.write_text(json.dumps(d))
     c = run("check", str(f))
-    assert c.returncode == 2 and "exceeds 50 U per site" in c.stderr and "total 205 U" in c.stderr
+    assert c.returncode == 2 and "exceeds 50 U per site" in c.stderr and "Total 205 U" in c.stderr
 
 
 def test_render_shows_the_head(tmp_path: Path) -> None:
