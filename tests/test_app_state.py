@@ -66,13 +66,27 @@ def test_both_sides_and_regions_validation(session):
     with pytest.raises(st.UserError, match="sideways"):
         session.set_pain(["temporal"], "sideways")
     assert session.pain_chips == ["temporal"] and session.pain_side == "both"
-    assert "temporal" in session.pain_summary()
+    assert session.pain_summary() == "temple (both sides)"
+
+
+def test_pain_side_per_region(session):
+    """"left temporal and right shoulder" in one origin (a side per chip)."""
+    session.set_protocol("preempt-ftp")
+    session.set_pain(["left-temporal", "right-shoulder"])
+    ftp = {(r["muscle_key"], r["side"]) for r in session.site_rows() if r["ftp"]}
+    assert ftp == {("temporalis", "left"), ("trapezius", "right")}
+    assert session.pain_summary() == "left temple, right shoulder"
+    with pytest.raises(st.UserError, match="up-temporal"):
+        session.set_pain(["up-temporal"])
+    assert session.pain_chips == ["left-temporal", "right-shoulder"]
 
 
 def test_neck_only_pain_warns(session):
     session.set_protocol("preempt-ftp")
     session.set_pain(["neck"], "both")
-    assert session.warnings(), "an origin no eligible muscle can serve must warn"
+    f = session.findings()
+    assert [x["code"] for x in f] == ["ftp_region_not_eligible"] and not f[0]["safety"]
+    assert "neck" in f[0]["message"]
     assert not any(r["ftp"] for r in session.site_rows())
 
 
@@ -82,7 +96,7 @@ def test_pain_point(session, head):
     session.set_pain_point(p)
     ftp = [r for r in session.site_rows() if r["ftp"]]
     assert ftp and {r["side"] for r in ftp} == {"right"}
-    assert "clicked point" in session.pain_summary()
+    assert session.pain_summary() == "a point on the right temple"  # plain words, no coordinates
     with pytest.raises(st.UserError):
         session.set_pain_point([1.0, float("nan"), 2.0])
     assert session.pain_point is not None

@@ -29,6 +29,7 @@ from trame.decorators import change
 
 from visualizer.app import state as st
 from visualizer.app.context import AppContext, default_context
+from visualizer.figure import compose_figure
 from visualizer.scene import (
     VIEWS,
     build_scene,
@@ -37,6 +38,7 @@ from visualizer.scene import (
     region_heat_points,
     set_camera,
 )
+from visualizer.words import landmark_title, landmark_words, point_words
 
 log = logging.getLogger("injectviz.app")
 
@@ -50,6 +52,7 @@ PATIENT_STEP_SECONDS = 4.0
 DISPLAY_CELLS = int(os.environ.get("INJECTVIZ_DISPLAY_CELLS", "60000")) or None
 
 ASSETS = Path(__file__).with_name("assets")
+FACE_EXTENT_MM = 130.0  # a protocol whose sites span less than 90 mm is framed this wide (the face)
 
 
 def _error_text(exc: BaseException) -> str:
@@ -131,10 +134,15 @@ class InjectVizApp(TrameApp):
             "pain_chips": [],
             "pain_side": "both",
             "follow_the_pain": True,
-            "click_action": "pain",
-            "landmark_items": sorted(self.head.landmarks),
+            "click_action": "pain" if self.session.has_ftp else "select",
+            "landmark_items": [{"value": k, "title": landmark_title(k)} for k in sorted(self.head.landmarks)],
             "landmark_name": "left_tragus",
+            "landmark_title": landmark_title("left_tragus"),
             "moved_landmarks": [],
+            "moved_landmarks_words": [],
+            "pain_point_words": "",
+            "portrait": False,  # set by the page: a narrow portrait window (panel as a bottom sheet)
+            "view_size": None,  # [width, height] of the 3D view in the browser (px), for framing
             "pain_point": None,
             "pain_summary": "none set",
             "show_muscles": True,
@@ -147,6 +155,12 @@ class InjectVizApp(TrameApp):
             "message_id": 0,
             "last_click": None,
             "update_ms": 0,
+            "debug": False,  # ?debug=1 in the page address shows developer timings
+            "findings": [],
+            "safety_findings": [],
+            "info_findings": [],
+            "flagged_sites": [],
+            "has_ftp": True,
             "update_timing": {},
             "patient": {},
             "patient_playing": False,
@@ -168,8 +182,12 @@ class InjectVizApp(TrameApp):
             tot = ses.totals()
             s.site_rows = rows
             s.totals = tot
-            s.warnings = ses.warnings()
-            s.plan_errors = ses.errors()
+            findings = ses.findings()
+            s.findings = findings
+            s.safety_findings = [f for f in findings if f["safety"]]
+            s.info_findings = [f for f in findings if not f["safety"]]
+            s.flagged_sites = ses.flagged_sites()
+            s.has_ftp = ses.has_ftp
             s.protocol_id = st.protocol_id(ses.protocol)
             s.protocol_name = st.protocol_short_name(ses.protocol)
             s.protocol_full_name = st.protocol_name(ses.protocol)
@@ -178,6 +196,10 @@ class InjectVizApp(TrameApp):
             s.follow_the_pain = ses.follow_the_pain
             s.pain_point = None if ses.pain_point is None else [round(v, 1) for v in ses.pain_point]
             s.pain_summary = ses.pain_summary()
+            s.pain_point_words = "" if ses.pain_point is None else point_words(ses.head, ses.pain_point)
+            moved = ses.moved_landmarks()
+            s.moved_landmarks = moved
+            s.moved_landmarks_words = [landmark_words(n) for n in moved]
             s.selected_site = ses.selected
             s.muscle_colors = {r["muscle_key"]: muscle_hex(r["muscle_key"]) for r in tot["per_muscle"]}
             s.patient = ses.patient_text()
@@ -221,7 +243,8 @@ class InjectVizApp(TrameApp):
         self._t0 = None
         t1 = time.perf_counter()
         self._apply_scene(plan=self.session.plan, pain_point=self.session.pain_point,
-                          heat_points=self._heat_points(), highlight=self._highlight_id())
+                          heat_points=self._heat_points(), highlight=self._highlight_id(),
+                          flagged=self.session.flagged_sites())
         t2 = time.perf_counter()
         self.view_update(camera=camera)
         t3 = time.perf_counter()
@@ -257,8 +280,12 @@ class InjectVizApp(TrameApp):
         if not protocol_id or protocol_id == st.protocol_id(self.session.protocol):
             return
         self.session.set_protocol(protocol_id)
+        if self.state.click_action != "landmark":  # without follow-the-pain a pain origin adds nothing
+            self.state.click_action = "pain" if self.session.has_ftp else "select"
         self._end_quiz()
-        self._refresh()
+        self._apply_scene(plan=self.session.plan)
+        self.camera_preset("front")  # frame the new protocol's sites (the face for aesthetic ones)
+        self._refresh(camera=True)
 
     @change("pain_chips", "pain_side")
     @guarded
@@ -300,7 +327,6 @@ class InjectVizApp(TrameApp):
         self._start_timer(override=False)
         self.session.move_landmark(name, point)
         self.scene.set_landmarks(self.session.head)
-        self.state.moved_landmarks = self.session.moved_landmarks()
         self.state.last_click = {"kind": "landmark", "name": name, "point": [round(v, 1) for v in point]}
         self._refresh()
 
@@ -309,7 +335,6 @@ class InjectVizApp(TrameApp):
         self._start_timer()
         self.session.reset_landmarks()
         self.scene.set_landmarks(self.session.head)
-        self.state.moved_landmarks = []
         self._refresh()
 
     @change("click_action")
@@ -320,6 +345,22 @@ class InjectVizApp(TrameApp):
             raise st.UserError(f"Unknown click action {click_action!r}.")
         if click_action == "landmark" and not self.state.show_landmarks:
             self.state.show_landmarks = True  # the change handler redraws
+        self._landmark_focus()
+
+    @change("landmark_name")
+    @guarded
+    def on_landmark_name(self, landmark_name: str, **_: Any) -> None:
+        if landmark_name not in self.session.head.landmarks:
+            self.state.landmark_name = "left_tragus"
+            raise st.UserError("Unknown landmark: choose one from the list.")
+        self.state.landmark_title = landmark_title(landmark_name)
+        self._landmark_focus()
+        self.view_update()
+
+    def _landmark_focus(self) -> None:
+        """In landmark mode the landmark being placed is always labelled (larger, red)."""
+        name = self.state.landmark_name if self.state.click_action == "landmark" else None
+        self.scene.set_landmark_focus(name)
 
     @change("selected_site")
     @guarded
@@ -365,9 +406,41 @@ class InjectVizApp(TrameApp):
         self.view_update(camera=True)
 
     def camera_preset(self, view: str) -> None:
-        """Server camera to a named view, framing the plan's sites (the whole head if none)."""
+        """Server camera to a named view, framing the plan's sites (the whole head if none).
+
+        A protocol whose sites fit in a small area (the aesthetic ones, on the face) is framed
+        closely so its labels are readable; the browser's view aspect (``view_size``) is used so
+        the framed head is never cropped.
+        """
         pts = self.scene.geometry.positions if self.scene is not None else None
-        set_camera(self.plotter, self.head, view, points=pts if pts is not None and len(pts) else None)
+        has = pts is not None and len(pts)
+        span = float(np.ptp(pts, axis=0).max()) if has else 0.0
+        set_camera(self.plotter, self.head, view, points=pts if has else None,
+                   min_extent=FACE_EXTENT_MM if has and span < 90.0 else 220.0,
+                   aspect=self._view_aspect())
+
+    def _view_aspect(self) -> float | None:
+        size = self.state.view_size if self.state.has("view_size") else None
+        try:
+            w, h = (float(v) for v in size)  # type: ignore[union-attr]
+        except (TypeError, ValueError):
+            return None
+        if not (math.isfinite(w) and math.isfinite(h)) or w < 50 or h < 50:
+            return None
+        return max(0.2, min(5.0, w / h))
+
+    @guarded
+    def focus_site(self, site_id: Any = None) -> None:
+        """A row of the site table: select the site and turn the camera to it."""
+        if not isinstance(site_id, str) or len(site_id) > 200:
+            raise st.UserError("That row could not be read: click it again.")
+        self.session.select(site_id)
+        self.state.selected_site = self.session.selected
+        pos = self.scene.site_position(site_id)
+        self._apply_scene(highlight=self.session.selected)
+        if pos is not None:
+            focus_camera(self.plotter, self.head, pos[0], pos[1])
+        self.view_update(camera=True)
 
     @guarded
     def camera(self, view: str) -> None:
@@ -683,14 +756,14 @@ class InjectVizApp(TrameApp):
     # ------------------------------------------------------------------------------------
     def plan_json(self) -> str:
         try:
-            return self.session.plan.to_json()
+            return self.session.plan.public().to_json()
         except Exception as exc:
             self.show_message(_error_text(exc), "error")
             return ""
 
     def plan_csv(self) -> str:
         try:
-            return self.session.plan.to_csv()
+            return self.session.plan.public().to_csv()
         except Exception as exc:
             self.show_message(_error_text(exc), "error")
             return ""
@@ -720,11 +793,17 @@ class InjectVizApp(TrameApp):
                 data = path.read_bytes()
             if not self.local:
                 self.remote_view.update()
-            return data
+            return self.figure_png(data)
         except Exception as exc:
             log.warning("snapshot failed:\n%s", traceback.format_exc())
             self.show_message(_error_text(exc), "error")
             return b""
+
+    def figure_png(self, view_png: bytes) -> bytes:
+        """The picture of the view laid out as a printable figure (title, totals, legend, findings)."""
+        ses = self.session
+        pain = ses.pain_summary()
+        return compose_figure(view_png, ses.plan, pain="" if pain == "none set" else pain)
 
     # ------------------------------------------------------------------------------------
     # lifecycle

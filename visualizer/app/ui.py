@@ -21,12 +21,43 @@ if TYPE_CHECKING:  # pragma: no cover
 CSS = """
 html, body { overflow: hidden !important; }
 .iv-main { height: 100vh; }
+.iv-stage { display: flex; flex-direction: column; width: 100%; height: 100%; }
+.iv-stage-view { position: relative; flex: 1 1 auto; min-height: 0; }
 .iv-view { position: absolute; inset: 0; }
 .iv-view > div { width: 100%; height: 100%; }
 .iv-overlay { position: absolute; z-index: 5; pointer-events: none; }
 .iv-overlay > * { pointer-events: auto; }
-.iv-legend { left: 12px; bottom: 12px; background: rgba(255,255,255,.86); border-radius: 8px;
-             padding: 6px 10px; font-size: 13px; line-height: 1.5; max-width: 230px; }
+/* the legend is a bar under the view, never over it (so it never covers a marker) */
+.iv-legend { flex: 0 0 auto; background: #fafafa; border-top: 1px solid rgba(0,0,0,.12);
+             padding: 4px 12px; font-size: 13px; line-height: 1.6; display: flex; flex-wrap: wrap;
+             column-gap: 14px; align-items: center; }
+.iv-legend .iv-hint { flex-basis: 100%; }
+.iv-table tr.iv-flagged td:first-child { box-shadow: inset 4px 0 0 #c62828; }
+.iv-table tr.iv-flagged td { color: #b71c1c; }
+.iv-table td.iv-where { white-space: normal !important; min-width: 140px; }
+.iv-title { overflow: hidden; text-overflow: ellipsis; white-space: nowrap; min-width: 0;
+            flex: 1 1 auto; }
+.iv-print-only { display: none; }
+@media print {
+  @page { size: A4 portrait; margin: 12mm; }
+  html, body { overflow: visible !important; height: auto !important; }
+  .v-application, .v-layout, .v-application__wrap { display: block !important; min-height: 0 !important;
+                                                   height: auto !important; }
+  .v-app-bar, #camera-presets, #download-menu, .iv-no-print, .v-tabs, #disclaimer-bar,
+  .v-navigation-drawer__append, #message { display: none !important; }
+  .v-main { padding: 0 !important; height: auto !important; }
+  .iv-main { height: auto !important; }
+  .iv-stage { height: auto !important; }
+  .iv-stage-view { height: 110mm !important; flex: none !important; }
+  .v-navigation-drawer { position: static !important; transform: none !important; width: 100% !important;
+                         height: auto !important; box-shadow: none !important; border: 0 !important;
+                         visibility: visible !important; }
+  .v-navigation-drawer__content { overflow: visible !important; }
+  #site-table .v-table__wrapper { height: auto !important; overflow: visible !important; }
+  .iv-table td, .iv-table th { font-size: 10pt; }
+  .iv-print-only { display: block; }
+  tr { break-inside: avoid; }
+}
 .iv-dot { display: inline-block; width: 11px; height: 11px; border-radius: 50%;
           margin-right: 6px; vertical-align: -1px; border: 1px solid rgba(0,0,0,.25); }
 .iv-ring { display: inline-block; width: 12px; height: 12px; border-radius: 50%;
@@ -50,6 +81,48 @@ window.injectviz = window.injectviz || {
       var c = document.createElement('canvas');
       return !!(c.getContext('webgl2') || c.getContext('webgl'));
     } catch (e) { return false; }
+  },
+  side: function (chips, r) {
+    var list = chips || [];
+    for (var i = 0; i < list.length; i++) {
+      var c = String(list[i]);
+      if (c === r) { return 'both'; }
+      if (c === 'left-' + r) { return 'left'; }
+      if (c === 'right-' + r) { return 'right'; }
+    }
+    return null;
+  },
+  setSide: function (chips, r, side, all) {
+    var out = [];
+    (all || []).forEach(function (name) {
+      var s = name === r ? side : window.injectviz.side(chips, name);
+      if (s) { out.push(s === 'both' ? name : s + '-' + name); }
+    });
+    return out;
+  },
+  debug: function () {
+    try { return new URLSearchParams(window.location.search).get('debug') === '1'; }
+    catch (e) { return false; }
+  },
+  viewSize: function () {
+    var el = document.getElementById('view-3d');
+    if (!el) { return null; }
+    var r = el.getBoundingClientRect();
+    return [Math.round(r.width), Math.round(r.height)];
+  },
+  portrait: function () { return window.innerWidth < 900 && window.innerHeight > window.innerWidth; },
+  watchSize: function () {
+    if (window.injectviz._watching) { return; }
+    window.injectviz._watching = true;
+    var t = null;
+    var push = function () {
+      var st = window.trame && window.trame.state;
+      if (!st) { return; }
+      st.set('portrait', window.injectviz.portrait());
+      setTimeout(function () { st.set('view_size', window.injectviz.viewSize()); }, 200);
+    };
+    window.addEventListener('resize', function () { clearTimeout(t); t = setTimeout(push, 250); });
+    setTimeout(push, 300);
   },
   scrollRow: function (id) {
     if (!id) { return; }
@@ -81,13 +154,18 @@ def build_layout(app: InjectVizApp) -> VAppLayout:
         client.Style(CSS)
         client.Script(JS)
         client.ClientTriggers(
-            mounted="view_mode = utils.get('injectviz.webgl()') ? view_mode : 'remote'",
+            mounted="view_mode = utils.get('injectviz.webgl()') ? view_mode : 'remote';"
+                    "debug = utils.get('injectviz.debug()');"
+                    "portrait = utils.get('injectviz.portrait()');"
+                    "utils.get('injectviz.watchSize()')",
         )
         client.ClientStateChange(value="selected_site",
                                  change="utils.get('injectviz.scrollRow')(selected_site)")
         _app_bar(app)
-        with v3.VNavigationDrawer(v_model=("drawer", True), location="right", width=400,
-                                  mobile_breakpoint="sm", elevation=2, id="side-panel"):
+        # tablet portrait: the panel is a bottom sheet under the view (the view keeps the width)
+        with v3.VNavigationDrawer(v_model=("drawer", True), location=("portrait ? 'bottom' : 'right'",),
+                                  width=("portrait ? 430 : 400",), mobile_breakpoint="sm", elevation=2,
+                                  id="side-panel"):
             _side_panel(app)
             with v3.Template(v_slot_append=True):
                 html.Div(
@@ -97,19 +175,22 @@ def build_layout(app: InjectVizApp) -> VAppLayout:
                     classes="text-caption pa-2 text-medium-emphasis",
                     style="border-top: 1px solid rgba(0,0,0,.12);",
                 )
+            html.Div("InjectViz — {{ protocol_full_name }}", classes="iv-print-only text-h6 mb-2",
+                     id="print-title")
         with v3.VMain(classes="iv-main"):
-            with html.Div(style="position: relative; width: 100%; height: 100%;"):
-                _view(app)
-                _overlays(app)
+            with html.Div(classes="iv-stage"):
+                with html.Div(classes="iv-stage-view"):
+                    _view(app)
+                    _overlays(app)
+                _legend(app)
     return layout
 
 
 def _app_bar(app: InjectVizApp) -> None:
     with v3.VAppBar(density="compact", color="teal-darken-3", flat=True):
         v3.VAppBarTitle("InjectViz", classes="text-h6", style="flex: 0 0 auto;")
-        html.Div("{{ protocol_name }}", classes="text-body-2 ml-4 d-none d-md-block",
-                 id="title-protocol")
-        v3.VSpacer()
+        html.Div("{{ protocol_name }}", classes="text-body-1 ml-3 iv-title font-weight-medium",
+                 id="title-protocol", title=("protocol_full_name",))
         with v3.VBtnToggle(density="compact", variant="text", divided=True, classes="mr-2",
                            id="camera-presets"):
             for view in ("front", "back", "left", "right", "top"):
@@ -177,7 +258,8 @@ def _view(app: InjectVizApp) -> None:
 
 
 def _overlays(app: InjectVizApp) -> None:
-    # messages and safety warnings on top of the view: never hidden by the panel
+    # messages and safety findings on top of the view: never hidden by the panel; a safety
+    # finding cannot be dismissed (it goes when the plan no longer has it)
     with html.Div(classes="iv-overlay iv-top"):
         v3.VAlert(
             v_if="message",
@@ -189,29 +271,40 @@ def _overlays(app: InjectVizApp) -> None:
             id="message",
             click_close="message = ''",
         )
-        with v3.VAlert(v_if="tab === 'plan' && warnings.length", type="warning", density="compact",
-                       variant="elevated", icon="mdi-alert", classes="mb-1", id="view-warnings",
-                       title=("`Safety warning${warnings.length > 1 ? 's' : ''} (${warnings.length})`",)):
+        with v3.VAlert(v_if="tab === 'plan' && safety_findings.length",
+                       type=("safety_findings.some(f => f.severity === 'error') ? 'error' : 'warning'",),
+                       density="compact", variant="elevated", icon="mdi-alert", classes="mb-1",
+                       id="view-warnings",
+                       title=("`Safety warning${safety_findings.length > 1 ? 's' : ''} "
+                              "(${safety_findings.length})`",)):
             with html.Ul(classes="pl-4 text-body-2"):
-                html.Li("{{ w }}", v_for="(w, i) in warnings", key="i")
-        with html.Div(v_if="tab === 'plan' && plan_errors.length"):
-            v3.VAlert(v_for="(w, i) in plan_errors", key="i", text=("w",), type="error",
-                      density="compact", variant="elevated", classes="mb-1")
-    with html.Div(classes="iv-overlay iv-legend", v_if="tab !== 'patient'", id="legend"):
-        with html.Div(v_for="(col, m) in muscle_colors", key="m"):
+                with html.Li(v_for="(f, i) in safety_findings", key="i", raw_attrs=[':data-code="f.code"']):
+                    html.Span("{{ f.message }}")
+                    v3.VBtn("show site {{ n }}", v_for="(n, j) in f.sites", key="j", size="x-small",
+                            variant="outlined", classes="ml-1 iv-no-print",
+                            click=(app.focus_site, "[f.site_ids[j]]"))
+
+
+def _legend(app: InjectVizApp) -> None:
+    # only the plan's muscles (the same ones tinted on the skin), under the view
+    with html.Div(classes="iv-legend", v_if="tab !== 'patient'", id="legend"):
+        with html.Span(v_for="(col, m) in muscle_colors", key="m", classes="iv-legend-item"):
             html.Span(classes="iv-dot", style=("{ background: col }",))
             html.Span("{{ m.replace('_', ' ') }}")
-        with html.Div(v_if="totals.ftp_sites"):
+        with html.Span(v_if="totals.ftp_sites"):
             html.Span(classes="iv-ring")
             html.Span("follow-the-pain site")
+        with html.Span(v_if="tab === 'plan' && flagged_sites.length"):
+            html.Span(classes="iv-ring", style="border-color: #dc1414;")
+            html.Span("named in a safety warning")
         html.Div("Drag to rotate, scroll to zoom. Click the skin to set the pain origin, a marker "
                  "to find its row.", v_if="tab === 'plan' && click_action === 'pain'",
-                 classes="text-caption text-medium-emphasis")
-        html.Div("Click the skin where {{ landmark_name.replace(/_/g, ' ') }} is on this patient.",
+                 classes="text-caption text-medium-emphasis iv-hint iv-no-print")
+        html.Div("Click the skin where the {{ landmark_title }} is on this patient.",
                  v_if="tab === 'plan' && click_action === 'landmark'",
-                 classes="text-caption text-medium-emphasis")
+                 classes="text-caption text-medium-emphasis iv-hint iv-no-print")
         html.Div("Click the head where you would inject.", v_if="tab === 'trainer'",
-                 classes="text-caption text-medium-emphasis")
+                 classes="text-caption text-medium-emphasis iv-hint")
 
 
 def _side_panel(app: InjectVizApp) -> None:
@@ -255,48 +348,71 @@ def _plan_tab(app: InjectVizApp) -> None:
                 with html.Div():
                     html.Div("{{ totals.ftp_sites }}", classes="text-h6", id="total-ftp")
                     html.Div("follow-the-pain", classes="text-caption")
-        # warnings: prominent in the panel too
-        with html.Div(v_if="warnings.length", id="panel-warnings", classes="mb-3"):
-            v3.VAlert(v_for="(w, i) in warnings", key="i", text=("w",), type="warning",
-                      density="compact", classes="mb-1 text-body-2", icon="mdi-alert")
+        # safety findings: prominent in the panel too (not dismissable); information: a quiet note
+        with html.Div(v_if="safety_findings.length", id="panel-warnings", classes="mb-3"):
+            v3.VAlert(v_for="(f, i) in safety_findings", key="i", text=("f.message",),
+                      type=("f.severity === 'error' ? 'error' : 'warning'",),
+                      density="compact", classes="mb-1 text-body-2", icon="mdi-alert",
+                      raw_attrs=[':data-code="f.code"'])
+        with html.Div(v_if="info_findings.length", id="panel-notes", classes="mb-3"):
+            with html.Div(v_for="(f, i) in info_findings", key="i", raw_attrs=[':data-code="f.code"'],
+                          classes="text-caption text-medium-emphasis d-flex"):
+                v3.VIcon("mdi-information-outline", size="small", classes="mr-1")
+                html.Span("{{ f.message }}")
 
-        html.Div("Pain origin", classes="text-subtitle-2 mb-1")
-        with v3.VChipGroup(v_model=("pain_chips", []), multiple=True, column=True,
-                           selected_class="bg-deep-orange-darken-1", id="pain-chips"):
-            v3.VChip("{{ r }}", v_for="r in pain_regions_all", key="r", value=("r",),
-                     filter=True, variant="outlined", size="small", id=("`chip-${r}`",))
-        with v3.VBtnToggle(v_model=("pain_side", "both"), mandatory=True, density="compact",
-                           variant="outlined", divided=True, classes="mb-2", id="pain-side"):
-            v3.VBtn("Left", value="left", size="small", id="side-left")
-            v3.VBtn("Both", value="both", size="small", id="side-both")
-            v3.VBtn("Right", value="right", size="small", id="side-right")
-        with html.Div(classes="d-flex align-center text-body-2 mb-1"):
+        html.Div("Pain origin", classes="text-subtitle-2 mb-1 iv-no-print")
+        html.Div("{{ protocol_name }} has no follow-the-pain sites, so a pain origin adds none: the pain "
+                 "controls are hidden. Choose \u201cPREEMPT with follow-the-pain\u201d to add sites where "
+                 "the pain starts.", v_if="!has_ftp", id="pain-unavailable",
+                 classes="text-body-2 text-medium-emphasis mb-2 iv-no-print")
+        with html.Div(v_if="has_ftp", id="pain-regions", classes="mb-1 iv-no-print"):
+            # one row per region, each with its own side: "left temple and right shoulder"
+            with html.Div(v_for="r in pain_regions_all", key="r", classes="d-flex align-center mb-1",
+                          raw_attrs=[':id="`pain-row-${r}`"']):
+                v3.VChip("{{ r }}", filter=True, variant="outlined", size="small",
+                         id=("`chip-${r}`",), style="min-width: 100px;",
+                         color=("utils.get('injectviz.side')(pain_chips, r) ? 'deep-orange-darken-1' : undefined",),
+                         raw_attrs=[':model-value="!!utils.get(\'injectviz.side\')(pain_chips, r)"'],
+                         click=("pain_chips = utils.get('injectviz.setSide')(pain_chips, r, "
+                                "utils.get('injectviz.side')(pain_chips, r) ? null : 'both', pain_regions_all)"))
+                with v3.VBtnToggle(v_if="utils.get('injectviz.side')(pain_chips, r)",
+                                   model_value=("utils.get('injectviz.side')(pain_chips, r)",),
+                                   mandatory=True, density="compact", variant="outlined", divided=True,
+                                   classes="ml-2", style="height: 26px;",
+                                   update_modelValue=("pain_chips = utils.get('injectviz.setSide')"
+                                                      "(pain_chips, r, $event, pain_regions_all)"),
+                                   raw_attrs=[':id="`side-${r}`"']):
+                    for side, label in (("left", "Left"), ("both", "Both"), ("right", "Right")):
+                        v3.VBtn(label, value=side, size="x-small", id=(f"`side-${{r}}-{side}`",))
+        with html.Div(classes="d-flex align-center text-body-2 mb-1", v_if="has_ftp"):
             html.Span("Origin: ", classes="mr-1 text-medium-emphasis")
             html.Span("{{ pain_summary }}", id="pain-summary")
             v3.VSpacer()
             v3.VBtn("Clear", size="x-small", variant="text", click=app.clear_pain, id="pain-clear",
-                    v_if="pain_chips.length || pain_point")
-        html.Div("Clicked point: {{ pain_point ? pain_point.join(', ') + ' mm' : 'none' }}",
-                 classes="text-caption text-medium-emphasis", id="pain-point")
-        html.Div("A click on the head sets", classes="text-subtitle-2 mt-2 mb-1")
+                    v_if="pain_chips.length || pain_point", classes="iv-no-print")
+        html.Div("Pain point: {{ pain_point ? pain_point_words : 'none (click the head to set one)' }}",
+                 classes="text-caption text-medium-emphasis", id="pain-point", v_if="has_ftp")
+        html.Div("A click on the head sets", classes="text-subtitle-2 mt-2 mb-1 iv-no-print")
         with v3.VBtnToggle(v_model=("click_action", "pain"), mandatory=True, density="compact",
-                           variant="outlined", divided=True, classes="mb-2", id="click-action"):
-            v3.VBtn("Pain origin", value="pain", size="small", id="click-pain")
+                           variant="outlined", divided=True, classes="mb-2 iv-no-print", id="click-action"):
+            v3.VBtn("Pain origin", value="pain", size="small", id="click-pain", disabled=("!has_ftp",),
+                    title=("has_ftp ? '' : 'this protocol has no follow-the-pain sites'",))
             v3.VBtn("Select site", value="select", size="small", id="click-select")
             v3.VBtn("Landmark", value="landmark", size="small", id="click-landmark")
         with html.Div(v_if="click_action === 'landmark' || moved_landmarks.length", classes="mb-2",
                       id="landmark-mode"):
             v3.VSelect(v_if="click_action === 'landmark'", label="Landmark to place",
                        v_model=("landmark_name",), items=("landmark_items",), density="compact",
-                       hide_details=True, classes="mb-1")
+                       hide_details=True, classes="mb-1", id="landmark-select")
             with html.Div(v_if="moved_landmarks.length", classes="d-flex align-center text-body-2"):
-                html.Span("Moved for this patient: {{ moved_landmarks.join(', ') }}",
+                html.Span("Moved for this patient: {{ moved_landmarks_words.join(', ') }}",
                           id="moved-landmarks")
                 v3.VSpacer()
                 v3.VBtn("Reset", size="x-small", variant="text", click=app.reset_landmarks,
                         id="landmarks-reset")
-        v3.VSwitch(v_model=("follow_the_pain", True), label="Follow the pain (extra sites)",
-                   density="compact", hide_details=True, color="teal-darken-3", id="switch-ftp")
+        v3.VSwitch(v_if="has_ftp", v_model=("follow_the_pain", True), label="Follow the pain (extra sites)",
+                   density="compact", hide_details=True, color="teal-darken-3", id="switch-ftp",
+                   classes="iv-no-print")
         with html.Div(classes="d-flex flex-wrap"):
             v3.VSwitch(v_model=("show_muscles", True), label="Muscle areas", density="compact",
                        hide_details=True, classes="mr-4", id="switch-muscles", color="teal-darken-3")
@@ -324,33 +440,36 @@ def _plan_tab(app: InjectVizApp) -> None:
                     html.Td("{{ m.units }}", classes="iv-num")
                     html.Td("{{ m.ml }}", classes="iv-num")
 
-        html.Div("Sites (in injection order) \u2014 click a row to find it", classes="text-subtitle-2")
+        html.Div("Sites (in injection order) \u2014 click a row to turn the view to it",
+                 classes="text-subtitle-2")
         with v3.VTable(density="compact", classes="iv-table", id="site-table", fixed_header=True,
                        height=360):
             with html.Thead():
                 with html.Tr():
-                    for h in ("#", "Muscle", "Side", "U", "mL", ""):
+                    for h in ("#", "Location", "Muscle", "U", "mL", ""):
                         html.Th(h)
             with html.Tbody():
                 with html.Tr(
                     v_for="row in site_rows",
                     key="row.id",
-                    click="selected_site = (selected_site === row.id ? null : row.id)",
-                    classes=("{ 'iv-selected': row.id === selected_site }",),
+                    click=(app.focus_site, "[row.id]"),
+                    classes=("{ 'iv-selected': row.id === selected_site, 'iv-flagged': row.flagged }",),
                     id=("`row-${row.id}`",),
-                    raw_attrs=[':data-site="row.id"'],
+                    raw_attrs=[':data-site="row.id"', ':data-flagged="row.flagged ? 1 : 0"'],
                 ):
                     html.Td("{{ row.order }}", classes="iv-num")
+                    html.Td("{{ row.where }}", classes="iv-where")
                     with html.Td():
                         html.Span(classes="iv-dot", style=("{ background: muscle_colors[row.muscle_key] }",))
                         html.Span("{{ row.muscle }}")
-                    html.Td("{{ row.side }}")
                     html.Td("{{ row.units }}", classes="iv-num")
                     html.Td("{{ row.ml }}", classes="iv-num")
                     with html.Td():
+                        v3.VIcon("mdi-alert", v_if="row.flagged", color="red-darken-3", size="small",
+                                 title="named in a safety warning")
                         v3.VChip("FTP", v_if="row.ftp", size="x-small", color="deep-orange-darken-1",
                                  title="follow-the-pain site")
-        html.Div("Server update: {{ update_ms }} ms", classes="text-caption text-disabled mt-2",
+        html.Div("Server update: {{ update_ms }} ms", v_if="debug", classes="text-caption text-disabled mt-2",
                  id="update-ms")
 
 
