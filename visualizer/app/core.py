@@ -52,6 +52,7 @@ PATIENT_STEP_SECONDS = 4.0
 DISPLAY_CELLS = int(os.environ.get("INJECTVIZ_DISPLAY_CELLS", "60000")) or None
 
 ASSETS = Path(__file__).with_name("assets")
+HEAD_EXTENT_LANDMARKS = ("vertex", "nasion", "inion", "left_tragus", "right_tragus")
 FACE_EXTENT_MM = 130.0  # a protocol whose sites span less than 90 mm is framed this wide (the face)
 
 
@@ -415,9 +416,12 @@ class InjectVizApp(TrameApp):
         pts = self.scene.geometry.positions if self.scene is not None else None
         has = pts is not None and len(pts)
         span = float(np.ptp(pts, axis=0).max()) if has else 0.0
+        face = has and span < 90.0
+        if has and not face:  # the whole head stays in the picture (crown to ears), not just the sites
+            lm = self.session.head.landmarks
+            pts = np.vstack([pts, *(np.asarray(lm[k], float)[None] for k in HEAD_EXTENT_LANDMARKS if k in lm)])
         set_camera(self.plotter, self.head, view, points=pts if has else None,
-                   min_extent=FACE_EXTENT_MM if has and span < 90.0 else 220.0,
-                   aspect=self._view_aspect())
+                   min_extent=FACE_EXTENT_MM if face else 220.0, aspect=self._view_aspect())
 
     def _view_aspect(self) -> float | None:
         size = self.state.view_size if self.state.has("view_size") else None

@@ -34,15 +34,20 @@ html, body { overflow: hidden !important; }
 .iv-legend .iv-hint { flex-basis: 100%; }
 .iv-table tr.iv-flagged td:first-child { box-shadow: inset 4px 0 0 #c62828; }
 .iv-table tr.iv-flagged td { color: #b71c1c; }
-.iv-table td.iv-where { white-space: normal !important; min-width: 140px; }
+.iv-table td.iv-where { white-space: normal !important; padding-top: 3px !important;
+                        padding-bottom: 3px !important; line-height: 1.3; }
 .iv-title { overflow: hidden; text-overflow: ellipsis; white-space: nowrap; min-width: 0;
             flex: 1 1 auto; }
 .iv-print-only { display: none; }
 @media print {
   @page { size: A4 portrait; margin: 12mm; }
   html, body { overflow: visible !important; height: auto !important; }
-  .v-application, .v-layout, .v-application__wrap { display: block !important; min-height: 0 !important;
-                                                   height: auto !important; }
+  .v-application, .v-application__wrap { display: block !important; min-height: 0 !important;
+                                         height: auto !important; }
+  /* the view (with the title) first, then the panel with the tables */
+  .v-layout { display: flex !important; flex-direction: column !important; height: auto !important; }
+  .v-main { order: 1; }
+  .v-navigation-drawer { order: 2; }
   .v-app-bar, #camera-presets, #download-menu, .iv-no-print, .v-tabs, #disclaimer-bar,
   .v-navigation-drawer__append, #message { display: none !important; }
   .v-main { padding: 0 !important; height: auto !important; }
@@ -175,10 +180,10 @@ def build_layout(app: InjectVizApp) -> VAppLayout:
                     classes="text-caption pa-2 text-medium-emphasis",
                     style="border-top: 1px solid rgba(0,0,0,.12);",
                 )
-            html.Div("InjectViz — {{ protocol_full_name }}", classes="iv-print-only text-h6 mb-2",
-                     id="print-title")
         with v3.VMain(classes="iv-main"):
             with html.Div(classes="iv-stage"):
+                html.Div("InjectViz — {{ protocol_full_name }}", classes="iv-print-only text-h6 mb-2",
+                         id="print-title")
                 with html.Div(classes="iv-stage-view"):
                     _view(app)
                     _overlays(app)
@@ -369,10 +374,11 @@ def _plan_tab(app: InjectVizApp) -> None:
             # one row per region, each with its own side: "left temple and right shoulder"
             with html.Div(v_for="r in pain_regions_all", key="r", classes="d-flex align-center mb-1",
                           raw_attrs=[':id="`pain-row-${r}`"']):
-                v3.VChip("{{ r }}", filter=True, variant="outlined", size="small",
-                         id=("`chip-${r}`",), style="min-width: 100px;",
+                v3.VChip("{{ r }}", size="small", id=("`chip-${r}`",), style="min-width: 104px;",
+                         variant=("utils.get('injectviz.side')(pain_chips, r) ? 'flat' : 'outlined'",),
                          color=("utils.get('injectviz.side')(pain_chips, r) ? 'deep-orange-darken-1' : undefined",),
-                         raw_attrs=[':model-value="!!utils.get(\'injectviz.side\')(pain_chips, r)"'],
+                         prepend_icon=("utils.get('injectviz.side')(pain_chips, r) ? 'mdi-check' : 'mdi-plus'",),
+                         raw_attrs=[':aria-pressed="!!utils.get(\'injectviz.side\')(pain_chips, r)"'],
                          click=("pain_chips = utils.get('injectviz.setSide')(pain_chips, r, "
                                 "utils.get('injectviz.side')(pain_chips, r) ? null : 'both', pain_regions_all)"))
                 with v3.VBtnToggle(v_if="utils.get('injectviz.side')(pain_chips, r)",
@@ -401,9 +407,9 @@ def _plan_tab(app: InjectVizApp) -> None:
             v3.VBtn("Landmark", value="landmark", size="small", id="click-landmark")
         with html.Div(v_if="click_action === 'landmark' || moved_landmarks.length", classes="mb-2",
                       id="landmark-mode"):
-            v3.VSelect(v_if="click_action === 'landmark'", label="Landmark to place",
-                       v_model=("landmark_name",), items=("landmark_items",), density="compact",
-                       hide_details=True, classes="mb-1", id="landmark-select")
+            with html.Div(v_if="click_action === 'landmark'", id="landmark-select"):
+                v3.VSelect(label="Landmark to place", v_model=("landmark_name",), items=("landmark_items",),
+                           density="compact", hide_details=True, classes="mb-1")
             with html.Div(v_if="moved_landmarks.length", classes="d-flex align-center text-body-2"):
                 html.Span("Moved for this patient: {{ moved_landmarks_words.join(', ') }}",
                           id="moved-landmarks")
@@ -413,7 +419,7 @@ def _plan_tab(app: InjectVizApp) -> None:
         v3.VSwitch(v_if="has_ftp", v_model=("follow_the_pain", True), label="Follow the pain (extra sites)",
                    density="compact", hide_details=True, color="teal-darken-3", id="switch-ftp",
                    classes="iv-no-print")
-        with html.Div(classes="d-flex flex-wrap"):
+        with html.Div(classes="d-flex flex-wrap iv-no-print"):
             v3.VSwitch(v_model=("show_muscles", True), label="Muscle areas", density="compact",
                        hide_details=True, classes="mr-4", id="switch-muscles", color="teal-darken-3")
             v3.VSwitch(v_model=("show_labels", True), label="Labels", density="compact",
@@ -421,7 +427,7 @@ def _plan_tab(app: InjectVizApp) -> None:
             v3.VSwitch(v_model=("show_landmarks", False), label="Landmarks", density="compact",
                        hide_details=True, id="switch-landmarks", color="teal-darken-3")
         with v3.VBtnToggle(v_model=("view_mode", "local"), mandatory=True, density="compact",
-                           variant="outlined", divided=True, classes="mb-3", id="view-mode"):
+                           variant="outlined", divided=True, classes="mb-3 iv-no-print", id="view-mode"):
             v3.VBtn("3D in browser", value="local", size="small", id="mode-local")
             v3.VBtn("3D on server", value="remote", size="small", id="mode-remote")
 
@@ -446,7 +452,7 @@ def _plan_tab(app: InjectVizApp) -> None:
                        height=360):
             with html.Thead():
                 with html.Tr():
-                    for h in ("#", "Location", "Muscle", "U", "mL", ""):
+                    for h in ("#", "Location (muscle)", "U", "mL", ""):
                         html.Th(h)
             with html.Tbody():
                 with html.Tr(
@@ -458,10 +464,11 @@ def _plan_tab(app: InjectVizApp) -> None:
                     raw_attrs=[':data-site="row.id"', ':data-flagged="row.flagged ? 1 : 0"'],
                 ):
                     html.Td("{{ row.order }}", classes="iv-num")
-                    html.Td("{{ row.where }}", classes="iv-where")
-                    with html.Td():
-                        html.Span(classes="iv-dot", style=("{ background: muscle_colors[row.muscle_key] }",))
-                        html.Span("{{ row.muscle }}")
+                    with html.Td(classes="iv-where"):
+                        html.Div("{{ row.where }}", classes="iv-where-text")
+                        with html.Div(classes="text-caption text-medium-emphasis iv-muscle"):
+                            html.Span(classes="iv-dot", style=("{ background: muscle_colors[row.muscle_key] }",))
+                            html.Span("{{ row.muscle }}")
                     html.Td("{{ row.units }}", classes="iv-num")
                     html.Td("{{ row.ml }}", classes="iv-num")
                     with html.Td():
