@@ -371,6 +371,8 @@ class Scene:
         self._base_rgb = self._skin_rgb(False)
         self._tinted_rgb = self._skin_rgb(True)  # re-made for each plan's muscles in update()
         self.flagged: tuple[str, ...] = ()
+        self.label_texts: list[str] = []  # the site labels drawn, in plan order ("20: 5U")
+        self.landmark_label_names: list[str] = []  # the landmarks whose names are drawn
         self.landmark_focus: str | None = None
         self._tint_muscles: frozenset[str] | None = None
         for name in ("sites", "ftp_rings", "labels", "highlight", "flagged", "landmarks", "landmark_labels",
@@ -459,6 +461,7 @@ class Scene:
         centers = pts + normals * 0.8 + rot[:, :, 1] * (lm_r + h * 0.9)
         keep = _declutter(names, centers, [len(landmark_label(n)) * 0.62 * h for n in names], h, self.up,
                           first=self.landmark_focus)
+        self.landmark_label_names = [names[i] for i in keep]
         texts = [_text_template(landmark_label(names[i])) for i in keep]
         scale = np.array([h * (1.3 if names[i] == self.landmark_focus else 1.0) for i in keep])
         colors = np.array([(200, 30, 30) if names[i] == self.landmark_focus else (60, 60, 60) for i in keep])
@@ -570,7 +573,8 @@ class Scene:
         # labels "order: units U", upright, above the marker. On skin that faces up (shoulders,
         # crown) the label is tilted toward the front or the back (whichever side the site is on)
         # so it reads in the front/back views, from where those sites are approached.
-        texts = [_text_template(f"{int(o)}: {_fmt_units(u)}U") for o, u in zip(g.order, g.units, strict=False)]
+        self.label_texts = [f"{int(o)}: {_fmt_units(u)}U" for o, u in zip(g.order, g.units, strict=False)]
+        texts = [_text_template(t) for t in self.label_texts]
         h = max(2.4, 1.15 * r)
         center = np.asarray(self.meshes["head"].center, dtype=float)
         ahead = (g.positions - center) @ self.forward

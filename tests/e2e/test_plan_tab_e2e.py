@@ -132,7 +132,7 @@ def test_aesthetic_protocol_opens_framed_on_the_face(vpage, artifacts):
     img = np.asarray(view_image(page)).astype(int)
     vb = view_element(page).bounding_box()
     violet = (np.abs(img - np.array([148, 103, 189])).max(axis=2) < 35)
-    ys, xs = np.nonzero(violet)
+    _, xs = np.nonzero(violet)
     assert len(xs) > 200, "the corrugator markers are not visible"
     spread = (xs.max() - xs.min()) * vb["width"] / img.shape[1]
     assert spread > 0.22 * vb["width"], f"markers only {spread:.0f} px apart: not framed on the face"
@@ -186,7 +186,7 @@ def test_safety_warning_names_and_rings_its_sites(page, artifacts):
     img = np.asarray(view_image(page)).astype(int)
     mag = (np.abs(img - np.array([227, 119, 194])).max(axis=2) < 30)
     ys, xs = np.nonzero(mag)
-    assert len(xs) > 20
+    assert len(xs) > 8, "the procerus marker is not visible"
     vb = view_element(page).bounding_box()
     sx, sy = vb["width"] / img.shape[1], vb["height"] / img.shape[0]
     page.mouse.click(vb["x"] + xs.mean() * sx, vb["y"] + (ys.max() + 40) * sy)

@@ -423,6 +423,16 @@ class InjectVizApp(TrameApp):
         set_camera(self.plotter, self.head, view, points=pts if has else None,
                    min_extent=FACE_EXTENT_MM if face else 220.0, aspect=self._view_aspect())
 
+    @change("view_size")
+    @guarded
+    def on_view_size(self, view_size: Any = None, **_: Any) -> None:
+        """The browser reported its view size: frame the first picture for it (once)."""
+        if getattr(self, "_framed_for_view", False) or self._view_aspect() is None or self.scene is None:
+            return
+        self._framed_for_view = True
+        self.camera_preset("front")
+        self.view_update(camera=True)
+
     def _view_aspect(self) -> float | None:
         size = self.state.view_size if self.state.has("view_size") else None
         try:
