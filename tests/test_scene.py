@@ -268,7 +268,7 @@ def test_landmark_labels_do_not_overlap(plotter, head, preempt):
     assert 8 <= len(names) < len(head.landmarks)  # some names are left out on the crowded face
     s.set_landmark_focus("left_orbital_rim")
     assert "left_orbital_rim" in s.landmark_label_names  # the one being placed is always named
-    h = 2.6
+    h = sc.LANDMARK_LABEL_MM
     lms = head.landmarks
     for a in s.landmark_label_names:
         for b in s.landmark_label_names:

@@ -55,6 +55,7 @@ LABEL_RGB = (30, 30, 34)
 FTP_RING_RGB = (20, 20, 24)
 HIGHLIGHT_RGB = (255, 205, 0)
 FLAGGED_RGB = (220, 20, 20)  # a site named by a safety finding
+LANDMARK_LABEL_MM = 3.0  # height of a landmark's name
 HEAT_RGB = np.array([214, 38, 24], dtype=float)
 LANDMARK_RGB = (250, 250, 250)
 GUESS_RGB = (230, 30, 110)
@@ -457,7 +458,7 @@ class Scene:
         _replace(self.meshes["landmarks"], _tile(_unit_sphere(10), rot, np.full(len(pts), lm_r),
                                                  pts + normals * lm_r * 0.3,
                                                  np.tile(LANDMARK_RGB, (len(pts), 1))))
-        h = 2.6
+        h = LANDMARK_LABEL_MM
         centers = pts + normals * 0.8 + rot[:, :, 1] * (lm_r + h * 0.9)
         keep = _declutter(names, centers, [len(landmark_label(n)) * 0.62 * h for n in names], h, self.up,
                           first=self.landmark_focus)

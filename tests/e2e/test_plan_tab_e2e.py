@@ -262,6 +262,12 @@ def test_figure_download_and_plan_json(page, artifacts):
 
 
 def test_page_prints_on_a4_with_the_site_table(page, artifacts):
+    turn_and_zoom(page)
+    page.evaluate("() => { window.__printed = 0; window.print = () => { window.__printed += 1; }; }")
+    page.locator("#download-menu").click()
+    page.locator("#download-print").click()
+    page.wait_for_function("() => window.__printed === 1", timeout=30000)
+    assert page.evaluate("() => document.getElementById('print-view').naturalWidth") > 300
     page.emulate_media(media="print")
     page.wait_for_timeout(500)
     rows = page.locator("#site-table tbody tr")
@@ -269,7 +275,8 @@ def test_page_prints_on_a4_with_the_site_table(page, artifacts):
     last = rows.nth(30).bounding_box()
     table = page.locator("#site-table").bounding_box()
     assert last["y"] + last["height"] <= table["y"] + table["height"] + 1  # no scrolling box in print
-    assert page.locator("#print-title").is_visible()
+    assert page.locator("#print-title").is_visible() and page.locator("#print-view").is_visible()
+    assert not page.locator("#view-3d").is_visible()  # the canvas (which does not print) is replaced
     pdf = page.pdf(format="A4", print_background=True)
     (artifacts / "plan-tab-print.pdf").write_bytes(pdf)
     pages = len(re.findall(rb"/Type\s*/Page[^s]", pdf))

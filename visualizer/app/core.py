@@ -782,8 +782,9 @@ class InjectVizApp(TrameApp):
             self.show_message(_error_text(exc), "error")
             return ""
 
-    def snapshot_png(self, camera: Any = None, size: Any = None) -> bytes:
-        """PNG of the current view, rendered on the server (labels included in both modes)."""
+    def snapshot_png(self, camera: Any = None, size: Any = None, figure: bool = True) -> bytes:
+        """PNG of the current view, rendered on the server (labels included in both modes), laid out
+        as a printable figure (``figure``) or the bare view."""
         try:
             if isinstance(camera, dict) and camera.get("position") and camera.get("focalPoint"):
                 cam = self.plotter.camera
@@ -807,11 +808,18 @@ class InjectVizApp(TrameApp):
                 data = path.read_bytes()
             if not self.local:
                 self.remote_view.update()
-            return self.figure_png(data)
+            return self.figure_png(data) if figure else data
         except Exception as exc:
             log.warning("snapshot failed:\n%s", traceback.format_exc())
             self.show_message(_error_text(exc), "error")
             return b""
+
+    def print_view(self, camera: Any = None) -> str:
+        """The bare view as a ``data:`` URL, for the page's print layout (a WebGL canvas does not print)."""
+        import base64
+
+        data = self.snapshot_png(camera, None, False)
+        return "data:image/png;base64," + base64.b64encode(data).decode("ascii") if data else ""
 
     def figure_png(self, view_png: bytes) -> bytes:
         """The picture of the view laid out as a printable figure (title, totals, legend, findings)."""

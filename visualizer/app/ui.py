@@ -42,10 +42,10 @@ html, body { overflow: hidden !important; }
 @media print {
   @page { size: A4 portrait; margin: 12mm; }
   html, body { overflow: visible !important; height: auto !important; }
-  .v-application, .v-application__wrap { display: block !important; min-height: 0 !important;
-                                         height: auto !important; }
+  .v-application, .v-layout { display: block !important; min-height: 0 !important; height: auto !important; }
   /* the view (with the title) first, then the panel with the tables */
-  .v-layout { display: flex !important; flex-direction: column !important; height: auto !important; }
+  .v-application__wrap { display: flex !important; flex-direction: column !important; min-height: 0 !important;
+                         height: auto !important; }
   .v-main { order: 1; }
   .v-navigation-drawer { order: 2; }
   .v-app-bar, #camera-presets, #download-menu, .iv-no-print, .v-tabs, #disclaimer-bar,
@@ -53,7 +53,8 @@ html, body { overflow: hidden !important; }
   .v-main { padding: 0 !important; height: auto !important; }
   .iv-main { height: auto !important; }
   .iv-stage { height: auto !important; }
-  .iv-stage-view { height: 110mm !important; flex: none !important; }
+  .iv-stage-view { display: none !important; }
+  #print-view { width: 100%; max-height: 120mm; object-fit: contain; }
   .v-navigation-drawer { position: static !important; transform: none !important; width: 100% !important;
                          height: auto !important; box-shadow: none !important; border: 0 !important;
                          visibility: visible !important; }
@@ -129,6 +130,13 @@ window.injectviz = window.injectviz || {
     window.addEventListener('resize', function () { clearTimeout(t); t = setTimeout(push, 250); });
     setTimeout(push, 300);
   },
+  printWith: function (url) {
+    // the browser cannot print a WebGL canvas: print a server-rendered picture of the view instead
+    var img = document.getElementById('print-view');
+    if (!img || !url) { return; }
+    img.onload = function () { setTimeout(function () { window.print(); }, 100); };
+    img.src = url;
+  },
   scrollRow: function (id) {
     if (!id) { return; }
     setTimeout(function () {
@@ -152,6 +160,7 @@ def build_layout(app: InjectVizApp) -> VAppLayout:
     server.trigger("plan_json")(app.plan_json)
     server.trigger("plan_csv")(app.plan_csv)
     server.trigger("snapshot_png")(app.snapshot_png)
+    server.trigger("print_view")(app.print_view)
     server.trigger("local_click")(app.on_local_click)
 
     server.state.trame__title = "InjectViz"
@@ -184,6 +193,7 @@ def build_layout(app: InjectVizApp) -> VAppLayout:
             with html.Div(classes="iv-stage"):
                 html.Div("InjectViz — {{ protocol_full_name }}", classes="iv-print-only text-h6 mb-2",
                          id="print-title")
+                html.Img(id="print-view", classes="iv-print-only", alt="the 3D view")
                 with html.Div(classes="iv-stage-view"):
                     _view(app)
                     _overlays(app)
@@ -214,6 +224,11 @@ def _app_bar(app: InjectVizApp) -> None:
                         "utils.download(`injectviz-${protocol_id}.png`, "
                         f"trigger('snapshot_png', [{local_camera_expr(app.view_ref)}, null]), 'image/png')"
                     ),
+                )
+                v3.VListItem(
+                    title="Print the plan (A4)", id="download-print",
+                    click=(f"trigger('print_view', [{local_camera_expr(app.view_ref)}])"
+                           ".then(utils.get('injectviz.printWith'))"),
                 )
                 v3.VListItem(
                     title="Plan (JSON)", id="download-json",
