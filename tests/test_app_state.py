@@ -258,6 +258,8 @@ def test_app_bad_requests_become_messages(app):
     _set(app, pain_chips=["elbow"])
     assert "elbow" in app.state.message
     assert app.state.pain_chips == []
+    _set(app, protocol_id="preempt-ftp")  # a click sets the pain origin (preempt: it selects a site)
+    assert app.state.click_action == "pain"
     app.on_click(None, None, None)  # a click on the background
     assert "missed the head" in app.state.message
     far = {"mode": "local", "worldPosition": [0, 900, 0], "remoteId": None}
@@ -383,6 +385,7 @@ def test_app_landmark_mode(app, head):
 
 
 def test_app_error_message_clears_after_a_good_request(app, head):
+    _set(app, protocol_id="preempt-ftp")
     app.on_click(None, None, None)
     assert "missed the head" in app.state.message
     p, _ = head.snap(np.asarray(head.landmarks["left_tragus"]) + np.array([0, 10, 45]))
