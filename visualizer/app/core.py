@@ -29,6 +29,8 @@ from trame.decorators import change
 
 from visualizer.app import state as st
 from visualizer.app.context import AppContext, default_context
+from visualizer.app.defaults import UI_DEFAULTS
+from visualizer.app.ui import build_layout
 from visualizer.figure import compose_figure
 from visualizer.scene import (
     VIEWS,
@@ -100,7 +102,8 @@ class InjectVizApp(TrameApp):
                                   protocol=protocol or self.context.protocol)
         self.plotter = pv.Plotter(off_screen=True, window_size=(1000, 760))
         self.scene = None if page_only else build_scene(
-            self.plotter, self.head, self.session.plan, show_muscles=True, show_labels=True,
+            self.plotter, self.head, self.session.plan, show_muscles=UI_DEFAULTS["show_muscles"],
+            show_labels=UI_DEFAULTS["show_labels"],
             antialias=False, display_cells=DISPLAY_CELLS,
         )
         self._picker = None
@@ -121,11 +124,9 @@ class InjectVizApp(TrameApp):
         s = self.state
         s.client_only("pick_down", "pick_up")
         s.update({
+            **UI_DEFAULTS,
             "pick_down": None,
             "pick_up": None,
-            "drawer": True,
-            "tab": "plan",
-            "view_mode": "local",
             "protocol_items": [
                 {"value": st.protocol_id(p), "title": st.protocol_name(p)}
                 for p in self.session.protocols
@@ -133,30 +134,21 @@ class InjectVizApp(TrameApp):
             "protocol_id": st.protocol_id(self.session.protocol),
             "pain_regions_all": list(st.PAIN_REGIONS),
             "pain_chips": [],
-            "pain_side": "both",
-            "follow_the_pain": True,
             "click_action": "pain" if self.session.has_ftp else "select",
             "landmark_items": [{"value": k, "title": landmark_title(k)} for k in sorted(self.head.landmarks)],
-            "landmark_name": "left_tragus",
-            "landmark_title": landmark_title("left_tragus"),
+            "landmark_title": landmark_title(UI_DEFAULTS["landmark_name"]),
             "moved_landmarks": [],
             "moved_landmarks_words": [],
             "pain_point_words": "",
-            "portrait": False,  # set by the page: a narrow portrait window (panel as a bottom sheet)
             "view_size": None,  # [width, height] of the 3D view in the browser (px), for framing
             "pain_point": None,
             "pain_summary": "none set",
-            "show_muscles": True,
-            "show_labels": True,
-            "show_landmarks": False,
-            "show_answers": False,
             "selected_site": None,
             "message": "",
             "message_type": "info",
             "message_id": 0,
             "last_click": None,
             "update_ms": 0,
-            "debug": False,  # ?debug=1 in the page address shows developer timings
             "findings": [],
             "safety_findings": [],
             "info_findings": [],
@@ -842,6 +834,15 @@ class InjectVizApp(TrameApp):
     # layout
     # ------------------------------------------------------------------------------------
     def _build_ui(self) -> None:
-        from visualizer.app.ui import build_layout
-
-        self.ui = build_layout(self)
+        """Bind the page's actions (controller functions and triggers), then build the page."""
+        ctrl = self.server.controller
+        ctrl.view_click = self.on_click  # a click on the server-rendered view
+        for name in ("camera", "focus_site", "clear_pain", "reset_landmarks", "patient_prev",
+                     "patient_play", "patient_pause", "patient_next", "patient_restart", "quiz_start",
+                     "quiz_stop", "quiz_next"):
+            setattr(ctrl, name, getattr(self, name))
+        for name, fn in (("plan_json", self.plan_json), ("plan_csv", self.plan_csv),
+                         ("snapshot_png", self.snapshot_png), ("print_view", self.print_view),
+                         ("local_click", self.on_local_click)):
+            self.server.trigger(name)(fn)
+        self.ui, self.local_view, self.remote_view = build_layout(self.server, self.plotter, self.view_ref)

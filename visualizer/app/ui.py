@@ -1,12 +1,16 @@
 """Page layout (trame + Vuetify 3): the 3D view fills the page, a side panel holds the controls.
 
 Plan (injectors), Patient (a calm step-through) and Trainer (quiz) tabs.  Only bindings live here:
-every value shown is a state key filled by ``core.InjectVizApp`` from the session.
+every value shown is a state key filled by ``core.InjectVizApp`` from the session, every action is
+a function of the server's controller (``ctrl.camera``, ``ctrl.focus_site``, ...) or a named
+trigger (``plan_json``, ``snapshot_png``, ...) that the app binds. This module does not import the
+app: :func:`build_layout` returns the layout and the two 3D views, the way trame's app template
+does. Defaults of the state keys live in ``visualizer.app.defaults``.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any
 
 from trame.ui.vuetify3 import VAppLayout
 from trame.widgets import client, html
@@ -14,9 +18,6 @@ from trame.widgets import vuetify3 as v3
 from trame_pyvista import PyVistaLocalView, PyVistaRemoteView
 
 from visualizer.plan import DISCLAIMER
-
-if TYPE_CHECKING:  # pragma: no cover
-    from visualizer.app.core import InjectVizApp
 
 CSS = """
 html, body { overflow: hidden !important; }
@@ -155,14 +156,15 @@ def local_camera_expr(ref: str) -> str:
     )
 
 
-def build_layout(app: InjectVizApp) -> VAppLayout:
-    server = app.server
-    server.trigger("plan_json")(app.plan_json)
-    server.trigger("plan_csv")(app.plan_csv)
-    server.trigger("snapshot_png")(app.snapshot_png)
-    server.trigger("print_view")(app.print_view)
-    server.trigger("local_click")(app.on_local_click)
+def build_layout(server: Any, plotter: Any, view_ref: str) -> tuple[VAppLayout, Any, Any]:
+    """The page for one connection: returns ``(layout, local_view, remote_view)``.
 
+    Actions call ``server.controller`` functions (bound by the app) and the triggers
+    ``plan_json``, ``plan_csv``, ``snapshot_png``, ``print_view`` and ``local_click``.
+    ``view_ref`` is the Vue ref of the 3D view (trame-pyvista names it after the plotter).
+    """
+    ctrl = server.controller
+    views: dict[str, Any] = {}
     server.state.trame__title = "InjectViz"
     with VAppLayout(server, full_height=True) as layout:
         client.Style(CSS)
@@ -175,12 +177,12 @@ def build_layout(app: InjectVizApp) -> VAppLayout:
         )
         client.ClientStateChange(value="selected_site",
                                  change="utils.get('injectviz.scrollRow')(selected_site)")
-        _app_bar(app)
+        _app_bar(ctrl, view_ref)
         # tablet portrait: the panel is a bottom sheet under the view (the view keeps the width)
-        with v3.VNavigationDrawer(v_model=("drawer", True), location=("portrait ? 'bottom' : 'right'",),
+        with v3.VNavigationDrawer(v_model=("drawer",), location=("portrait ? 'bottom' : 'right'",),
                                   width=("portrait ? 430 : 400",), mobile_breakpoint="sm", elevation=2,
                                   id="side-panel"):
-            _side_panel(app)
+            _side_panel(ctrl)
             with v3.Template(v_slot_append=True):
                 html.Div(
                     "Planning and teaching aid, not a medical device: confirm every site on the "
@@ -195,13 +197,13 @@ def build_layout(app: InjectVizApp) -> VAppLayout:
                          id="print-title")
                 html.Img(id="print-view", classes="iv-print-only", alt="the 3D view")
                 with html.Div(classes="iv-stage-view"):
-                    _view(app)
-                    _overlays(app)
-                _legend(app)
-    return layout
+                    _view(ctrl, plotter, view_ref, views)
+                    _overlays(ctrl)
+                _legend()
+    return layout, views["local"], views["remote"]
 
 
-def _app_bar(app: InjectVizApp) -> None:
+def _app_bar(ctrl: Any, view_ref: str) -> None:
     with v3.VAppBar(density="compact", color="teal-darken-3", flat=True):
         v3.VAppBarTitle("InjectViz", classes="text-h6", style="flex: 0 0 auto;")
         html.Div("{{ protocol_name }}", classes="text-body-1 ml-3 iv-title font-weight-medium",
@@ -209,9 +211,9 @@ def _app_bar(app: InjectVizApp) -> None:
         with v3.VBtnToggle(density="compact", variant="text", divided=True, classes="mr-2",
                            id="camera-presets"):
             for view in ("front", "back", "left", "right", "top"):
-                v3.VBtn(view.title(), size="small", click=(app.camera, f"['{view}']"),
+                v3.VBtn(view.title(), size="small", click=(ctrl.camera, f"['{view}']"),
                         id=f"cam-{view}")
-            v3.VBtn(icon="mdi-restore", size="small", click=(app.camera, "['reset']"),
+            v3.VBtn(icon="mdi-restore", size="small", click=(ctrl.camera, "['reset']"),
                     id="cam-reset", title="Reset camera")
         with v3.VMenu():
             with v3.Template(v_slot_activator="{ props }"):
@@ -222,12 +224,12 @@ def _app_bar(app: InjectVizApp) -> None:
                     title="Picture of the view (PNG)", id="download-png",
                     click=(
                         "utils.download(`injectviz-${protocol_id}.png`, "
-                        f"trigger('snapshot_png', [{local_camera_expr(app.view_ref)}, null]), 'image/png')"
+                        f"trigger('snapshot_png', [{local_camera_expr(view_ref)}, null]), 'image/png')"
                     ),
                 )
                 v3.VListItem(
                     title="Print the plan (A4)", id="download-print",
-                    click=(f"trigger('print_view', [{local_camera_expr(app.view_ref)}])"
+                    click=(f"trigger('print_view', [{local_camera_expr(view_ref)}])"
                            ".then(utils.get('injectviz.printWith'))"),
                 )
                 v3.VListItem(
@@ -242,8 +244,7 @@ def _app_bar(app: InjectVizApp) -> None:
         v3.VBtn(icon="mdi-tune-vertical", click="drawer = !drawer", title="Show/hide panel")
 
 
-def _view(app: InjectVizApp) -> None:
-    ref = app.view_ref
+def _view(ctrl: Any, plotter: Any, ref: str, views: dict[str, Any]) -> None:
     # Local (vtk.js) view: clicks are picked on the server with the browser's camera, not with
     # vtk.js' hardware selector (whose readPixels takes seconds on browsers without a GPU).
     local_click = (
@@ -264,12 +265,12 @@ def _view(app: InjectVizApp) -> None:
         ],
     ):
         with html.Div(v_if="view_mode === 'local'", style="width: 100%; height: 100%;"):
-            app.local_view = PyVistaLocalView(app.plotter, interactor_events=("[]",))
+            views["local"] = PyVistaLocalView(plotter, interactor_events=("[]",))
         with html.Div(v_else=True, style="width: 100%; height: 100%;"):
-            app.remote_view = PyVistaRemoteView(
-                app.plotter,
+            views["remote"] = PyVistaRemoteView(
+                plotter,
                 picking_modes=("['click']",),
-                click=(app.on_click, "[$event, pick_down, pick_up]"),
+                click=(ctrl.view_click, "[$event, pick_down, pick_up]"),
                 interactive_ratio=0.6,
                 still_ratio=1,
                 interactive_quality=60,
@@ -277,7 +278,7 @@ def _view(app: InjectVizApp) -> None:
             )
 
 
-def _overlays(app: InjectVizApp) -> None:
+def _overlays(ctrl: Any) -> None:
     # messages and safety findings on top of the view: never hidden by the panel; a safety
     # finding cannot be dismissed (it goes when the plan no longer has it)
     with html.Div(classes="iv-overlay iv-top"):
@@ -302,10 +303,10 @@ def _overlays(app: InjectVizApp) -> None:
                     html.Span("{{ f.message }}")
                     v3.VBtn("show site {{ n }}", v_for="(n, j) in f.sites", key="j", size="x-small",
                             variant="outlined", classes="ml-1 iv-no-print",
-                            click=(app.focus_site, "[f.site_ids[j]]"))
+                            click=(ctrl.focus_site, "[f.site_ids[j]]"))
 
 
-def _legend(app: InjectVizApp) -> None:
+def _legend() -> None:
     # only the plan's muscles (the same ones tinted on the skin), under the view
     with html.Div(classes="iv-legend", v_if="tab !== 'patient'", id="legend"):
         with html.Span(v_for="(col, m) in muscle_colors", key="m", classes="iv-legend-item"):
@@ -327,8 +328,8 @@ def _legend(app: InjectVizApp) -> None:
                  classes="text-caption text-medium-emphasis iv-hint")
 
 
-def _side_panel(app: InjectVizApp) -> None:
-    with v3.VTabs(v_model=("tab", "plan"), grow=True, density="compact", color="teal-darken-3",
+def _side_panel(ctrl: Any) -> None:
+    with v3.VTabs(v_model=("tab",), grow=True, density="compact", color="teal-darken-3",
                   id="tabs"):
         v3.VTab("Plan", value="plan", id="tab-plan")
         v3.VTab("Patient", value="patient", id="tab-patient")
@@ -336,14 +337,14 @@ def _side_panel(app: InjectVizApp) -> None:
     v3.VDivider()
     with v3.VWindow(v_model=("tab",)):
         with v3.VWindowItem(value="plan"):
-            _plan_tab(app)
+            _plan_tab(ctrl)
         with v3.VWindowItem(value="patient"):
-            _patient_tab(app)
+            _patient_tab(ctrl)
         with v3.VWindowItem(value="trainer"):
-            _trainer_tab(app)
+            _trainer_tab(ctrl)
 
 
-def _plan_tab(app: InjectVizApp) -> None:
+def _plan_tab(ctrl: Any) -> None:
     with html.Div(classes="pa-3"):
         with html.Div(id="protocol-select", classes="mb-3"):
             v3.VSelect(
@@ -409,12 +410,12 @@ def _plan_tab(app: InjectVizApp) -> None:
             html.Span("Origin: ", classes="mr-1 text-medium-emphasis")
             html.Span("{{ pain_summary }}", id="pain-summary")
             v3.VSpacer()
-            v3.VBtn("Clear", size="x-small", variant="text", click=app.clear_pain, id="pain-clear",
+            v3.VBtn("Clear", size="x-small", variant="text", click=ctrl.clear_pain, id="pain-clear",
                     v_if="pain_chips.length || pain_point", classes="iv-no-print")
         html.Div("Pain point: {{ pain_point ? pain_point_words : 'none (click the head to set one)' }}",
                  classes="text-caption text-medium-emphasis", id="pain-point", v_if="has_ftp")
         html.Div("A click on the head sets", classes="text-subtitle-2 mt-2 mb-1 iv-no-print")
-        with v3.VBtnToggle(v_model=("click_action", "pain"), mandatory=True, density="compact",
+        with v3.VBtnToggle(v_model=("click_action",), mandatory=True, density="compact",
                            variant="outlined", divided=True, classes="mb-2 iv-no-print", id="click-action"):
             v3.VBtn("Pain origin", value="pain", size="small", id="click-pain", disabled=("!has_ftp",),
                     title=("has_ftp ? '' : 'this protocol has no follow-the-pain sites'",))
@@ -429,19 +430,19 @@ def _plan_tab(app: InjectVizApp) -> None:
                 html.Span("Moved for this patient: {{ moved_landmarks_words.join(', ') }}",
                           id="moved-landmarks")
                 v3.VSpacer()
-                v3.VBtn("Reset", size="x-small", variant="text", click=app.reset_landmarks,
+                v3.VBtn("Reset", size="x-small", variant="text", click=ctrl.reset_landmarks,
                         id="landmarks-reset")
-        v3.VSwitch(v_if="has_ftp", v_model=("follow_the_pain", True), label="Follow the pain (extra sites)",
+        v3.VSwitch(v_if="has_ftp", v_model=("follow_the_pain",), label="Follow the pain (extra sites)",
                    density="compact", hide_details=True, color="teal-darken-3", id="switch-ftp",
                    classes="iv-no-print")
         with html.Div(classes="d-flex flex-wrap iv-no-print"):
-            v3.VSwitch(v_model=("show_muscles", True), label="Muscle areas", density="compact",
+            v3.VSwitch(v_model=("show_muscles",), label="Muscle areas", density="compact",
                        hide_details=True, classes="mr-4", id="switch-muscles", color="teal-darken-3")
-            v3.VSwitch(v_model=("show_labels", True), label="Labels", density="compact",
+            v3.VSwitch(v_model=("show_labels",), label="Labels", density="compact",
                        hide_details=True, classes="mr-4", id="switch-labels", color="teal-darken-3")
-            v3.VSwitch(v_model=("show_landmarks", False), label="Landmarks", density="compact",
+            v3.VSwitch(v_model=("show_landmarks",), label="Landmarks", density="compact",
                        hide_details=True, id="switch-landmarks", color="teal-darken-3")
-        with v3.VBtnToggle(v_model=("view_mode", "local"), mandatory=True, density="compact",
+        with v3.VBtnToggle(v_model=("view_mode",), mandatory=True, density="compact",
                            variant="outlined", divided=True, classes="mb-3 iv-no-print", id="view-mode"):
             v3.VBtn("3D in browser", value="local", size="small", id="mode-local")
             v3.VBtn("3D on server", value="remote", size="small", id="mode-remote")
@@ -473,7 +474,7 @@ def _plan_tab(app: InjectVizApp) -> None:
                 with html.Tr(
                     v_for="row in site_rows",
                     key="row.id",
-                    click=(app.focus_site, "[row.id]"),
+                    click=(ctrl.focus_site, "[row.id]"),
                     classes=("{ 'iv-selected': row.id === selected_site, 'iv-flagged': row.flagged }",),
                     id=("`row-${row.id}`",),
                     raw_attrs=[':data-site="row.id"', ':data-flagged="row.flagged ? 1 : 0"'],
@@ -495,7 +496,7 @@ def _plan_tab(app: InjectVizApp) -> None:
                  id="update-ms")
 
 
-def _patient_tab(app: InjectVizApp) -> None:
+def _patient_tab(ctrl: Any) -> None:
     with html.Div(classes="pa-4", id="patient-panel"):
         html.Div("Your treatment", classes="iv-patient-mid mb-2")
         html.P(
@@ -508,27 +509,27 @@ def _patient_tab(app: InjectVizApp) -> None:
             html.Div("{{ patient.where }}", classes="iv-patient-mid mt-1", id="patient-where")
             html.Div("{{ patient.dose }}", classes="iv-patient-mid", id="patient-dose")
         with html.Div(classes="d-flex justify-center ga-2 mb-4"):
-            v3.VBtn(icon="mdi-skip-previous", size="large", click=app.patient_prev,
+            v3.VBtn(icon="mdi-skip-previous", size="large", click=ctrl.patient_prev,
                     id="patient-prev", title="Previous")
-            v3.VBtn(icon="mdi-play", size="large", color="teal-darken-3", click=app.patient_play,
+            v3.VBtn(icon="mdi-play", size="large", color="teal-darken-3", click=ctrl.patient_play,
                     v_if="!patient_playing", id="patient-play", title="Play")
-            v3.VBtn(icon="mdi-pause", size="large", color="teal-darken-3", click=app.patient_pause,
+            v3.VBtn(icon="mdi-pause", size="large", color="teal-darken-3", click=ctrl.patient_pause,
                     v_else=True, id="patient-pause", title="Pause")
-            v3.VBtn(icon="mdi-skip-next", size="large", click=app.patient_next, id="patient-next",
+            v3.VBtn(icon="mdi-skip-next", size="large", click=ctrl.patient_next, id="patient-next",
                     title="Next")
-            v3.VBtn(icon="mdi-restart", size="large", variant="text", click=app.patient_restart,
+            v3.VBtn(icon="mdi-restart", size="large", variant="text", click=ctrl.patient_restart,
                     id="patient-restart", title="Start again")
         html.Div("Afterwards", classes="iv-patient-mid mb-1")
         with html.Ul(classes="iv-patient-text pl-5", id="aftercare"):
             html.Li("{{ a }}", v_for="(a, i) in aftercare", key="i", classes="mb-2")
 
 
-def _trainer_tab(app: InjectVizApp) -> None:
+def _trainer_tab(ctrl: Any) -> None:
     with html.Div(classes="pa-3", id="trainer-panel"):
         with html.Div(classes="d-flex ga-2 mb-3"):
-            v3.VBtn("Start quiz", color="teal-darken-3", click=app.quiz_start, id="quiz-start",
+            v3.VBtn("Start quiz", color="teal-darken-3", click=ctrl.quiz_start, id="quiz-start",
                     prepend_icon="mdi-school")
-            v3.VBtn("Stop", variant="text", click=app.quiz_stop, v_if="quiz", id="quiz-stop")
+            v3.VBtn("Stop", variant="text", click=ctrl.quiz_stop, v_if="quiz", id="quiz-stop")
         html.Div("The quiz covers every site of {{ protocol_name }}. Click where you would inject; "
                  "the error is measured over the skin.", v_if="!quiz", classes="text-body-2 mb-3")
         with html.Div(v_if="quiz && !quiz.finished"):
@@ -540,7 +541,7 @@ def _trainer_tab(app: InjectVizApp) -> None:
                 html.Div("Error {{ quiz_result.error_mm }} mm over the skin \u2014 score "
                          "{{ quiz_result.score }}", classes="iv-num")
                 html.Div("Green ring: the true site. Pink dot: your click.", classes="text-caption")
-            v3.VBtn("Next", v_if="quiz.awaiting_next", click=app.quiz_next, color="teal-darken-3",
+            v3.VBtn("Next", v_if="quiz.awaiting_next", click=ctrl.quiz_next, color="teal-darken-3",
                     id="quiz-next", append_icon="mdi-arrow-right")
             html.Div("Score so far: {{ quiz.score }} ({{ quiz.answered }} answered)",
                      classes="text-body-2 mt-2 iv-num", id="quiz-score")
@@ -562,9 +563,9 @@ def _trainer_tab(app: InjectVizApp) -> None:
                         html.Td("{{ r.worst_mm }}", classes="iv-num")
         v3.VDivider(classes="my-2")
         html.Div("Teaching aids", classes="text-subtitle-2")
-        v3.VSwitch(v_model=("show_answers", False), label="Show the answers (all sites)",
+        v3.VSwitch(v_model=("show_answers",), label="Show the answers (all sites)",
                    density="compact", hide_details=True, id="switch-answers", color="teal-darken-3")
-        v3.VSwitch(v_model=("show_landmarks", False), label="Landmarks", density="compact",
+        v3.VSwitch(v_model=("show_landmarks",), label="Landmarks", density="compact",
                    hide_details=True, color="teal-darken-3")
-        v3.VSwitch(v_model=("show_muscles", True), label="Muscle areas", density="compact",
+        v3.VSwitch(v_model=("show_muscles",), label="Muscle areas", density="compact",
                    hide_details=True, color="teal-darken-3")
