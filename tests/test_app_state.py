@@ -15,7 +15,6 @@ import pytest
 
 import visualizer as engine
 from visualizer.app import state as st
-from visualizer.errors import InjectVizError
 
 
 @pytest.fixture(scope="module")
@@ -41,10 +40,20 @@ def test_default_session(session):
 def test_protocol_change_and_bad_protocol_keeps_state(session):
     session.set_protocol("glabellar")
     assert session.totals()["units"] == "20"
-    with pytest.raises(InjectVizError, match="no-such"):
+    with pytest.raises(st.UserError, match="no-such"):
         session.set_protocol("no-such")
     assert st.protocol_id(session.protocol) == "glabellar"
     assert session.totals()["units"] == "20"
+
+
+def test_a_protocol_is_chosen_by_id_never_by_path(session, tmp_path):
+    """A browser names protocols by id from the server's set; a path is never opened."""
+    from visualizer.protocol import PROTOCOLS_DIR
+
+    for ref in ("/etc/passwd", "/dev/stdin", str(PROTOCOLS_DIR / "glabellar.yaml"), "../protocols/glabellar.yaml"):
+        with pytest.raises(st.UserError, match="Unknown protocol"):
+            session.set_protocol(ref)
+    assert st.protocol_id(session.protocol) == "preempt"
 
 
 @pytest.mark.parametrize(("side", "expected"), [("left", {"left"}), ("right", {"right"})])

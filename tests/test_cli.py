@@ -129,7 +129,7 @@ def test_check_edited_plan(tmp_path: Path) -> None:
     d["sites"][3]["units"] = 55
     f.write_text(json.dumps(d))
     c = run("check", str(f))
-    assert c.returncode == 2 and "exceeds 50 U per site" in c.stderr and "Total 205 U" in c.stderr
+    assert c.returncode == 2 and "exceeds 50 U per site" in c.stderr and "total 205 U" in c.stderr
 
 
 def test_render_shows_the_head(tmp_path: Path) -> None:
@@ -147,3 +147,26 @@ def test_render_shows_the_head(tmp_path: Path) -> None:
     r_, g_, b_ = centre[..., 0], centre[..., 1], centre[..., 2]
     skin = (r_ > g_ + 8) & (g_ > b_ + 8) & (r_ > 120)
     assert skin.mean() > 0.25, skin.mean()
+
+
+def test_render_killed_never_leaves_a_partial_picture(tmp_path: Path) -> None:
+    """``kill -9`` at any moment of a render: --out is absent or a complete PNG (issue 6)."""
+    from PIL import Image
+
+    env = {**os.environ, "VTK_DEFAULT_OPENGL_WINDOW": "vtkEGLRenderWindow", "PYTHONPATH": str(ROOT)}
+    for delay in (0.5, 2.0, 4.0, 8.0):
+        out = tmp_path / f"kill-{delay}.png"
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "visualizer", "render", "--protocol", "preempt", "--out", str(out)],
+            cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            proc.wait(delay)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(30)
+        if out.exists():
+            with Image.open(out) as img:
+                img.load()  # a complete picture, or none
+                assert img.size == (1800, 1200)
+    assert not [p.name for p in tmp_path.iterdir() if p.stat().st_size == 0]  # no 0-byte file under any name

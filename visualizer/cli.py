@@ -1,31 +1,43 @@
-"""Command line: ``python -m visualizer {protocols,plan,render,validate,check}``.
+"""Command line: ``python -m visualizer {protocols,plan,render,validate,check}`` (or ``injectviz``).
 
-Bad input prints one message naming the file, field and value on stderr and exits with code 2;
-nothing is written.
+Bad input — a malformed or hostile file, an option out of range, an overdose in an edited plan —
+prints ONE line on stderr naming the file, field and value, exits with code 2 and writes nothing.
+Reports (``validate``'s problems, ``check``'s warnings and errors) go to stdout, one per line.
+Every file written (``render --out``) is written atomically.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import math
 import os
+import signal
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
-from visualizer.errors import InjectVizError
+from visualizer.errors import InjectVizError, shorten
 
 EXIT_BAD_INPUT = 2
 VIEWS = ("front", "back", "left", "right", "top", "all")
+#: Longest error line printed (values inside it are already cut short; this only bounds the list).
+MAX_ERROR_LINE = 2000
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with the project's error style: one line, exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_BAD_INPUT, f"error: {_one_line(message)} (see {self.prog} --help)\n")
 
 
 def _parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(
-        prog="python -m visualizer",
+    ap = _Parser(
+        prog="python -m visualizer" if Path(sys.argv[0]).name == "__main__.py" else "injectviz",
         description="InjectViz: protocol-defined injection sites on a 3D head (planning and teaching aid).",
     )
-    sub = ap.add_subparsers(dest="command", required=True)
+    sub = ap.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     sub.add_parser("protocols", help="list the bundled protocols: id, name, sites, units")
 
@@ -43,7 +55,7 @@ def _parser() -> argparse.ArgumentParser:
             nargs=3,
             type=float,
             metavar=("X", "Y", "Z"),
-            help="pain origin point on the head, mesh coordinates in mm",
+            help="pain origin point on the skin (at most 6 mm off it), mesh coordinates in mm",
         )
         p.add_argument("--no-ftp", action="store_true", help="do not add follow-the-pain sites")
         p.add_argument("--mesh", type=Path, help="head mesh (mm); needs --landmarks")
@@ -55,25 +67,68 @@ def _parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("render", help="render the plan offscreen to a PNG")
     plan_args(r)
-    r.add_argument("--out", type=Path, required=True, help="output PNG")
+    r.add_argument("--out", type=Path, required=True, help="output PNG (written atomically)")
     r.add_argument("--view", choices=VIEWS, default="all")
-    r.add_argument("--size", type=int, nargs=2, default=None, metavar=("W", "H"))
+    r.add_argument("--size", type=int, nargs=2, default=None, metavar=("W", "H"), help="16–4096 pixels each")
 
     v = sub.add_parser("validate", help="check a protocol file and report every problem")
     v.add_argument("file", type=Path)
 
-    c = sub.add_parser("check", help="re-run the safety checks on a (possibly edited) plan JSON")
+    c = sub.add_parser("check", help="re-run every check on a (possibly edited) plan JSON, on the plan's own head")
     c.add_argument("file", type=Path)
     return ap
 
 
+def _one_line(message: str) -> str:
+    """A message as one line of bounded length."""
+    parts = [part.strip() for part in str(message).splitlines() if part.strip()]
+    text = "".join(p + ("" if i == len(parts) - 1 else " " if p.endswith(":") else "; ") for i, p in enumerate(parts))
+    return text if len(text) <= MAX_ERROR_LINE else text[: MAX_ERROR_LINE - 3] + "..."
+
+
+def _summary(path: Path, items: Sequence[str], noun: str) -> str:
+    """``FILE: N problems: a; b; …`` with the file name said once."""
+    prefix = f"{path}: "
+    parts = [i[len(prefix) :] if i.startswith(prefix) else i for i in items]
+    plural = noun if len(items) == 1 else noun + "s"
+    return f"{path}: {len(items)} {plural}: " + "; ".join(parts)
+
+
+# ----------------------------------------------------------------------------- option checks
+def _check_plan_options(args: argparse.Namespace) -> None:
+    """Options of ``plan``/``render`` that can be checked before any file is read."""
+    if args.pain_point is not None and not all(math.isfinite(v) for v in args.pain_point):
+        raise InjectVizError(f"--pain-point: give three finite numbers in mm (got {shorten(args.pain_point)})")
+
+
+def _p(path: Path) -> str:
+    """A path as shown in a message (a hostile, huge one cut short)."""
+    text = str(path)
+    return text if len(text) <= 300 and text.isprintable() else shorten(text, 300)
+
+
+def _check_render_options(args: argparse.Namespace) -> None:
+    from visualizer.atomic import check_target
+    from visualizer.scene import check_image_size
+
+    out: Path = args.out
+    if out.suffix.lower() != ".png":
+        raise InjectVizError(f"--out {_p(out)}: the picture is written as PNG; give a .png file name")
+    check_target(out, label=f"--out {_p(out)}")
+    check_image_size(args.size, what="--size")
+
+
+# ----------------------------------------------------------------------------- commands
 def _build_plan(args: argparse.Namespace):
+    from visualizer.protocol import load_protocol
+
+    _check_plan_options(args)
+    protocol = load_protocol(args.protocol)  # before VTK is imported: a bad file is answered at once
+
     from visualizer.head import load_head
     from visualizer.pain import PainOrigin
     from visualizer.planner import make_plan
-    from visualizer.protocol import load_protocol
 
-    protocol = load_protocol(args.protocol)
     pain = PainOrigin.parse(args.pain, args.pain_point)
     head = load_head(args.mesh, args.landmarks)
     return head, make_plan(head, protocol, pain, follow_the_pain=not args.no_ftp)
@@ -101,27 +156,22 @@ def _cmd_plan(args: argparse.Namespace) -> int:
 
 
 def _cmd_render(args: argparse.Namespace) -> int:
-    if args.out.suffix.lower() != ".png":
-        raise InjectVizError(f"--out {args.out}: the picture is written as PNG; give a .png file name")
-    if not args.out.parent.exists():
-        raise InjectVizError(f"--out {args.out}: folder {args.out.parent} does not exist")
+    _check_render_options(args)
     head, plan = _build_plan(args)
     os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
     from visualizer.scene import render_png
+    from visualizer.vtk_quiet import VtkMessages
 
-    # write to a temporary file first, so a failure never leaves a half-written picture
-    fd, tmp = tempfile.mkstemp(suffix=".png", dir=args.out.parent)
-    os.close(fd)
-    try:
-        kwargs = {"size": tuple(args.size)} if args.size else {}
-        render_png(head, plan, tmp, view=args.view, **kwargs)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the picture the usual permissions
-        os.replace(tmp, args.out)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    kwargs = {"size": tuple(args.size)} if args.size else {}
+    with VtkMessages() as vtk_msgs:  # rendered in memory, then written atomically by render_png
+        try:
+            render_png(head, plan, args.out, view=args.view, **kwargs)
+        except InjectVizError:
+            raise
+        except Exception as exc:
+            raise InjectVizError(f"--out {args.out}: rendering failed ({shorten(str(exc), 160)})") from None
+    if vtk_msgs.errors and not args.out.is_file():
+        raise InjectVizError(f"--out {args.out}: rendering failed (VTK: {vtk_msgs.first})")
     print(f"wrote {args.out} ({plan.total_sites} sites, {plan.total_units:g} U)")
     for w in plan.warnings:
         print(f"WARNING: {w}", file=sys.stderr)
@@ -134,65 +184,59 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     problems = validate_protocol_file(args.file)
     if problems:
         for prob in problems:
-            print(prob, file=sys.stderr)
-        print(f"{args.file}: {len(problems)} problem(s)", file=sys.stderr)
-        return EXIT_BAD_INPUT
+            print(prob)
+        raise InjectVizError(_summary(args.file, problems, "problem"))
     print(f"{args.file}: OK")
     return 0
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
-    from visualizer.head import load_head
-    from visualizer.plan import Plan
-    from visualizer.planner import recheck
-    from visualizer.protocol import load_protocol
+    from visualizer.plan_file import check_plan_file
 
-    try:
-        data = json.loads(args.file.read_text())
-    except OSError as exc:
-        raise InjectVizError(f"{args.file}: cannot read ({exc.strerror})") from None
-    except json.JSONDecodeError as exc:
-        raise InjectVizError(f"{args.file}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
-    try:
-        plan = Plan.from_dict(data)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise InjectVizError(f"{args.file}: not a plan file ({type(exc).__name__}: {exc})") from None
-    protocol = load_protocol(data.get("protocol_file") or plan.protocol)
-    default_mesh = not data.get("mesh") or Path(data["mesh"]).resolve() == _default_mesh()
-    head = load_head() if default_mesh else load_head(data["mesh"], data["landmarks_file"])
-    checked = recheck(head, protocol, plan)
-    for w in checked.warnings:
+    result = check_plan_file(args.file)
+    for w in result.warnings:
         print(f"WARNING: {w}")
-    for e in checked.errors:
-        print(f"ERROR: {e}", file=sys.stderr)
-    print(f"{args.file}: {checked.total_sites} sites, {checked.total_units:g} U, {len(checked.errors)} error(s)")
-    return EXIT_BAD_INPUT if checked.errors else 0
+    for e in result.errors:
+        print(f"ERROR: {e}")
+    plan = result.plan
+    print(f"{args.file}: {plan.total_sites} sites, {plan.total_units:g} U, {len(result.errors)} error(s)")
+    if result.errors:
+        raise InjectVizError(_summary(args.file, result.errors, "error"))
+    return 0
 
 
-def _default_mesh() -> Path:
-    from visualizer.head import DEFAULT_MESH
-
-    return DEFAULT_MESH.resolve()
+def _terminate(signum: int, _frame: object) -> NoReturn:
+    """SIGTERM unwinds like Ctrl-C, so that temporary files are removed."""
+    raise SystemExit(128 + signum)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point; returns the exit code (0 ok, 2 bad input)."""
+    """Entry point; returns the exit code (0 ok, 2 bad input, 1 a bug)."""
     args = _parser().parse_args(argv)
+    if argv is None:  # run as a program, not called from Python code
+        signal.signal(signal.SIGTERM, _terminate)
+    commands = {
+        "protocols": lambda: _cmd_protocols(),
+        "plan": lambda: _cmd_plan(args),
+        "render": lambda: _cmd_render(args),
+        "validate": lambda: _cmd_validate(args),
+        "check": lambda: _cmd_check(args),
+    }
     try:
-        if args.command == "protocols":
-            return _cmd_protocols()
-        if args.command == "plan":
-            return _cmd_plan(args)
-        if args.command == "render":
-            return _cmd_render(args)
-        if args.command == "validate":
-            return _cmd_validate(args)
-        if args.command == "check":
-            return _cmd_check(args)
+        return commands[args.command]()
     except InjectVizError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        sys.stdout.flush()
+        print(f"error: {_one_line(str(exc))}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug: still one line, never a traceback on a user's terminal
+        print(
+            f"error: internal error ({type(exc).__name__}: {shorten(str(exc), 160)}); please report it",
+            file=sys.stderr,
+        )
+        return 1
 
 
 if __name__ == "__main__":

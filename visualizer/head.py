@@ -6,7 +6,6 @@ Positions held by a :class:`Head` are in the **mesh frame** (the coordinates of 
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -17,14 +16,25 @@ import numpy as np
 import pyvista as pv
 from numpy.typing import ArrayLike, NDArray
 
-from visualizer.errors import LandmarkError, MeshError
+from visualizer.bundled import bundled_dir
+from visualizer.errors import LandmarkError, MeshError, shorten
 from visualizer.frame import FRAME_LANDMARKS, HeadFrame
 from visualizer.muscle_map import MAP_LANDMARKS, MUSCLES, label_muscles
+from visualizer.safe_read import check_regular_file, load_json, read_text
 from visualizer.surface import Surface
+from visualizer.vtk_quiet import VtkMessages
 
-__all__ = ["DEFAULT_LANDMARKS", "DEFAULT_MESH", "MUSCLES", "Head", "load_head"]
+__all__ = [
+    "DEFAULT_LANDMARKS",
+    "DEFAULT_MESH",
+    "MUSCLES",
+    "Head",
+    "head_from_landmarks",
+    "is_default_mesh",
+    "load_head",
+]
 
-MESH_DIR = Path(__file__).resolve().parent.parent / "meshes"
+MESH_DIR = bundled_dir("meshes")
 DEFAULT_MESH = MESH_DIR / "head.vtp"
 DEFAULT_LANDMARKS = MESH_DIR / "landmarks.json"
 
@@ -83,7 +93,7 @@ class Head:
         for name, value in changes.items():
             p = np.asarray(value, dtype=float)
             if p.shape != (3,) or not np.all(np.isfinite(p)):
-                raise LandmarkError(f"landmark {name!r}: expected [x, y, z] in mm, got {value!r}")
+                raise LandmarkError(f"landmark {shorten(name)}: expected [x, y, z] in mm, got {shorten(value)}")
             if name in landmarks and np.array_equal(p, landmarks[name]):
                 continue  # unchanged
             landmarks[name] = self.surface.closest(p)[0]
@@ -114,7 +124,7 @@ class Head:
         """Closest skin point and its outward normal (mesh frame)."""
         p = np.asarray(point, dtype=float)
         if p.shape != (3,) or not np.all(np.isfinite(p)):
-            raise ValueError(f"point must be three finite numbers in mm, got {point!r}")
+            raise ValueError(f"point must be three finite numbers in mm, got {shorten(point)}")
         return self.surface.closest(p)
 
     def surface_distance(self, p: ArrayLike, q: ArrayLike) -> float:
@@ -138,44 +148,58 @@ def _derived_muscles(
 
 
 def _read_landmarks(path: Path) -> dict[str, NDArray[np.float64]]:
-    try:
-        raw = json.loads(path.read_text())
-    except OSError as exc:
-        raise LandmarkError(f"{path}: cannot read landmarks file ({exc.strerror})") from None
-    except json.JSONDecodeError as exc:
-        raise LandmarkError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
-    if not isinstance(raw, dict):
-        raise LandmarkError(f"{path}: expected an object of name → [x, y, z], got {type(raw).__name__}")
+    text = read_text(path, what="landmarks file", error=LandmarkError)
+    raw = load_json(text, path, error=LandmarkError)
+    return _check_landmarks(raw, path)
+
+
+def _check_landmarks(raw: object, source: str | Path) -> dict[str, NDArray[np.float64]]:
+    """``name → [x, y, z]`` (finite mm) as arrays, or a :class:`LandmarkError` naming ``source``."""
+    if not isinstance(raw, Mapping):
+        raise LandmarkError(f"{source}: expected an object of name → [x, y, z], got {type(raw).__name__}")
     out: dict[str, NDArray[np.float64]] = {}
     for name, value in raw.items():
         ok = (
-            isinstance(value, list)
+            isinstance(name, str)
+            and len(name) <= 64
+            and isinstance(value, list | tuple)
             and len(value) == 3
             and all(isinstance(c, int | float) and not isinstance(c, bool) and math.isfinite(c) for c in value)
         )
         if not ok:
-            raise LandmarkError(f"{path}: landmark {name!r}: expected [x, y, z] in mm, got {value!r}")
+            raise LandmarkError(f"{source}: landmark {shorten(name)}: expected [x, y, z] in mm, got {shorten(value)}")
         out[name] = np.asarray(value, dtype=float)
     return out
 
 
+#: Largest mesh file read (the bundled head is 5 MB).
+MAX_MESH_BYTES = 512 << 20
+
+
 def _read_mesh(path: Path) -> pv.PolyData:
-    if not path.is_file():
-        raise MeshError(f"{path}: mesh file not found")
-    try:
-        data = pv.read(path)
-    except Exception as exc:  # VTK readers raise many types; report them all the same way
-        raise MeshError(f"{path}: cannot read mesh ({exc})") from None
+    check_regular_file(path, what="mesh file", max_bytes=MAX_MESH_BYTES, error=MeshError)
+    with VtkMessages() as vtk_msgs:
+        try:
+            data = pv.read(path)
+        except Exception as exc:  # VTK readers raise many types; report them all the same way
+            data, failure = None, shorten(str(exc), 160)
+    why = f" (VTK: {vtk_msgs.first})" if vtk_msgs.first else ""
+    if data is None:
+        raise MeshError(f"{path}: cannot read mesh ({failure}){why}")
     if not isinstance(data, pv.PolyData):
         try:
-            data = data.extract_surface(algorithm="dataset_surface")
+            with VtkMessages():
+                data = data.extract_surface(algorithm="dataset_surface")
         except Exception:
             raise MeshError(f"{path}: not a surface mesh ({type(data).__name__})") from None
     if data.n_points == 0 or data.n_cells == 0:
+        if why:
+            raise MeshError(f"{path}: cannot read mesh{why}")
         raise MeshError(f"{path}: mesh is empty (no points or no cells)")
     if not np.all(np.isfinite(data.points)):
         raise MeshError(f"{path}: mesh has non-finite point coordinates")
-    data = data.triangulate()
+    with VtkMessages():
+        data = data.triangulate()
     if data.n_cells == 0:
         raise MeshError(f"{path}: mesh has no surface triangles")
     return data
@@ -211,17 +235,37 @@ def _load_default() -> Head:
 
 def _load(mesh_path: Path, landmarks_path: Path) -> Head:
     landmarks = _read_landmarks(landmarks_path)
+    _check_frame_landmarks(landmarks, landmarks_path)
+    return _assemble(_read_mesh(mesh_path), landmarks, mesh_path, landmarks_path)
+
+
+def _check_frame_landmarks(landmarks: Mapping[str, object], source: str | Path) -> None:
     missing = [n for n in FRAME_LANDMARKS if n not in landmarks]
     if missing:
         raise LandmarkError(
-            f"{landmarks_path}: the head frame needs {', '.join(FRAME_LANDMARKS)}; missing: {', '.join(missing)}"
+            f"{source}: the head frame needs {', '.join(FRAME_LANDMARKS)}; missing: {', '.join(missing)}"
         )
+
+
+def _assemble(
+    data: pv.PolyData,
+    landmarks: dict[str, NDArray[np.float64]],
+    mesh_path: Path,
+    landmarks_path: Path,
+    *,
+    rederive_muscles: bool = False,
+) -> Head:
+    """A head from a read mesh and checked landmarks; landmarks must lie on the skin."""
     frame = HeadFrame.from_landmarks(*(landmarks[n] for n in FRAME_LANDMARKS))
-    data = _read_mesh(mesh_path)
     notes: list[str] = []
     if "Normals" not in data.point_data:
-        data = data.compute_normals(point_normals=True, cell_normals=False, auto_orient_normals=True)
-    if "muscle" not in data.point_data or len(data.point_data["muscle"]) != data.n_points:
+        with VtkMessages():
+            data = data.compute_normals(point_normals=True, cell_normals=False, auto_orient_normals=True)
+    has_map = "muscle" in data.point_data and len(data.point_data["muscle"]) == data.n_points
+    if rederive_muscles and has_map:
+        data = data.copy(deep=False)
+        data.point_data["muscle"] = _derived_muscles(data, frame, landmarks, np.asarray(data.point_data["muscle"]))
+    elif not has_map:
         lacking = [n for n in MAP_LANDMARKS if n not in landmarks]
         if lacking:
             data.point_data["muscle"] = np.zeros(data.n_points, dtype=np.int8)
@@ -236,7 +280,52 @@ def _load(mesh_path: Path, landmarks_path: Path) -> Head:
     dist = head.surface.distance_to_surface(pts)
     far = [f"{n} ({d:.1f} mm)" for n, d in zip(names, dist, strict=True) if d > 5.0 * head.size_scale]
     if far:
+        shown = ", ".join(far[:6]) + (f" and {len(far) - 6} more" if len(far) > 6 else "")
         raise LandmarkError(
-            f"{landmarks_path}: landmarks lie off the skin of {mesh_path.name} (more than 5 mm): {', '.join(far)}"
+            f"{landmarks_path}: landmarks lie off the skin of {mesh_path.name} (more than 5 mm): {shown}"
         )
     return head
+
+
+def is_default_mesh(mesh: str | Path | None) -> bool:
+    """True when ``mesh`` is empty or names the bundled head mesh (this install's copy)."""
+    if not mesh:
+        return True
+    try:
+        return Path(mesh).resolve() == DEFAULT_MESH.resolve()
+    except (OSError, RuntimeError, ValueError):
+        return False
+
+
+def head_from_landmarks(mesh: str | Path | None, landmarks: object, *, source: str | Path) -> Head:
+    """The head a stored plan was made on: its mesh with **the plan's own landmarks**.
+
+    Parameters
+    ----------
+    mesh : path or None
+        The plan's mesh; None, empty or the bundled mesh's path mean the bundled head.
+    landmarks : mapping of str to [x, y, z]
+        The landmarks stored in the plan, mesh frame (mm). They replace the mesh's own landmarks
+        (moved landmarks re-derive the frame and the muscle map, as in the app); each must be
+        finite and lie on the skin.
+    source : str or Path
+        Names the plan in messages (e.g. ``"plan.json: landmarks"``).
+
+    Raises
+    ------
+    LandmarkError, MeshError
+    """
+    lms = _check_landmarks(landmarks, source)
+    _check_frame_landmarks(lms, source)
+    label = Path(str(source))
+    if is_default_mesh(mesh):
+        base = _load_default()
+        same = set(lms) == set(base.landmarks) and all(
+            float(np.max(np.abs(p - base.landmarks[n]))) <= 0.01 for n, p in lms.items()
+        )
+        if same:  # the plan's landmarks are the bundled ones (rounded): the bundled head as it is
+            return base
+        head = _assemble(base.mesh, lms, base.mesh_path, label, rederive_muscles=True)
+        head.__dict__["surface"] = base.surface  # same skin, same locator
+        return head
+    return _assemble(_read_mesh(Path(mesh)), lms, Path(mesh), label)  # type: ignore[arg-type]

@@ -15,11 +15,12 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from visualizer.errors import PainError
+from visualizer.errors import PainError, shorten
 from visualizer.head import Head
 from visualizer.muscle_map import MUSCLE_CODE
 from visualizer.plan import Finding
 from visualizer.safety import placement_caution
+from visualizer.surface import OFF_HEAD_MM
 from visualizer.words import point_words
 
 REGIONS: tuple[str, ...] = ("frontal", "temporal", "occipital", "neck", "shoulder")
@@ -96,7 +97,7 @@ class PainOrigin:
             if name not in REGIONS:
                 allowed = ", ".join(REGIONS)
                 raise PainError(
-                    f"pain region {raw!r} is unknown; use one of {allowed}, optionally prefixed left- or right-"
+                    f"pain region {shorten(raw)} is unknown; use one of {allowed}, optionally prefixed left- or right-"
                 )
             pr = PainRegion(name, side)
             if pr not in parsed:
@@ -105,7 +106,7 @@ class PainOrigin:
         if point is not None:
             vals = list(point)
             if len(vals) != 3 or not all(isinstance(v, int | float) and np.isfinite(v) for v in vals):
-                raise PainError(f"pain point must be three finite numbers (x y z in mm), got {point!r}")
+                raise PainError(f"pain point must be three finite numbers (x y z in mm), got {shorten(point)}")
             pt = (float(vals[0]), float(vals[1]), float(vals[2]))
         return cls(tuple(parsed), pt)
 
@@ -117,6 +118,23 @@ class PainOrigin:
     def to_dict(self) -> dict[str, Any]:
         """JSON form: region names and the point (mesh frame, mm)."""
         return {"regions": [str(r) for r in self.regions], "point": list(self.point) if self.point else None}
+
+
+def check_pain_point(head: Head, point: Sequence[float]) -> None:
+    """Refuse a pain point (mesh frame, mm) farther than :data:`OFF_HEAD_MM` from this head's skin.
+
+    The app refuses such a click; a point typed on the command line is refused the same way
+    rather than silently moved onto the skin.
+    """
+    p = np.asarray(point, dtype=float)
+    on_skin, _ = head.snap(p)
+    d = float(np.linalg.norm(on_skin - p))
+    if d > OFF_HEAD_MM:
+        where = ", ".join(f"{c:g}" for c in p)
+        raise PainError(
+            f"pain point ({where}) mm is {d:.1f} mm from the skin of {head.mesh_path.name} "
+            f"(at most {OFF_HEAD_MM:g} mm): give a point on the skin, in the mesh's coordinates (mm)"
+        )
 
 
 @dataclass(frozen=True)

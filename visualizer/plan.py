@@ -295,8 +295,8 @@ class Plan:
 
 def _findings_of(data: dict[str, Any]) -> tuple[Finding, ...]:
     """Findings of a plan dictionary; older files with only message lists keep their messages."""
-    if "findings" in data:
-        raw = data["findings"]
+    if data.get("findings") or not any(data.get(k) for k in ("errors", "warnings", "notes")):
+        raw = data.get("findings", [])
         if not isinstance(raw, list):
             raise ValueError(f"findings must be a list, got {type(raw).__name__}")
         return tuple(Finding.from_dict(f) for f in raw)

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from visualizer.head import DEFAULT_MESH, Head
-from visualizer.pain import Candidates, PainOrigin, choose_ftp_sites, prepare_candidates
+from visualizer.pain import Candidates, PainOrigin, check_pain_point, choose_ftp_sites, prepare_candidates
 from visualizer.placement import Placed, place_arc, place_landmark
 from visualizer.plan import Finding, Plan, Site
 from visualizer.protocol import PROTOCOLS_DIR, ExpandedSite, Protocol
@@ -82,8 +82,10 @@ def make_plan(
     follow_the_pain: bool = True,
 ) -> Plan:
     """Build the plan for this head, protocol and pain origin. Same inputs → identical plan."""
-    prep = prepare(head, protocol)
     pain = pain or PainOrigin()
+    if pain.point is not None:
+        check_pain_point(head, pain.point)
+    prep = prepare(head, protocol)
     findings: list[Finding] = [Finding(HEAD_NOTE, "info", n) for n in head.notes]
 
     muscle_rank: dict[str, int] = {}

@@ -36,7 +36,9 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from .errors import ProtocolError
+from .bundled import bundled_dir
+from .errors import ProtocolError, shorten
+from .safe_read import load_yaml, read_text
 
 __all__ = [
     "FRAME_LANDMARKS",
@@ -64,7 +66,7 @@ __all__ = [
 ]
 
 #: Directory of the protocols bundled with the package.
-PROTOCOLS_DIR: Path = Path(__file__).resolve().parent.parent / "protocols"
+PROTOCOLS_DIR: Path = bundled_dir("protocols")
 
 SCHEMA_VERSION = 1
 
@@ -148,23 +150,23 @@ def resolve_landmark(name: str, side: str) -> str:
         base = name[len(OPPOSITE_PREFIX) :]
         if base not in SIDED_LANDMARKS:
             raise ProtocolError(
-                f"landmark {name!r}: {OPPOSITE_PREFIX!r} must be followed by a sided landmark "
+                f"landmark {shorten(name)}: {OPPOSITE_PREFIX!r} must be followed by a sided landmark "
                 f"({', '.join(SIDED_LANDMARKS)}){_suggest(base, SIDED_LANDMARKS)}"
             )
         if side == "midline":
-            raise ProtocolError(f"landmark {name!r}: {OPPOSITE_PREFIX!r} has no meaning in a midline site")
+            raise ProtocolError(f"landmark {shorten(name)}: {OPPOSITE_PREFIX!r} has no meaning in a midline site")
         return f"{_OTHER_SIDE[side]}_{base}"
     if name in SIDED_LANDMARKS:
         if side == "midline":
             raise ProtocolError(
-                f"sided landmark {name!r} needs a side in a midline site: write 'left_{name}' or 'right_{name}'"
+                f"sided landmark {shorten(name)} needs a side in a midline site: write 'left_{name}' or 'right_{name}'"
             )
         return f"{side}_{name}"
     if name in _FULL_SIDED:
         return name
     vocabulary = MIDLINE_LANDMARKS + SIDED_LANDMARKS + _FULL_SIDED
     raise ProtocolError(
-        f"unknown landmark {name!r}{_suggest(name, vocabulary) or '.'} "
+        f"unknown landmark {shorten(name)}{_suggest(name, vocabulary) or '.'} "
         f"Midline: {', '.join(MIDLINE_LANDMARKS)}; sided: {', '.join(SIDED_LANDMARKS)} "
         f"(bare in bilateral sites, left_/right_ in midline sites)"
     )
@@ -176,7 +178,7 @@ def _landmark_problem(name: str, site_side: str) -> str | None:
         if name in _FULL_SIDED:
             bare = name.split("_", 1)[1]
             return (
-                f"a bilateral site must not name one side's landmark {name!r}: write {bare!r} "
+                f"a bilateral site must not name one side's landmark {shorten(name)}: write {shorten(bare)} "
                 f"(each side uses its own) or '{OPPOSITE_PREFIX}{bare}' (the other side's)"
             )
         sides = ("left", "right")
@@ -774,7 +776,7 @@ def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool
             continue  # unhashable key: construct_mapping reports it
         if duplicate:
             raise yaml.constructor.ConstructorError(
-                "while reading a mapping", node.start_mark, f"found duplicate key {key!r}", key_node.start_mark
+                "while reading a mapping", node.start_mark, f"found duplicate key {shorten(key)}", key_node.start_mark
             )
         seen.add(key)
     return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
@@ -785,20 +787,10 @@ _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _c
 
 def _read_yaml(path: Path) -> tuple[Any, list[str]]:
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return None, [f"{path}: file not found"]
-    except (OSError, UnicodeDecodeError) as exc:
-        return None, [f"{path}: cannot read file ({exc})"]
-    try:
-        data = yaml.load(text, Loader=_StrictLoader)  # a SafeLoader subclass
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
-        what = " ".join(p for p in (exc.context, exc.problem) if p)
-        return None, [f"{path}: {where}: YAML syntax error: {what}"]
-    except yaml.YAMLError as exc:
-        return None, [f"{path}: YAML error: {exc}"]
+        text = read_text(path, error=ProtocolError)
+        data = load_yaml(text, path, loader=_StrictLoader, error=ProtocolError)
+    except ProtocolError as exc:
+        return None, [str(exc)]
     if data is None:
         return None, [f"{path}: file is empty"]
     if not isinstance(data, dict):
@@ -838,21 +830,21 @@ def _read_merged(path: Path, chain: tuple[Path, ...] = ()) -> tuple[dict[str, An
     if base_name is None:
         return data, origin, problems
     if not isinstance(base_name, str) or not base_name.strip():
-        return data, origin, [f"{path}: extends: must be a protocol id or a file path (got {base_name!r})"]
+        return data, origin, [f"{path}: extends: must be a protocol id or a file path (got {shorten(base_name)})"]
     base_path = _resolve_extends(base_name, path)
     if base_path is None:
         return (
             data,
             origin,
             [
-                f"{path}: extends: no protocol {base_name!r} next to this file or among the bundled protocols "
-                f"(known ids: {', '.join(known_protocol_ids())}) (got {base_name!r})"
+                f"{path}: extends: no protocol {shorten(base_name)} next to this file or among the bundled protocols "
+                f"(known ids: {', '.join(known_protocol_ids())}) (got {shorten(base_name)})"
             ],
         )
     key = base_path.resolve()
     if key in chain or key == path.resolve():
         cycle = " → ".join(p.name for p in (*chain, path.resolve(), key))
-        return data, origin, [f"{path}: extends: circular chain {cycle} (got {base_name!r})"]
+        return data, origin, [f"{path}: extends: circular chain {cycle} (got {shorten(base_name)})"]
     base, base_origin, base_problems = _read_merged(base_path, (*chain, path.resolve()))
     if base is None:
         return data, origin, [f"{path}: extends: cannot use base {base_path}", *base_problems]
@@ -867,8 +859,7 @@ def _read_merged(path: Path, chain: tuple[Path, ...] = ()) -> tuple[dict[str, An
 def _show(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
+    return shorten(value)
 
 
 def _pydantic_issues(exc: ValidationError) -> list[Issue]:
@@ -886,7 +877,7 @@ def _pydantic_issues(exc: ValidationError) -> list[Issue]:
         if err["type"] == "missing":
             out.append((loc, "required field is missing", _NO_VALUE))
         elif err["type"] == "extra_forbidden":
-            out.append((loc, f"unknown key {loc[-1]!r} (not in the schema)", err["input"]))
+            out.append((loc, f"unknown key {shorten(loc[-1])} (not in the schema)", err["input"]))
         else:
             out.append((loc, msg, err["input"]))
     return out
@@ -951,17 +942,22 @@ def _raw_totals(data: dict[str, Any]) -> list[Issue]:
     return _totals_problems(rows, e_sites, float(e_units), float(cap), float(ftp_max) if _is_number(ftp_max) else None)
 
 
+def _field_part(part: str | int) -> str:
+    """A location part as shown in a message (a huge key from a hostile file is cut short)."""
+    return str(part) if isinstance(part, int) or len(part) <= 40 else shorten(part, 40)
+
+
 def _format(path: Path, issue: Issue, data: dict[str, Any], origin: dict[str, Path]) -> str:
     """``FILE: field.path (site 'id'): message (got VALUE) [inherited from BASE]``."""
     loc, msg, value = issue
-    field = ".".join("(key)" if part == "[key]" else str(part) for part in loc) or "(top level)"
+    field = ".".join("(key)" if part == "[key]" else _field_part(part) for part in loc) or "(top level)"
     hint = ""
     if len(loc) >= 2 and loc[0] == "sites" and isinstance(loc[1], int):
         sites = data.get("sites")
         if isinstance(sites, list) and loc[1] < len(sites) and isinstance(sites[loc[1]], dict):
             sid = sites[loc[1]].get("id")
             if isinstance(sid, str):
-                hint = f" (site {sid!r})"
+                hint = f" (site {shorten(sid)})"
     inherited = ""
     if loc and isinstance(loc[0], str) and origin.get(loc[0], path) != path:
         inherited = f" [inherited from {origin[loc[0]].name}]"
@@ -1036,7 +1032,7 @@ def load_protocol(id_or_path: str | Path) -> Protocol:
         path = PROTOCOLS_DIR / f"{text}.yaml"
         if not path.is_file():
             raise ProtocolError(
-                f"unknown protocol id {text!r}; known ids: {', '.join(known_protocol_ids()) or '(none)'} "
+                f"unknown protocol id {shorten(text)}; known ids: {', '.join(known_protocol_ids()) or '(none)'} "
                 "(or give the path of a .yaml file)"
             )
     protocol, problems = _check_file(path)

@@ -8,13 +8,17 @@ Heights are measured along the head frame's +z axis.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from visualizer.errors import shorten
 from visualizer.head import Head
 from visualizer.plan import Finding, Site
+from visualizer.protocol import MUSCLES
+from visualizer.surface import OFF_HEAD_MM
 
 CUMULATIVE_LIMIT_U = 400.0
 MAX_UNITS_PER_SITE = 50.0
@@ -35,7 +39,9 @@ class Limits:
     ftp_muscle_caps: Mapping[str, float] | None = None
 
 
-# Finding codes (stable: pages and tests match on them). Errors: a cap is broken.
+# Finding codes (stable: pages and tests match on them). Errors: a site is meaningless or a cap
+# is broken.
+SITE_INVALID = "site_invalid"
 TOTAL_OVER_PROTOCOL_MAX = "total_over_protocol_max"
 TOTAL_OVER_CUMULATIVE_LIMIT = "total_over_cumulative_limit"
 SITE_UNITS_OVER_MAX = "site_units_over_max"
@@ -51,36 +57,89 @@ TEMPORALIS_ARCH_MARGIN = "temporalis_arch_margin"
 
 
 def site_name(site: Site) -> str:
-    """A site as people read it: "site 20 (back of the head, left)" (its number in the plan)."""
-    return f"site {site.order} ({site.description[:1].lower()}{site.description[1:]})"
+    """A site as people read it: "site 20 (left back of the head, higher up)" (its number in the plan).
+
+    A description from an edited plan file that is long or unprintable is quoted and cut short.
+    """
+    d = site.description
+    if not (d and len(d) <= 100 and d.isprintable()):
+        return f"site {site.order}" + (f" ({shorten(d, 60)})" if d else "")
+    return f"site {site.order} ({d[:1].lower()}{d[1:]})"
+
+
+def _name(site: Site) -> str:
+    """A site's id as shown in a message (a hostile id is quoted and cut short)."""
+    sid = site.id
+    return sid if len(sid) <= 60 and sid.isprintable() and sid.strip() == sid and sid else shorten(sid, 60)
+
+
+def site_problems(head: Head, sites: Sequence[Site]) -> list[str]:
+    """Errors that make sites meaningless on this head, one per site and problem.
+
+    Ids must be unique; the muscle known; the side left, right or midline; units a finite number;
+    the position finite and on this head's skin (within :data:`OFF_HEAD_MM`).
+    """
+    errors: list[str] = []
+    first: dict[str, int] = {}
+    for i, s in enumerate(sites):
+        name = _name(s)
+        if s.id in first:
+            errors.append(f"site {name}: duplicate id (sites {first[s.id]} and {i} share it)")
+        first.setdefault(s.id, i)
+        if s.muscle not in MUSCLES:
+            errors.append(f"site {name}: unknown muscle {shorten(s.muscle)} (known: {', '.join(MUSCLES)})")
+        if s.side not in ("left", "right", "midline"):
+            errors.append(f"site {name}: side must be left, right or midline (got {shorten(s.side)})")
+        if not math.isfinite(s.units):
+            errors.append(f"site {name}: units must be a finite number (got {s.units!r})")
+    positions = np.array([s.position for s in sites], dtype=float).reshape(-1, 3)
+    finite = np.all(np.isfinite(positions), axis=1)
+    dist = np.full(len(sites), np.inf)
+    if finite.any():
+        dist[finite] = head.surface.distance_to_surface(positions[finite])
+    for s, ok, d in zip(sites, finite, dist, strict=True):
+        if not ok:
+            errors.append(f"site {_name(s)}: position must be three finite numbers (got {shorten(s.position)})")
+        elif d > OFF_HEAD_MM:
+            errors.append(
+                f"site {_name(s)}: position ({', '.join(f'{c:.1f}' for c in s.position)}) mm is {d:.1f} mm "
+                f"from the skin of this head (at most {OFF_HEAD_MM:g} mm): not a place on this head"
+            )
+    return errors
 
 
 def check_sites(head: Head, sites: Sequence[Site], limits: Limits) -> list[Finding]:
-    """The safety findings (``error``: a cap broken; ``warning``: a placement caution) for these
-    sites on this head."""
-    out: list[Finding] = []
+    """The safety findings for these sites on this head.
+
+    Errors: every problem of :func:`site_problems` (code ``site_invalid``), and every cap (per
+    site, per session, the cumulative limit, follow-the-pain sites, units and per-muscle caps).
+    Warnings: spacing and placement cautions. A site with a non-finite number counts in no total
+    (it is an error itself).
+    """
+    out: list[Finding] = [Finding(SITE_INVALID, "error", p) for p in site_problems(head, sites)]
 
     def err(code: str, msg: str, ids: Sequence[str] = ()) -> None:
         out.append(Finding(code, "error", msg, tuple(ids)))
 
-    total = sum(s.units for s in sites)
-    all_ids = [s.id for s in sites]
+    sane = [s for s in sites if math.isfinite(s.units)]
+    total = sum(s.units for s in sane)
+    all_ids = [s.id for s in sane]
     if total > limits.max_total_units + 1e-9:
         err(TOTAL_OVER_PROTOCOL_MAX,
-            f"Total {total:g} U exceeds the {limits.protocol_id} maximum of {limits.max_total_units:g} U per session.",
+            f"total {total:g} U exceeds the {limits.protocol_id} maximum of {limits.max_total_units:g} U per session.",
             all_ids)
     if total > CUMULATIVE_LIMIT_U + 1e-9:
         err(TOTAL_OVER_CUMULATIVE_LIMIT,
-            f"Total {total:g} U exceeds the {CUMULATIVE_LIMIT_U:g} U cumulative limit for a 3-month interval.",
+            f"total {total:g} U exceeds the {CUMULATIVE_LIMIT_U:g} U cumulative limit for a 3-month interval.",
             all_ids)
-    for s in sites:
+    for s in sane:
         if s.units > MAX_UNITS_PER_SITE:
             err(SITE_UNITS_OVER_MAX,
                 f"{site_name(s).capitalize()}: {s.units:g} U exceeds {MAX_UNITS_PER_SITE:g} U per site.", [s.id])
         if s.units <= 0:
             err(SITE_UNITS_NOT_POSITIVE, f"{site_name(s).capitalize()}: units must be positive, got {s.units:g}.",
                 [s.id])
-    ftp = [s for s in sites if s.follow_the_pain]
+    ftp = [s for s in sane if s.follow_the_pain]
     if ftp:
         caps = dict(limits.ftp_muscle_caps or {})
         ftp_ids = [s.id for s in ftp]
@@ -94,32 +153,32 @@ def check_sites(head: Head, sites: Sequence[Site], limits: Limits) -> list[Findi
         for m in sorted({s.muscle for s in ftp}):
             of_m = [s for s in ftp if s.muscle == m]
             mu = sum(s.units for s in of_m)
+            words = shorten(m) if m not in MUSCLES else m.replace("_", " ")
             if m not in caps:
                 err(FTP_MUSCLE_NOT_ALLOWED,
-                    f"Follow-the-pain site in {m.replace('_', ' ')}: not allowed by {limits.protocol_id}.",
-                    [s.id for s in of_m])
+                    f"Follow-the-pain site in {words}: not allowed by {limits.protocol_id}.", [s.id for s in of_m])
             elif mu > caps[m] + 1e-9:
                 err(FTP_MUSCLE_OVER_CAP,
-                    f"Follow-the-pain {m.replace('_', ' ')} {mu:g} U exceeds its cap of {caps[m]:g} U.",
-                    [s.id for s in of_m])
+                    f"Follow-the-pain {words} {mu:g} U exceeds its cap of {caps[m]:g} U.", [s.id for s in of_m])
 
-    pos = np.array([s.position for s in sites], dtype=float).reshape(-1, 3)
+    placed = [s for s in sites if np.all(np.isfinite(s.position)) and s.side in ("left", "right", "midline")]
+    pos = np.array([s.position for s in placed], dtype=float).reshape(-1, 3)
     if len(pos) > 1 and limits.min_spacing_mm > 0:
         d = np.linalg.norm(pos[:, None, :] - pos[None, :, :], axis=2)
         i, j = np.nonzero(np.triu(d < limits.min_spacing_mm, k=1))
         for a, b in zip(i, j, strict=True):
             out.append(Finding(
                 SITES_TOO_CLOSE, "warning",
-                f"{site_name(sites[a]).capitalize()} and {site_name(sites[b])} are {d[a, b]:.1f} mm apart "
+                f"{site_name(placed[a]).capitalize()} and {site_name(placed[b])} are {d[a, b]:.1f} mm apart "
                 f"(protocol minimum {limits.min_spacing_mm:g} mm).",
-                (sites[a].id, sites[b].id)))
+                (placed[a].id, placed[b].id)))
 
-    for site in sites:
+    for site in placed:
         caution = placement_caution(head, site.muscle, site.side, site.position)
         if caution:
             code, text = caution
-            out.append(Finding(code, "warning", f"{site_name(site).capitalize()}, {site.muscle.replace('_', ' ')}, "
-                                                f"is {text}.", (site.id,)))
+            out.append(Finding(code, "warning", f"{site_name(site).capitalize()}, "
+                                                f"{site.muscle.replace('_', ' ')}, is {text}.", (site.id,)))
     return out
 
 

@@ -19,6 +19,7 @@ Public API::
 
 from __future__ import annotations
 
+import io
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -28,7 +29,10 @@ from typing import Any
 
 import numpy as np
 import pyvista as pv
+from PIL import Image
 
+from visualizer.atomic import atomic_write
+from visualizer.errors import InjectVizError, shorten
 from visualizer.muscle_map import MUSCLES
 
 __all__ = [
@@ -798,12 +802,41 @@ def _legend_entries(plan: Any) -> list[tuple[str, str]]:
     return [(m.replace("_", " "), muscle_hex(m)) for m in seen]
 
 
+#: Picture sizes accepted for a rendered image (pixels per side), on the command line and from a browser.
+MIN_IMAGE_PX = 16
+MAX_IMAGE_PX = 4096
+
+
+def check_image_size(size: Sequence[int] | None, *, what: str = "size") -> None:
+    """Refuse a picture size that is not two whole numbers of MIN_IMAGE_PX–MAX_IMAGE_PX pixels.
+
+    Raises
+    ------
+    InjectVizError
+        Naming ``what`` (e.g. ``"--size"``) and the value (cut short).
+    """
+    if size is None:
+        return
+    ok = (
+        isinstance(size, list | tuple)
+        and len(size) == 2
+        and all(isinstance(v, int | np.integer) and not isinstance(v, bool) for v in size)
+        and all(MIN_IMAGE_PX <= int(v) <= MAX_IMAGE_PX for v in size)
+    )
+    if not ok:
+        raise InjectVizError(
+            f"{what}: give width and height as whole numbers of {MIN_IMAGE_PX}–{MAX_IMAGE_PX} pixels "
+            f"(got {shorten(size)})"
+        )
+
+
 def render_png(head: Any, plan: Any, path: str | Path, *, view: str = "front",
                size: tuple[int, int] | None = None, pain_point: Sequence[float] | None = None,
                heat_points: Iterable[Sequence[float]] | None = None, show_muscles: bool = True,
                show_labels: bool = True, title: bool = True) -> Path:
     """Render the plan offscreen to a PNG. ``view`` is one of VIEWS or ``"all"`` (a grid)."""
     path = Path(path)
+    check_image_size(size)
     if view != "all" and view not in _VIEW_DIRS:
         raise ValueError(f"Invalid value for the 'view' parameter: allowed values are "
                          f"{', '.join(repr(v) for v in (*VIEWS, 'all'))}, but got {view!r} instead.")
@@ -840,9 +873,12 @@ def render_png(head: Any, plan: Any, path: str | Path, *, view: str = "front",
                 pl.add_legend([*entries, ("follow-the-pain (ring)", "#141418")], bcolor="white",
                               border=True, size=(0.2, 0.035 * (len(entries) + 1)), loc="upper right",
                               face="circle")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pl.screenshot(str(path))
+    image = pl.screenshot(None, return_img=True)  # rendered in memory: nothing on disk yet
     pl.close()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    buf = io.BytesIO()
+    Image.fromarray(np.asarray(image)).save(buf, format="PNG")
+    atomic_write(path, buf.getvalue())  # a crash or kill never leaves a partial picture
     return path
 
 

@@ -21,6 +21,10 @@ from visualizer.errors import MeshError
 
 Array = NDArray[np.float64]
 
+#: A point farther than this from the skin (mm) is "off the head": a click that missed, a pain
+#: point or a stored site position that does not belong to this head. The app and the CLI share it.
+OFF_HEAD_MM = 6.0
+
 
 class Surface:
     """A triangle mesh with a static cell locator, built once and queried many times.

@@ -79,17 +79,23 @@ def stop_app(proc: subprocess.Popen) -> None:
             proc.wait(timeout=5)
 
 
-def open_app(browser, url: str, *, width: int = 1280, height: int = 800, wait_view: bool = True):
-    """A new context (= a new connection and patient) with the app loaded."""
+def open_app(browser, url: str, *, width: int = 1280, height: int = 800, wait_view: bool = True,
+             on_page=None, timeout_ms: float = 30000):
+    """A new context (= a new connection and patient) with the app loaded.
+
+    ``on_page(page)`` runs before the page loads (e.g. to listen to its websocket).
+    """
     ctx = browser.new_context(viewport={"width": width, "height": height}, accept_downloads=True)
     page = ctx.new_page()
+    if on_page is not None:
+        on_page(page)
     page.errors = []  # type: ignore[attr-defined]
     page.on("pageerror", lambda e: page.errors.append(str(e)))  # type: ignore[attr-defined]
     page.goto(url)
     page.wait_for_function(
         "() => { const e = document.querySelector('#total-units');"
         " return e && e.textContent.trim().length > 0 }",
-        timeout=30000,
+        timeout=timeout_ms,
     )
     if wait_view:
         wait_for_head(page)

@@ -25,23 +25,33 @@ class AppContext:
     landmarks: Path | None = None
     load_seconds: float = 0.0
     options: dict[str, Any] = field(default_factory=dict)
+    #: the protocols a browser may choose (by id): the bundled ones plus files given at start-up;
+    #: empty = the bundled ones
+    protocols: tuple[Any, ...] = ()
 
     @classmethod
     def load(cls, *, protocol: str = "preempt", mesh: str | Path | None = None,
              landmarks: str | Path | None = None, **options: Any) -> AppContext:
-        """Load the head and check the start-up protocol (raises the engine's errors)."""
+        """Load the head and the protocols (raises the engine's errors).
+
+        ``protocol`` is a bundled protocol's id or a protocol file: a file is loaded now (a bad
+        one stops the server with a clear message) and joins the set a browser may choose from,
+        by id.  A browser never names a file.
+        """
         import visualizer as engine  # the public engine API
 
         t0 = time.perf_counter()
         head = engine.load_head(Path(mesh) if mesh else None, Path(landmarks) if landmarks else None)
-        # validate the protocol now so a bad --protocol stops the server with a clear message
-        ids = [str(getattr(p, "id", "")) for p in engine.list_protocols()]
-        if protocol not in ids:
-            engine.load_protocol(protocol)
+        by_id = {str(p.id): p for p in engine.list_protocols()}
+        if protocol not in by_id:
+            loaded = engine.load_protocol(protocol)  # a file given on the command line
+            by_id[str(loaded.id)] = loaded  # it wins over a bundled protocol of the same id
+            protocol = str(loaded.id)
         return cls(engine=engine, head=head, protocol=protocol,
                    mesh=Path(mesh) if mesh else None,
                    landmarks=Path(landmarks) if landmarks else None,
-                   load_seconds=time.perf_counter() - t0, options=dict(options))
+                   load_seconds=time.perf_counter() - t0, options=dict(options),
+                   protocols=tuple(sorted(by_id.values(), key=lambda p: str(p.id))))
 
 
 _DEFAULT: AppContext | None = None

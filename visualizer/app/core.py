@@ -13,7 +13,6 @@ import functools
 import logging
 import math
 import os
-import tempfile
 import time
 import traceback
 from collections.abc import Callable
@@ -27,6 +26,7 @@ import pyvista as pv
 from trame.app import TrameApp
 from trame.decorators import change
 
+from visualizer.app import faults, guard, inputs
 from visualizer.app import state as st
 from visualizer.app.context import AppContext, default_context
 from visualizer.app.defaults import UI_DEFAULTS
@@ -40,6 +40,7 @@ from visualizer.scene import (
     region_heat_points,
     set_camera,
 )
+from visualizer.surface import OFF_HEAD_MM  # a picked point farther than this from the skin is "off the head"
 from visualizer.words import landmark_title, landmark_words, point_words
 
 log = logging.getLogger("injectviz.app")
@@ -47,7 +48,6 @@ log = logging.getLogger("injectviz.app")
 pv.OFF_SCREEN = True
 
 DRAG_PX = 4  # a pointer that moved more than this between down and up was a drag, not a click
-OFF_HEAD_MM = 6.0  # a picked point farther than this from the skin is "off the head"
 PATIENT_STEP_SECONDS = 4.0
 # the skin is drawn decimated to this many triangles (sites and clicks use the real surface):
 # keeps browsers without a GPU and the server fallback responsive
@@ -58,14 +58,9 @@ HEAD_EXTENT_LANDMARKS = ("vertex", "nasion", "inion", "left_tragus", "right_trag
 FACE_EXTENT_MM = 130.0  # a protocol whose sites span less than 90 mm is framed this wide (the face)
 
 
-def _error_text(exc: BaseException) -> str:
-    try:
-        from visualizer.errors import InjectVizError
-    except Exception:  # pragma: no cover
-        InjectVizError = ()  # type: ignore[assignment]
-    if isinstance(exc, (st.UserError, InjectVizError)):  # type: ignore[arg-type]
-        return str(exc)
-    return f"Something went wrong ({type(exc).__name__}: {exc}). The page is still working."
+def _error_text(exc: BaseException, where: str = "") -> str:
+    """The page's message for an error: a user's mistake as such, anything else as an error id."""
+    return guard.report(exc, where)
 
 
 def guarded(fn: Callable) -> Callable:
@@ -77,9 +72,7 @@ def guarded(fn: Callable) -> Callable:
             return fn(self, *args, **kwargs)
         except Exception as exc:
             self._t0 = None
-            if not isinstance(exc, st.UserError):
-                log.warning("handler %s failed:\n%s", fn.__name__, traceback.format_exc())
-            self.show_message(_error_text(exc), "error")
+            self.show_message(_error_text(exc, fn.__name__), "error")
             try:
                 self._push_plan_state()
             except Exception:
@@ -87,6 +80,28 @@ def guarded(fn: Callable) -> Callable:
             return None
 
     return wrapper
+
+
+def png_bytes(img: np.ndarray) -> bytes:
+    """Encode an RGB(A) image (rows top to bottom, uint8) as PNG, in memory."""
+    from vtkmodules.util.numpy_support import numpy_to_vtk
+    from vtkmodules.vtkCommonDataModel import vtkImageData
+    from vtkmodules.vtkIOImage import vtkPNGWriter
+
+    a = np.ascontiguousarray(np.asarray(img, dtype=np.uint8)[::-1])  # VTK rows run bottom-up
+    h, w = a.shape[:2]
+    comps = a.shape[2] if a.ndim == 3 else 1
+    data = vtkImageData()
+    data.SetDimensions(w, h, 1)
+    arr = numpy_to_vtk(a.reshape(-1, comps), deep=True)
+    data.GetPointData().SetScalars(arr)
+    writer = vtkPNGWriter()
+    writer.SetInputData(data)
+    writer.WriteToMemoryOn()
+    writer.Write()
+    from vtkmodules.util.numpy_support import vtk_to_numpy
+
+    return vtk_to_numpy(writer.GetResult()).tobytes()
 
 
 class InjectVizApp(TrameApp):
@@ -99,7 +114,8 @@ class InjectVizApp(TrameApp):
         self.context = context or default_context()
         self.head = self.context.head
         self.session = st.Session(self.context.engine, self.head,
-                                  protocol=protocol or self.context.protocol)
+                                  protocol=protocol or self.context.protocol,
+                                  protocols=self.context.protocols)
         self.plotter = pv.Plotter(off_screen=True, window_size=(1000, 760))
         self.scene = None if page_only else build_scene(
             self.plotter, self.head, self.session.plan, show_muscles=UI_DEFAULTS["show_muscles"],
@@ -116,6 +132,8 @@ class InjectVizApp(TrameApp):
         self.last_update_ms = 0.0
         self._init_state()
         self._build_ui()
+        guard.install(self)  # every request from the page is checked first (visualizer.app.inputs)
+        faults.install(self)  # the page restores its inputs after a reload or a reconnect
 
     # ------------------------------------------------------------------------------------
     # state
@@ -196,6 +214,7 @@ class InjectVizApp(TrameApp):
             s.selected_site = ses.selected
             s.muscle_colors = {r["muscle_key"]: muscle_hex(r["muscle_key"]) for r in tot["per_muscle"]}
             s.patient = ses.patient_text()
+            s.saved_inputs = faults.snapshot(self)
 
     def show_message(self, text: str, kind: str = "info") -> None:
         with self.state:
@@ -674,8 +693,7 @@ class InjectVizApp(TrameApp):
         except asyncio.CancelledError:
             pass
         except Exception as exc:
-            log.warning("play loop failed:\n%s", traceback.format_exc())
-            self.show_message(_error_text(exc), "error")
+            self.show_message(_error_text(exc, "patient play"), "error")
             self.state.patient_playing = False
             self.state.flush()
 
@@ -774,36 +792,43 @@ class InjectVizApp(TrameApp):
             self.show_message(_error_text(exc), "error")
             return ""
 
-    def snapshot_png(self, camera: Any = None, size: Any = None, figure: bool = True) -> bytes:
-        """PNG of the current view, rendered on the server (labels included in both modes), laid out
-        as a printable figure (``figure``) or the bare view."""
+    def snapshot_png(self, camera: Any = None, size: Any = None, figure: Any = True) -> bytes:
+        """PNG of the current view, rendered on the server in memory (labels in both modes).
+
+        ``camera``: the browser's vtk.js camera (mesh frame, mm), or None for the server's;
+        ``size``: ``[width, height]`` in px (16-4096 each), or None for the view's size;
+        ``figure``: laid out as a printable figure (title, totals, legend) or the bare view.  All
+        are checked first (``visualizer.app.inputs``); no file is written.
+        """
         try:
-            if isinstance(camera, dict) and camera.get("position") and camera.get("focalPoint"):
-                cam = self.plotter.camera
-                cam.position = tuple(float(v) for v in camera["position"])
-                cam.focal_point = tuple(float(v) for v in camera["focalPoint"])
-                if camera.get("viewUp"):
-                    cam.up = tuple(float(v) for v in camera["viewUp"])
-                if camera.get("viewAngle"):
-                    cam.view_angle = float(camera["viewAngle"])
-                self.plotter.reset_camera_clipping_range()
+            camera, size, figure = inputs.check_trigger(self, "snapshot_png", [camera, size, figure], {})[0]
+            w, h = size or tuple(self.plotter.window_size)
+            w, h = (min(max(round(v), inputs.MIN_IMAGE_PX), inputs.MAX_IMAGE_PX) for v in (w, h))
+            # small views are drawn larger (labels stay legible), never past MAX_IMAGE_PX a side
+            scale = min(max(1.0, 1400.0 / w), inputs.MAX_IMAGE_PX / max(w, h))
+            cam = self.plotter.camera
+            saved_cam = (cam.position, cam.focal_point, cam.up, cam.view_angle)
             old = tuple(self.plotter.window_size)
-            w, h = old
-            if isinstance(size, (list, tuple)) and len(size) == 2:
-                w, h = int(size[0]), int(size[1])
-            scale = max(1.0, 1400.0 / max(w, 1))
-            with tempfile.TemporaryDirectory() as tmp:
-                path = Path(tmp) / "view.png"
-                self.plotter.window_size = (int(w * scale), int(h * scale))
-                self.plotter.screenshot(str(path))
+            try:
+                if camera:
+                    cam.position = tuple(camera["position"])
+                    cam.focal_point = tuple(camera["focalPoint"])
+                    if camera.get("viewUp"):
+                        cam.up = tuple(camera["viewUp"])
+                    if camera.get("viewAngle"):
+                        cam.view_angle = float(camera["viewAngle"])
+                    self.plotter.reset_camera_clipping_range()
+                self.plotter.window_size = (max(1, round(w * scale)), max(1, round(h * scale)))
+                img = self.plotter.screenshot(None, return_img=True)
+            finally:
+                cam.position, cam.focal_point, cam.up, cam.view_angle = saved_cam
                 self.plotter.window_size = old
-                data = path.read_bytes()
+            data = png_bytes(img)
             if not self.local:
                 self.remote_view.update()
             return self.figure_png(data) if figure else data
         except Exception as exc:
-            log.warning("snapshot failed:\n%s", traceback.format_exc())
-            self.show_message(_error_text(exc), "error")
+            self.show_message(_error_text(exc, "snapshot_png"), "error")
             return b""
 
     def print_view(self, camera: Any = None) -> str:

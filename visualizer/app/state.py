@@ -221,11 +221,19 @@ class Session:
     """The state of one browser connection."""
 
     def __init__(self, engine: Any, head: Any, *, protocol: str = "preempt",
-                 protocol_source: str | None = None) -> None:
+                 protocol_source: str | None = None, protocols: Sequence[Protocol] = ()) -> None:
+        """``protocols``: the set a browser may choose from (default: the bundled ones).
+
+        ``protocol_source`` (a file, from the server's own start-up options) joins that set.
+        """
         self.engine = engine
         self.base_head = head
         self.head = head
-        self.protocols = list(engine.list_protocols())
+        self.protocols = list(protocols) or list(engine.list_protocols())
+        if protocol_source:
+            loaded = engine.load_protocol(protocol_source)
+            self.protocols = [p for p in self.protocols if protocol_id(p) != loaded.id] + [loaded]
+            protocol = loaded.id
         self.pain_chips: list[str] = []
         self.pain_side = "both"
         self.pain_point: tuple[float, float, float] | None = None
@@ -234,16 +242,20 @@ class Session:
         self.patient_index = 0
         self.quiz: Quiz | None = None
         self.quiz_seed = 0
-        self.protocol = self._load(protocol_source or protocol)
+        self.protocol = self._load(protocol)
         self.plan = None
         self.recompute()
 
     # -- engine calls ------------------------------------------------------------------------
     def _load(self, ref: str) -> Any:
+        """The protocol with id ``ref`` from this session's set (never a file: ids only)."""
         for p in self.protocols:
             if protocol_id(p) == ref:
                 return p
-        return self.engine.load_protocol(ref)  # a file path, or an error naming the value
+        from visualizer.app.inputs import quote
+
+        known = ", ".join(protocol_id(p) for p in self.protocols)
+        raise UserError(f"Unknown protocol {quote(ref)}: choose one of {known}.")
 
     def pain_origin(self) -> Any:
         regions = pain_regions(self.pain_chips, self.pain_side)

@@ -17,6 +17,8 @@ from trame.widgets import client, html
 from trame.widgets import vuetify3 as v3
 from trame_pyvista import PyVistaLocalView, PyVistaRemoteView
 
+from visualizer.app.faults import JS as FAULTS_JS
+from visualizer.app.faults import download_click
 from visualizer.plan import DISCLAIMER
 
 CSS = """
@@ -169,6 +171,7 @@ def build_layout(server: Any, plotter: Any, view_ref: str) -> tuple[VAppLayout, 
     with VAppLayout(server, full_height=True) as layout:
         client.Style(CSS)
         client.Script(JS)
+        client.Script(FAULTS_JS)  # reconnect, inputs kept in the address, checked downloads
         client.ClientTriggers(
             mounted="view_mode = utils.get('injectviz.webgl()') ? view_mode : 'remote';"
                     "debug = utils.get('injectviz.debug()');"
@@ -222,10 +225,10 @@ def _app_bar(ctrl: Any, view_ref: str) -> None:
             with v3.VList(density="compact"):
                 v3.VListItem(
                     title="Picture of the view (PNG)", id="download-png",
-                    click=(
-                        "utils.download(`injectviz-${protocol_id}.png`, "
-                        f"trigger('snapshot_png', [{local_camera_expr(view_ref)}, null]), 'image/png')"
-                    ),
+                    click=download_click(
+                        "`injectviz-${protocol_id}.png`",
+                        f"trigger('snapshot_png', [{local_camera_expr(view_ref)}, null])",
+                        "image/png", "png"),
                 )
                 v3.VListItem(
                     title="Print the plan (A4)", id="download-print",
@@ -234,12 +237,12 @@ def _app_bar(ctrl: Any, view_ref: str) -> None:
                 )
                 v3.VListItem(
                     title="Plan (JSON)", id="download-json",
-                    click="utils.download(`plan-${protocol_id}.json`, trigger('plan_json'), "
-                          "'application/json')",
+                    click=download_click("`plan-${protocol_id}.json`", "trigger('plan_json')",
+                                         "application/json", "json"),
                 )
                 v3.VListItem(
                     title="Plan (CSV)", id="download-csv",
-                    click="utils.download(`plan-${protocol_id}.csv`, trigger('plan_csv'), 'text/csv')",
+                    click=download_click("`plan-${protocol_id}.csv`", "trigger('plan_csv')", "text/csv", "csv"),
                 )
         v3.VBtn(icon="mdi-tune-vertical", click="drawer = !drawer", title="Show/hide panel")
 
