@@ -274,7 +274,9 @@ def test_every_control_of_the_page_has_a_check(app):
     for name in names:
         fn = app.server.controller.trigger_fn(name)
         assert fn is not None, name
-        assert fn.__name__ in inputs.TRIGGERS, f"trigger {name} runs {fn.__name__}: no entry in inputs.TRIGGERS"
+        from visualizer.app.guard import method_name
+
+        assert method_name(fn) in inputs.TRIGGERS, f"trigger {name} runs {method_name(fn)}: no entry in inputs.TRIGGERS"
 
 
 def test_arguments_not_sent_keep_the_functions_defaults():
