@@ -254,24 +254,37 @@ class MorphedHead:
         Every point of the bundled ``head.vtp``, same order and triangles, head frame (mm).
     landmarks : dict of str to ndarray
         Every bundled landmark carried with the skin (same barycentric place), head frame (mm).
+    faces : ndarray, shape (F, 3)
+        The bundled head's triangles (point indices; the same for every body type).
     """
 
     body: BodyType
     points: NDArray[np.float64]
     landmarks: dict[str, NDArray[np.float64]]
+    faces: NDArray[np.int64]
 
 
-def morph(body: BodyType, default_points: NDArray[np.floating[Any]]) -> MorphedHead:
+@functools.cache
+def _bundled() -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+    from visualizer.head import load_head  # VTK only when the caller did not pass the points
+
+    mesh = load_head().mesh
+    return np.asarray(mesh.points, dtype=np.float64), np.asarray(mesh.regular_faces, dtype=np.int64)
+
+
+def morph(body: BodyType, default_points: NDArray[np.floating[Any]] | None = None) -> MorphedHead:
     """The bundled head reshaped to ``body`` (head frame of the morphed head, mm).
 
     Parameters
     ----------
     body : BodyType
-    default_points : ndarray, shape (N, 3)
-        The bundled ``head.vtp`` points (default head frame, mm).
+    default_points : ndarray, shape (N, 3), optional
+        The bundled ``head.vtp`` points (default head frame, mm); read from the bundled head if
+        not given.
     """
     t = _table()
-    pts = np.asarray(default_points, dtype=np.float64)
+    bundled_points, faces = _bundled()
+    pts = bundled_points if default_points is None else np.asarray(default_points, dtype=np.float64)
     if pts.shape != (t.n_points, 3):
         raise BodyTypeError(f"body types apply to the bundled head only ({t.n_points} points, got {len(pts)})")
     w = macro_weights(body, t.names) - t.default_weights
@@ -286,4 +299,5 @@ def morph(body: BodyType, default_points: NDArray[np.floating[Any]]) -> MorphedH
         body=body,
         points=frame.to_head(pts),
         landmarks={n: frame.to_head(p) for n, p in landmarks.items()},
+        faces=faces,
     )
