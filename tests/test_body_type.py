@@ -234,3 +234,38 @@ def test_cli_plan_takes_the_body_flags(tmp_path: Path) -> None:
     assert data["total_sites"] == 31 and data["total_units"] == 155
     r = _cli("plan", "--protocol", "preempt", "--muscle", "2", cwd=tmp_path)
     assert r.returncode == 2 and r.stderr.strip() == "error: --muscle 2: out of range, give 0 to 1 (0 minimum … 1 maximum)"
+
+
+def test_sites_carried_with_the_skin(head: Head) -> None:
+    """The slider preview: today's sites held by their place on the skin land on the reshaped skin,
+    within a few millimetres of the sites placed again by the rules."""
+    from visualizer.skin_places import SkinPlaces, vertex_normals
+
+    protocol = load_protocol("preempt")
+    today = np.array([s.position for s in make_plan(head, protocol).sites])
+    places = SkinPlaces.of(head.mesh, today)
+    assert np.abs(places.on(head.mesh.points) - today).max() < 0.01
+    normals = vertex_normals(head.mesh.points, head.mesh.regular_faces)
+    assert np.median(np.sum(normals * head.mesh.point_data["Normals"], axis=1)) > 0.999
+    body = BodyType(sex=1.0, age=90.0, weight=1.0, muscle=1.0)
+    h = body_head(body)
+    carried = places.on(morph(body).points)
+    assert h.surface.distance_to_surface(carried).max() < 0.01
+    placed = np.array([s.position for s in make_plan(h, protocol).sites])
+    d = np.linalg.norm(placed - carried, axis=1)
+    assert np.median(d) < 4.0 and d.max() < 15.0, (np.median(d), d.max())
+
+
+def test_records_keep_the_body_type_of_a_visit() -> None:
+    """A visit's plan keeps its head: the records check it, and draw its report, on the reshaped head."""
+    from visualizer.records.plan_input import check_plan_data
+    from visualizer.records.report import _head_for
+
+    body = BodyType(sex=0.0, age=75.0, weight=0.9)
+    data = make_plan(load_head(body_type=body), load_protocol("preempt")).to_dict()
+    checked = check_plan_data(data)
+    assert checked.data["body_type"] == body.to_dict() and not checked.plan.errors
+    assert _head_for(checked.data) is body_head(body)
+    data.pop("body_type")  # the same sites on today's head are off its skin: refused, not silently redrawn
+    with pytest.raises(Exception, match="fails its checks"):
+        check_plan_data(data)
