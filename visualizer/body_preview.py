@@ -20,6 +20,7 @@ from numpy.typing import ArrayLike, NDArray
 from visualizer.body_type import BodyType, BodyTypeError, morph
 from visualizer.plan import Plan
 from visualizer.skin_places import SkinPlaces, VertexNormals
+from visualizer.surface import Surface
 
 __all__ = ["BodyPreview", "PreviewFrame"]
 
@@ -61,18 +62,29 @@ class BodyPreview:
         The current plan.
     plan_mesh : pyvista.PolyData
         The mesh the plan was placed on (same triangles as the bundled head).
+    plan_surface : Surface, optional
+        ``plan_mesh``'s surface (its locator is reused).
+    display_places : SkinPlaces, optional
+        The display points' places on ``base_mesh`` if already known (they depend only on the
+        drawn skin: :meth:`with_plan` reuses them).
     """
 
     def __init__(self, base_points: ArrayLike, base_mesh, display_points: ArrayLike, display_faces: ArrayLike,
-                 plan: Plan, plan_mesh) -> None:  # fmt: skip
+                 plan: Plan, plan_mesh, *, plan_surface: Surface | None = None,
+                 display_places: SkinPlaces | None = None) -> None:  # fmt: skip
         n = len(np.asarray(base_points))
         if base_mesh.n_points != n or plan_mesh.n_points != n:
             raise BodyTypeError("a body-type preview needs heads with the bundled head's triangles")
-        self._display = SkinPlaces.of(base_mesh, display_points)
+        self._args = (base_points, base_mesh, display_points, display_faces)
+        self._display = display_places or SkinPlaces.of(base_mesh, display_points)
         self._normals = VertexNormals(display_faces, len(np.asarray(display_points)))
         self._plan = plan
         positions = np.array([s.position for s in plan.sites], dtype=float).reshape(-1, 3)
-        self._sites = SkinPlaces.of(plan_mesh, positions)
+        self._sites = SkinPlaces.of(plan_mesh, positions, plan_surface)
+
+    def with_plan(self, plan: Plan, plan_mesh, plan_surface: Surface | None = None) -> BodyPreview:
+        """The same drawn skin with another plan (placed on ``plan_mesh``)."""
+        return BodyPreview(*self._args, plan, plan_mesh, plan_surface=plan_surface, display_places=self._display)
 
     def at(self, body: BodyType) -> PreviewFrame:
         """The preview for ``body``."""

@@ -15,6 +15,8 @@ import pyvista as pv
 from numpy.typing import ArrayLike, NDArray
 from scipy import sparse
 
+from visualizer.surface import Surface
+
 __all__ = ["SkinPlaces", "VertexNormals", "vertex_normals"]
 
 
@@ -34,13 +36,16 @@ class SkinPlaces:
     weights: NDArray[np.float64]
 
     @classmethod
-    def of(cls, mesh: pv.PolyData, points: ArrayLike) -> SkinPlaces:
+    def of(cls, mesh: pv.PolyData, points: ArrayLike, surface: Surface | None = None) -> SkinPlaces:
         """The places of ``points`` (mesh coordinates, mm) on ``mesh``: each snapped to its closest
-        triangle."""
+        triangle. ``surface`` (the mesh's :class:`~visualizer.surface.Surface`) reuses its locator."""
         pts = np.asarray(points, dtype=float).reshape(-1, 3)
         if len(pts) == 0:
             return cls(np.zeros((0, 3), np.int64), np.zeros((0, 3)))
-        cells, closest = mesh.find_closest_cell(pts, return_closest_point=True)
+        if surface is not None:
+            cells, closest = surface.closest_cells(pts)
+        else:
+            cells, closest = mesh.find_closest_cell(pts, return_closest_point=True)
         tri = np.asarray(mesh.regular_faces, dtype=np.int64)[np.atleast_1d(cells)]
         corners = np.asarray(mesh.points, dtype=float)[tri]  # (n, 3 corners, 3)
         a, b, c = corners[:, 0], corners[:, 1], corners[:, 2]
