@@ -86,11 +86,15 @@ class BodyPreview:
         """The same drawn skin with another plan (placed on ``plan_mesh``)."""
         return BodyPreview(*self._args, plan, plan_mesh, plan_surface=plan_surface, display_places=self._display)
 
+    def skin_on(self, points: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """The drawn skin's points and normals on a head with the bundled triangles and ``points``."""
+        shown = self._display.on(points)
+        return shown, self._normals(shown)
+
     def at(self, body: BodyType) -> PreviewFrame:
         """The preview for ``body``."""
         shaped = morph(body)
-        points = self._display.on(shaped.points)
-        normals = self._normals(points)
+        points, normals = self.skin_on(shaped.points)
         site_pos = self._sites.on(shaped.points)
         # each site's normal: its triangle's (flat; a preview)
         a, b, c = (shaped.points[self._sites.vertices[:, k]] for k in range(3))
