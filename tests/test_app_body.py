@@ -19,17 +19,12 @@ _N = [0]
 def app():
     from trame.app import get_server
 
-    from visualizer.app.body import BodyTypeControls
     from visualizer.app.context import AppContext
     from visualizer.app.core import InjectVizApp
 
-    class App(BodyTypeControls, InjectVizApp):  # TEMPORARY until core.py is wired (after p7's rework)
-        pass
-
     _N[0] += 1
-    a = App(get_server(f"test_body_{_N[0]}", client_type="vue3"), AppContext(engine=engine, head=engine.load_head()))
+    a = InjectVizApp(get_server(f"test_body_{_N[0]}", client_type="vue3"), AppContext(engine=engine, head=engine.load_head()))
     a.server.state.ready()
-    _set(a, body_sex=0.5, body_age=25.0, body_weight=0.5, body_muscle=0.5)
     yield a
     a.close()
 
@@ -79,3 +74,14 @@ def test_moved_landmarks_are_reset_with_a_message(app) -> None:
     _set(app, body_muscle=1.0)
     assert app.session.moved_landmarks() == []
     assert "left_orbital_rim" in app.state.message
+
+
+def test_slider_values_are_checked() -> None:
+    """What a browser sends for a slider is checked before the app sees it."""
+    from visualizer.app.inputs import STATE, InputRefused
+
+    assert STATE["body_age"](40) == 40 and STATE["body_sex"](0.25) == 0.25
+    for key, bad in (("body_age", 17.0), ("body_age", 91), ("body_sex", 1.5), ("body_weight", -0.1),
+                     ("body_muscle", float("nan")), ("body_sex", "0.5"), ("body_sex", True), ("body_age", [40])):
+        with pytest.raises(InputRefused):
+            STATE[key](bad)

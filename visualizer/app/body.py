@@ -26,7 +26,7 @@ from visualizer.body_type import BodyType
 from visualizer.head import body_head
 from visualizer.skin_places import SkinPlaces
 
-__all__ = ["BODY_KEYS", "SETTLE_S", "BodyTypeControls"]
+__all__ = ["BODY_KEYS", "BODY_SLIDERS", "SETTLE_S", "BodyTypeControls", "body_state"]
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +34,19 @@ log = logging.getLogger(__name__)
 BODY_KEYS = {"body_sex": "sex", "body_age": "age", "body_weight": "weight", "body_muscle": "muscle"}
 #: Seconds without a change before the plan is placed again by its rules.
 SETTLE_S = 0.35
+#: The sliders: state key, label, min, max, step, words at the ends.
+BODY_SLIDERS = (
+    ("body_sex", "Sex", 0.0, 1.0, 0.05, "female", "male"),
+    ("body_age", "Age (years)", 18.0, 90.0, 1.0, "18", "90"),
+    ("body_weight", "Weight", 0.0, 1.0, 0.05, "min", "max"),
+    ("body_muscle", "Muscle", 0.0, 1.0, 0.05, "min", "max"),
+)
+
+
+def body_state(head: Any) -> dict[str, float]:
+    """The sliders' values for ``head`` (today's head: the defaults)."""
+    body = getattr(head, "body_type", None) or BodyType()
+    return {key: float(getattr(body, field)) for key, field in BODY_KEYS.items()}
 
 
 class BodyTypeControls:

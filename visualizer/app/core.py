@@ -28,6 +28,7 @@ from trame.decorators import change
 
 from visualizer.app import faults, guard, inputs
 from visualizer.app import state as st
+from visualizer.app.body import BodyTypeControls, body_state
 from visualizer.app.context import AppContext, default_context
 from visualizer.app.defaults import UI_DEFAULTS
 from visualizer.app.ui import build_layout
@@ -109,7 +110,7 @@ def png_bytes(img: np.ndarray) -> bytes:
     return vtk_to_numpy(writer.GetResult()).tobytes()
 
 
-class InjectVizApp(TrameApp):
+class InjectVizApp(BodyTypeControls, TrameApp):
     """One connection's app: a plotter, a scene, a session and the page layout."""
 
     def __init__(self, server: Any = None, context: AppContext | None = None, *,
@@ -150,6 +151,7 @@ class InjectVizApp(TrameApp):
         s.client_only("pick_down", "pick_up")
         s.update({
             **UI_DEFAULTS,
+            **body_state(self.session.base_head),
             "pick_down": None,
             "pick_up": None,
             "protocol_items": [

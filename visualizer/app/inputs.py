@@ -33,6 +33,7 @@ from pydantic import (
     model_validator,
 )
 
+from visualizer.body_type import AGE_RANGE
 from visualizer.pain import REGIONS as PAIN_REGIONS
 
 # ------------------------------------------------------------------------------------------
@@ -238,6 +239,11 @@ STATE: dict[str, Check] = {
     "show_landmarks": _BOOL,
     "show_answers": _BOOL,
     "message": _check(Literal[""]),  # the page may only close the message
+    # body type of the bundled head (issue 10; visualizer/app/body.py): the sliders' ranges
+    "body_sex": _check(Annotated[float, Field(strict=True, allow_inf_nan=False, ge=0.0, le=1.0)]),
+    "body_age": _check(Annotated[float, Field(strict=True, allow_inf_nan=False, ge=AGE_RANGE[0], le=AGE_RANGE[1])]),
+    "body_weight": _check(Annotated[float, Field(strict=True, allow_inf_nan=False, ge=0.0, le=1.0)]),
+    "body_muscle": _check(Annotated[float, Field(strict=True, allow_inf_nan=False, ge=0.0, le=1.0)]),
     "pick_down": _PAGE_POINT,
     "pick_up": _PAGE_POINT,
     # set by the page's script: layout hints

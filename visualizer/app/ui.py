@@ -481,6 +481,7 @@ def _plan_tab(ctrl: Any) -> None:
                        hide_details=True, classes="mr-4", id="switch-labels", color="teal-darken-3")
             v3.VSwitch(v_model=("show_landmarks",), label="Landmarks", density="compact",
                        hide_details=True, id="switch-landmarks", color="teal-darken-3")
+        _body_sliders()
         with v3.VBtnToggle(v_model=("view_mode",), mandatory=True, density="compact",
                            variant="outlined", divided=True, classes="mb-3 iv-no-print", id="view-mode"):
             v3.VBtn("3D in browser", value="local", size="small", id="mode-local")
@@ -533,6 +534,24 @@ def _plan_tab(ctrl: Any) -> None:
                                  title="follow-the-pain site")
         html.Div("Server update: {{ update_ms }} ms", v_if="debug", classes="text-caption text-disabled mt-2",
                  id="update-ms")
+
+
+def _body_sliders() -> None:
+    """Body type of the bundled head (issue 10): the head and the plan follow the sliders."""
+    from visualizer.app.body import BODY_SLIDERS
+
+    with html.Div(id="body-type", classes="mb-2 iv-no-print"):
+        html.Div("Head: body type", classes="text-subtitle-2 mt-2")
+        html.Div("The head reshapes while a slider moves; the sites are placed again when it stops.",
+                 classes="text-caption text-medium-emphasis mb-1")
+        for key, label, lo, hi, step, low_words, high_words in BODY_SLIDERS:
+            with html.Div(classes="d-flex align-center"):
+                html.Span(label, classes="text-body-2", style="min-width: 84px;")
+                html.Span(low_words, classes="text-caption text-medium-emphasis mr-1")
+                v3.VSlider(v_model=(key,), min=lo, max=hi, step=step, density="compact", hide_details=True,
+                           thumb_label=True, color="teal-darken-3", id=f"slider-{key}",
+                           aria_label=f"{label} of the head")
+                html.Span(high_words, classes="text-caption text-medium-emphasis ml-1")
 
 
 def _patient_tab(ctrl: Any) -> None:
