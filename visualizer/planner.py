@@ -177,6 +177,7 @@ def make_plan(
         sites=sites,
         findings=tuple(findings),
         sources=tuple(f"{src.citation} — {src.url}" for src in protocol.sources),
+        body_type=head.body_type.to_dict() if head.body_type is not None else None,
     )
 
 
