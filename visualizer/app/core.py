@@ -26,7 +26,7 @@ import pyvista as pv
 from trame.app import TrameApp
 from trame.decorators import change
 
-from visualizer.app import faults, guard, inputs
+from visualizer.app import faults, guard, inputs, records_ctrl
 from visualizer.app import state as st
 from visualizer.app.context import AppContext, default_context
 from visualizer.framing import frame_points, frame_site, is_visible
@@ -128,7 +128,9 @@ class InjectVizApp(TrameApp):
         self.view_ref = f"view_{self.plotter._id_name}"
         self._play_task: asyncio.Task | None = None
         self.last_update_ms = 0.0
+        self.records = None
         self._init_state()
+        records_ctrl.install(self)  # the patient's record, when the server has a database
         self._build_ui()
         guard.install(self)  # every request from the page is checked first (visualizer.app.inputs)
         faults.install(self)  # the page restores its inputs after a reload or a reconnect
@@ -205,6 +207,8 @@ class InjectVizApp(TrameApp):
             s.patient = ses.patient_text()
             s.patient_info = ses.patient_summary()
             s.saved_inputs = faults.snapshot(self)
+            if self.records is not None:
+                self.records.on_plan_changed()
 
     def show_message(self, text: str, kind: str = "info") -> None:
         with self.state:

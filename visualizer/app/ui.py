@@ -13,6 +13,7 @@ from trame.widgets import client, html
 from trame.widgets import vuetify3 as v3
 from trame_pyvista import PyVistaLocalView, PyVistaRemoteView
 
+from visualizer.app import records_panel
 from visualizer.app.faults import JS as FAULTS_JS
 from visualizer.app.faults import download_click
 from visualizer.plan import DISCLAIMER
@@ -95,6 +96,8 @@ def build_layout(app: InjectVizApp) -> VAppLayout:
     server.trigger("snapshot_png")(app.snapshot_png)
     server.trigger("local_click")(app.on_local_click)
     server.trigger("view_camera")(app.on_view_camera)
+    if app.records is not None:
+        records_panel.register(app)
 
     server.state.trame__title = "InjectViz"
     with VAppLayout(server, full_height=True) as layout:
@@ -261,6 +264,7 @@ def _side_panel(app: InjectVizApp) -> None:
         v3.VTab("Plan", value="plan", id="tab-plan")
         v3.VTab("Patient", value="patient", id="tab-patient")
         v3.VTab("Trainer", value="trainer", id="tab-trainer")
+        v3.VTab("Record", value="record", id="tab-record", v_if="rec_on")
     v3.VDivider()
     with v3.VWindow(v_model=("tab",)):
         with v3.VWindowItem(value="plan"):
@@ -269,6 +273,9 @@ def _side_panel(app: InjectVizApp) -> None:
             _patient_tab(app)
         with v3.VWindowItem(value="trainer"):
             _trainer_tab(app)
+        if app.records is not None:  # the patient's record (visualizer.app.records_panel)
+            with v3.VWindowItem(value="record"):
+                records_panel.build_tab(app)
 
 
 def _plan_tab(app: InjectVizApp) -> None:

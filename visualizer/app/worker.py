@@ -5,7 +5,8 @@ Started by the front server's launcher (``visualizer.app.launcher``) as
 process's stdin (so the session secret never appears in ``ps``)::
 
     {"secret": "...", "protocol": "preempt", "mesh": null, "landmarks": null,
-     "idle": 20, "address_space_mb": 6144, "max_message": 4194304, "frame": 1048576}
+     "idle": 20, "address_space_mb": 6144, "max_message": 4194304, "frame": 1048576,
+     "records_db": "sqlite:///..." or null}
 
 The process then loads the head and protocols, builds the app (first scene included), starts the
 wslink aiohttp server on 127.0.0.1 with a random port and that secret, and only then prints its
@@ -164,7 +165,7 @@ def main() -> int:
 
     try:
         ctx = AppContext.load(protocol=cfg.get("protocol") or "preempt", mesh=cfg.get("mesh"),
-                              landmarks=cfg.get("landmarks"))
+                              landmarks=cfg.get("landmarks"), records_db=cfg.get("records_db"))
     except Exception as exc:
         say("error", " ".join(str(exc).split())[:500])
         os._exit(2)  # no interpreter teardown (the stdin-watch thread holds stdin)
