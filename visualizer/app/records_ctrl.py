@@ -51,7 +51,10 @@ def guarded(fn: Callable) -> Callable:
         try:
             with self.app.state:
                 self.app.state.rec_error = ""
-                return fn(self, *args, **kwargs)
+                out = fn(self, *args, **kwargs)
+                if self.app.state.message and self.app.state.message_type == "error":
+                    self.app.state.message = ""  # this action worked: an older refusal no longer applies
+                return out
         except Exception as exc:
             text = guard.safe_text(guard.report(exc, fn.__name__))
             with self.app.state:

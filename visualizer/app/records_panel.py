@@ -16,8 +16,9 @@ from visualizer.app.faults import download_click
 
 CSS = """
 .iv-rec input { font-size: 13px; }
-.iv-rec .iv-given input { width: 4.2em; text-align: right; }
-.iv-rec .iv-reason input { min-width: 7em; }
+.iv-rec .iv-given { min-width: 8.5em; }
+.iv-rec #rec-sites td, .iv-rec #rec-sites th { padding: 0 6px !important; }
+.iv-rec #rec-sites .v-checkbox .v-selection-control { min-height: 28px; }
 .iv-rec-chart { width: 100%; border: 1px solid rgba(0,0,0,.12); border-radius: 6px; }
 """
 
@@ -26,6 +27,32 @@ TRIGGER_NAMES = ("rec_search", "rec_create", "rec_open", "rec_close", "rec_save_
                  "rec_compare_clear", "rec_diary_add", "rec_visit_pdf", "rec_handout_pdf")
 
 LOCKED = "rec_visit && rec_visit.readonly && !rec_amending"  # a signed visit, not being amended
+
+# trame's page state is a plain object: a control bound to a field INSIDE a form would change it without the
+# page noticing (a tick box would not show its tick, nothing that depends on it would update). Each form
+# control therefore replaces its whole form (a copy with the one field changed).
+JS = r"""
+window.injectvizRec = window.injectvizRec || {
+  set: function (key, path, value) {
+    var t = window.trame;
+    var form = JSON.parse(JSON.stringify(t.state.get(key) || {}));
+    var o = form;
+    for (var i = 0; i < path.length - 1; i++) {
+      if (!o[path[i]] || typeof o[path[i]] !== 'object') { o[path[i]] = {}; }
+      o = o[path[i]];
+    }
+    o[path[path.length - 1]] = value;
+    t.state.set(key, form);
+  },
+};
+"""
+
+
+def bind(key: str, *path: str) -> dict[str, Any]:
+    """Props binding a control to ``key`` + ``path`` (JS expressions, e.g. ``'lot'`` or ``row.id``)."""
+    expr = key + "".join(f"[{p}]" for p in path)
+    return {"model_value": (expr,),
+            "update_modelValue": f"utils.get('injectvizRec.set')('{key}', [{', '.join(path)}], $event)"}
 
 
 def register(app: Any) -> None:
@@ -42,6 +69,7 @@ def build_tab(app: Any) -> None:
     from trame.widgets import client
 
     client.Style(CSS)
+    client.Script(JS)
     with html.Div(classes="pa-3 iv-rec", id="record-panel"):
         with html.Div():
             v3.VAlert(v_if="rec_error", text=("rec_error",), type="error", density="compact", classes="mb-2",
@@ -58,8 +86,9 @@ def build_tab(app: Any) -> None:
 
 
 def _field(label: str, model: str, fid: str, *, locked: str = LOCKED, **kw: Any) -> None:
-    v3.VTextField(label=label, v_model=model, density="compact", hide_details=True, variant="outlined",
-                  classes="mb-2", id=fid, disabled=(locked,), **kw)
+    key, _, name = model.partition(".")
+    v3.VTextField(label=label, density="compact", hide_details=True, variant="outlined", classes="mb-2", id=fid,
+                  disabled=(locked,), **bind(key, f"'{name}'"), **kw)
 
 
 def _choose(app: Any) -> None:
@@ -82,7 +111,7 @@ def _choose(app: Any) -> None:
         _field("Code (e.g. TEST-0001)", "rec_new.code", "rec-new-code", locked="false")
         _field("Display name (optional)", "rec_new.name", "rec-new-name", locked="false")
         _field("Birth year (optional)", "rec_new.birth_year", "rec-new-birth", locked="false")
-        v3.VCheckbox(v_model="rec_new.with_origin", density="compact", hide_details=True, id="rec-new-origin",
+        v3.VCheckbox(**bind("rec_new", "'with_origin'"), density="compact", hide_details=True, id="rec-new-origin",
                      label=("'Usual pain origin: today\\'s (' + pain_summary + '), protocol ' + protocol_id",))
         v3.VBtn("Create patient", color="teal-darken-3", click="trigger('rec_create', [rec_new])",
                 id="rec-create", prepend_icon="mdi-account-plus")
@@ -134,27 +163,27 @@ def _visit(app: Any) -> None:
         with v3.VTable(density="compact", classes="iv-table mb-2", id="rec-sites", fixed_header=True, height=300):
             with html.Thead():
                 with html.Tr():
-                    for h in ("#", "Site", "Plan U", "Given U", "Skip", "Reason"):
+                    for h in ("#", "Site", "Plan U", "Skip", "Given U (or why skipped)"):
                         html.Th(h)
             with html.Tbody():
                 with html.Tr(v_for="row in rec_rows", key="row.id", id=("`rec-row-${row.id}`",)):
                     html.Td("{{ row.order }}", classes="iv-num")
-                    html.Td("{{ row.side }} {{ row.muscle }}", title=("row.where",))
+                    html.Td("{{ row.side === 'midline' ? '' : row.side[0].toUpperCase() }} {{ row.muscle }}",
+                            title=("row.where",))
                     html.Td("{{ row.planned }}", classes="iv-num")
-                    with html.Td(classes="iv-given"):
-                        v3.VTextField(v_if="rec_form.sites[row.id]", v_model="rec_form.sites[row.id].given",
-                                      density="compact", hide_details=True, variant="plain", type="number",
-                                      min=0, max=50, step=0.5, id=("`rec-given-${row.id}`",),
-                                      disabled=(f"({LOCKED}) || rec_form.sites[row.id].skip",))
                     with html.Td():
-                        v3.VCheckbox(v_if="rec_form.sites[row.id]", v_model="rec_form.sites[row.id].skip",
+                        v3.VCheckbox(v_if="rec_form.sites[row.id]", **bind("rec_form", "'sites'", "row.id", "'skip'"),
                                      density="compact", hide_details=True, id=("`rec-skip-${row.id}`",),
                                      disabled=(LOCKED,))
-                    with html.Td(classes="iv-reason"):
+                    with html.Td(classes="iv-given"):
+                        v3.VTextField(v_if="rec_form.sites[row.id] && !rec_form.sites[row.id].skip",
+                                      **bind("rec_form", "'sites'", "row.id", "'given'"),
+                                      density="compact", hide_details=True, variant="underlined", type="number",
+                                      min=0, max=50, step=0.5, id=("`rec-given-${row.id}`",), disabled=(LOCKED,))
                         v3.VTextField(v_if="rec_form.sites[row.id] && rec_form.sites[row.id].skip",
-                                      v_model="rec_form.sites[row.id].skip_reason", density="compact",
-                                      hide_details=True, variant="plain", placeholder="why skipped",
-                                      id=("`rec-reason-${row.id}`",), disabled=(LOCKED,))
+                                      **bind("rec_form", "'sites'", "row.id", "'skip_reason'"), density="compact",
+                                      hide_details=True, variant="underlined", placeholder="why skipped",
+                                      id=("`rec-reason-${row.id}`",), disabled=(LOCKED,), classes="iv-reason")
         html.Div("Given: {{ rec_visit.total_given }} U of {{ rec_visit.total_planned }} U planned",
                  v_if="rec_visit", classes="text-body-2 mb-2 iv-num", id="rec-total")
         _field("Reason for deviations from the plan (if any)", "rec_form.reason", "rec-deviation")
@@ -233,7 +262,7 @@ def _outcomes(app: Any) -> None:
         with html.Div(classes="d-flex align-center ga-2 mb-2"):
             v3.VBtn("Add month", color="teal-darken-3", variant="tonal", click="trigger('rec_diary_add', [rec_diary])",
                     id="rec-diary-add")
-            v3.VCheckbox(v_model="rec_diary.replace", label="replace a month already recorded", density="compact",
+            v3.VCheckbox(**bind("rec_diary", "'replace'"), label="replace a month already recorded", density="compact",
                          hide_details=True, id="rec-diary-replace")
         html.Img(v_if="rec_chart", src=("rec_chart",), classes="iv-rec-chart mb-2", id="rec-chart",
                  alt="Headache days per month against the baseline")

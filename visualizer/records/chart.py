@@ -12,7 +12,7 @@ from typing import Any
 
 from visualizer.records.outcomes import EPISODIC_DAYS
 
-WIDTH_IN, HEIGHT_IN, DPI = 7.2, 3.4, 110
+WIDTH_IN, HEIGHT_IN, DPI = 4.4, 2.9, 170  # shown about 370 px wide in the side panel
 
 
 def _label(month: str, first: bool = False) -> str:
@@ -75,12 +75,10 @@ def outcome_chart_png(summary: dict[str, Any]) -> bytes:
     ax.set_ylabel("headache days / month", fontsize=8)
     ax.tick_params(axis="y", labelsize=7)
     ax.grid(axis="y", color="#e0e0e0", zorder=0)
-    ax.set_title(f"Headache diary of {summary.get('code', '')}: baseline (grey) and treatment cycles",
-                 fontsize=9)
-    ax.legend(fontsize=6.5, loc="upper right", ncol=2, framealpha=0.9)
-    fig.tight_layout()
+    ax.set_title(f"{summary.get('code', '')}: headache days per month (grey: baseline)", fontsize=9)
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False)
     buf = io.BytesIO()
-    fig.savefig(buf, format="png")
+    fig.savefig(buf, format="png", bbox_inches="tight", pad_inches=0.05)
     return buf.getvalue()
 
 
