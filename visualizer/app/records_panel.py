@@ -17,7 +17,8 @@ from visualizer.app.faults import download_click
 CSS = """
 .iv-rec input { font-size: 13px; }
 .iv-rec .iv-given { min-width: 8.5em; }
-.iv-rec #rec-sites td, .iv-rec #rec-sites th { padding: 0 6px !important; }
+.iv-rec #rec-sites td, .iv-rec #rec-sites th, .iv-rec #rec-visits td, .iv-rec #rec-visits th {
+  padding: 0 6px !important; }
 .iv-rec #rec-sites .v-checkbox .v-selection-control { min-height: 28px; }
 .iv-rec-chart { width: 100%; border: 1px solid rgba(0,0,0,.12); border-radius: 6px; }
 """
@@ -163,7 +164,7 @@ def _visit(app: Any) -> None:
         with v3.VTable(density="compact", classes="iv-table mb-2", id="rec-sites", fixed_header=True, height=300):
             with html.Thead():
                 with html.Tr():
-                    for h in ("#", "Site", "Plan U", "Skip", "Given U (or why skipped)"):
+                    for h in ("#", "Site", "Plan U", "Skip", "Given U / why skipped"):
                         html.Th(h)
             with html.Tbody():
                 with html.Tr(v_for="row in rec_rows", key="row.id", id=("`rec-row-${row.id}`",)):

@@ -50,8 +50,13 @@ def outcome_chart_png(summary: dict[str, Any]) -> bytes:
         if m not in days:
             continue
         c = cycle_of.get(m)
-        color = "#9e9e9e" if m in baseline_months or c is None else palette[(c - 1) % len(palette)]
-        ax.bar(x[m], days[m], width=0.75, color=color, zorder=2)
+        if m in baseline_months:
+            color = "#9e9e9e"
+        elif c is None:  # a visit month or a month outside baseline and cycles: drawn, not counted
+            color = "#e6e6e6"
+        else:
+            color = palette[(c - 1) % len(palette)]
+        ax.bar(x[m], days[m], width=0.75, color=color, edgecolor="#bdbdbd" if c is None else color, zorder=2)
     base = a.get("baseline_headache_days")
     if base is not None:
         ax.axhline(base, color="#424242", lw=1.4, ls="--", zorder=3, label=f"baseline {base:g} days/month")
@@ -75,7 +80,7 @@ def outcome_chart_png(summary: dict[str, Any]) -> bytes:
     ax.set_ylabel("headache days / month", fontsize=8)
     ax.tick_params(axis="y", labelsize=7)
     ax.grid(axis="y", color="#e0e0e0", zorder=0)
-    ax.set_title(f"{summary.get('code', '')}: headache days per month (grey: baseline)", fontsize=9)
+    ax.set_title(f"{summary.get('code', '')}: headache days/month (grey: baseline, pale: not counted)", fontsize=8)
     ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", bbox_inches="tight", pad_inches=0.05)
