@@ -17,7 +17,8 @@ import pytest
 from e2e_helpers import ROOT, open_app, shot, start_app, stop_app, text, view_image, wait_text
 
 CODE = "TEST-E2E1"
-LOT = "LOT-E2E-7"
+LOT = "LOT-E2E-7"  # typed at first
+LOT2 = "LOT-E2E-8"  # the amendment's
 PDF_TIMEOUT_MS = 180_000  # four offscreen renders on a loaded 2-core machine
 
 
@@ -126,6 +127,13 @@ def test_patient_visit_reload_compare_diary_pdf(browser, server, artifacts, tmp_
     a.wait_for_selector("#rec-readonly", timeout=10_000)
     assert a.locator("#rec-lot").is_disabled()
     shot(a, artifacts, "records-signed")
+    # amend it: a new version with its reason (the signed one is kept)
+    a.click("#rec-amend-open")
+    a.fill("#rec-lot", LOT2)
+    a.fill("#rec-amend-reason", "lot number typo")
+    a.click("#rec-amend")
+    wait_text(a, "#rec-visit-title", lambda t: "version 2" in t, timeout=30)
+    _no_error(a)
 
     # reload: the patient and the signed visit are there
     a.reload()
@@ -134,7 +142,7 @@ def test_patient_visit_reload_compare_diary_pdf(browser, server, artifacts, tmp_
     _wait_state(a, f"(s.get('rec_patient') || {{}}).code === '{CODE}'", timeout_ms=60_000)
     if not a.locator("#record-panel").is_visible():
         _record_tab(a)
-    row = wait_text(a, f"#rec-visit-{visit_id}", lambda t: LOT in t, timeout=30)
+    row = wait_text(a, f"#rec-visit-{visit_id}", lambda t: LOT2 in t, timeout=30)
     assert "signed" in row and f"{expected_given:g}" in row, row  # the plan's total less the skipped site
 
     # compare with the last visit: ghost markers drawn in the view, the differences listed
@@ -180,7 +188,8 @@ def test_patient_visit_reload_compare_diary_pdf(browser, server, artifacts, tmp_
     assert data.startswith(b"%PDF-") and b"%%EOF" in data[-64:], data[:16]
     if shutil.which("pdftotext"):
         words = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, timeout=60).stdout
-        assert CODE in words and LOT in words and "bruise at the site" in words, words[:500]
+        assert CODE in words and LOT2 in words and "bruise at the site" in words, words[:500]
+        assert "lot number typo" in words and "version 2 of 2" in words, words[:800]
     assert not a.errors, a.errors  # type: ignore[attr-defined]
     a.context.close()
 

@@ -39,6 +39,7 @@ def install(app: Any) -> None:
     app.state.rec_on = app.records is not None
     if app.records is not None:
         app.records.reset()
+        app.state.change("tab")(app.records.on_tab)
 
 
 def guarded(fn: Callable) -> Callable:
@@ -246,6 +247,11 @@ class RecordsController:
         self.patient = self.records.update_patient(self._code(), self.patient["lock_version"], protocol=pid)
         self.state.rec_notes = [f"Saved {pid} as the preferred protocol of {self._code()}."]
         self._push()
+
+    def on_tab(self, tab: str = "", **_: Any) -> None:
+        """The Record tab opened with no patient: list the patients (the last search, or all)."""
+        if tab == "record" and self.patient is None:
+            self.rec_search(self.state.rec_query or "")
 
     def on_plan_changed(self) -> None:
         """The plan changed (origin, protocol): offer to save a new usual origin, refresh what depends on it."""
