@@ -35,6 +35,15 @@ def _wait_state(page, js: str, timeout_ms: int = 30_000) -> None:
     page.wait_for_function(f"() => {{ const s = window.trame.state; return !!({js}); }}", timeout=timeout_ms)
 
 
+def _wait_title(page, predicate, artifacts, name: str) -> str:
+    """The visit's title once ``predicate`` holds; else fail with the page's own message (and a picture)."""
+    try:
+        return wait_text(page, "#rec-visit-title", predicate, timeout=30)
+    except AssertionError as exc:
+        shot(page, artifacts, f"records-failed-{name}")
+        raise AssertionError(f"{exc}; page says: {_state(page, 'rec_error') or _state(page, 'message')!r}") from None
+
+
 def _no_error(page) -> None:
     err = _state(page, "rec_error")
     assert not err, err
@@ -122,7 +131,7 @@ def test_patient_visit_reload_compare_diary_pdf(browser, server, artifacts, tmp_
     a.click(f"#rec-visit-{visit_id}")
     _wait_state(a, "(s.get('rec_form') || {}).injector === 'Dr Second'")
     a.click("#rec-sign")
-    wait_text(a, "#rec-visit-title", lambda t: "signed" in t, timeout=30)
+    _wait_title(a, lambda t: "signed" in t, artifacts, "sign")
     _no_error(a)
     a.wait_for_selector("#rec-readonly", timeout=10_000)
     assert a.locator("#rec-lot").is_disabled()
@@ -132,7 +141,7 @@ def test_patient_visit_reload_compare_diary_pdf(browser, server, artifacts, tmp_
     a.fill("#rec-lot", LOT2)
     a.fill("#rec-amend-reason", "lot number typo")
     a.click("#rec-amend")
-    wait_text(a, "#rec-visit-title", lambda t: "version 2" in t, timeout=30)
+    _wait_title(a, lambda t: "version 2" in t, artifacts, "amend")
     _no_error(a)
 
     # reload: the patient and the signed visit are there

@@ -213,3 +213,25 @@ def test_two_sessions_saving_one_draft_the_second_is_refused(rec_app, tmp_path):
         assert a.records.records.visit_record(a.state.rec_visit["id"])["injector"] == "Dr B"
     finally:
         b.close()
+
+
+def test_every_control_of_the_record_tab_has_a_check(rec_app):
+    """As tests/test_inputs.py does for the page without records: every key the Record tab writes and
+    every action it calls has its check in ``visualizer.app.inputs``."""
+    import re
+
+    from visualizer.app.records_panel import TRIGGER_NAMES
+
+    html = rec_app.ui.html
+    written = set(re.findall(r'v-model(?::[\w-]+)?="(\w+)"', html))
+    for value in re.findall(r'"([^"]*)"', html):
+        written |= {m.group(1) for m in re.finditer(r"(?<![\w.'=!<>])([a-z_]\w*)\s*=(?![=>])", value)}
+    assert {"rec_query", "rec_amending"} <= written <= set(inputs.STATE), written - set(inputs.STATE)
+    names = set(re.findall(r"""trigger\(\s*['"]([\w.-]+)['"]""", html))
+    assert set(TRIGGER_NAMES) <= names, set(TRIGGER_NAMES) - names
+    for name in names:
+        fn = rec_app.server.controller.trigger_fn(name)
+        assert fn is not None and fn.__name__ in inputs.TRIGGERS, name
+    # the forms are the page's own: typing is never sent
+    assert {"rec_query", "rec_new", "rec_form", "rec_diary", "rec_amending"} <= set(
+        rec_app.state.to_dict().get("trame__client_only", []))

@@ -185,6 +185,7 @@ class RecordsController:
     def _open(self, code: str, *, apply: bool) -> None:
         self.patient = self.records.patient_summary(code)
         self.visit = None
+        self._end_amending()
         self._clear_ghosts()
         if apply:
             self._apply_usual()
@@ -192,6 +193,11 @@ class RecordsController:
         if drafts:  # a draft in hand: carry on with it
             self.visit = self.records.visit_record(int(drafts[-1]["id"]))
         self._push()
+
+    def _end_amending(self) -> None:
+        """The page leaves its amend mode (a page-only key: pushed even when the server's copy is unchanged)."""
+        self.state.rec_amending = False
+        self.state.dirty("rec_amending")
 
     def _apply_usual(self) -> None:
         """The patient's usual pain origin and preferred protocol, applied to the plan at once."""
@@ -369,6 +375,7 @@ class RecordsController:
         self.visit = self.records.visit_record(res.visit_id)
         self.state.rec_notes = [f"Visit {res.visit_id} amended: version {res.version} (the earlier versions are "
                                 "kept).", *res.warnings]
+        self._end_amending()
         self._push()
 
     @guarded
@@ -382,6 +389,7 @@ class RecordsController:
     def rec_open_visit(self, visit_id: int) -> None:
         self.visit = self.records.visit_record(self._check_visit(visit_id))
         self.state.rec_notes = []
+        self._end_amending()
         self._push()
 
     # ------------------------------------------------------------------ compare

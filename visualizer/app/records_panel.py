@@ -209,7 +209,7 @@ def _visit(app: Any) -> None:
                     prepend_icon="mdi-file-document-outline", id="rec-handout",
                     click=download_click("`handout-${rec_patient.code}-${rec_visit.id}.pdf`",
                                          "trigger('rec_handout_pdf', [rec_visit.id])", "application/pdf", "pdf"))
-        with html.Div(v_if="rec_visit && rec_visit.readonly && rec_amending", classes="mt-2", id="rec-amend"):
+        with html.Div(v_if="rec_visit && rec_visit.readonly && rec_amending", classes="mt-2", id="rec-amend-box"):
             _field("Why is the record amended?", "rec_form.amend_reason", "rec-amend-reason", locked="false")
             with html.Div(classes="d-flex ga-2"):
                 v3.VBtn("Save amendment", color="teal-darken-3", click="trigger('rec_amend', [rec_form])",
