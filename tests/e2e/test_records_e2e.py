@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 import pytest
-from e2e_helpers import ROOT, open_app, shot, start_app, stop_app, text, view_image, wait_text
+from e2e_helpers import ROOT, close_page, open_app, shot, start_app, stop_app, text, view_image, wait_text
 
 CODE = "TEST-E2E1"
 LOT = "LOT-E2E-7"  # typed at first
@@ -56,6 +56,7 @@ def server(tmp_path):
     stop_app(proc)
 
 
+@pytest.mark.timeout(900)  # one story of ~20 steps with two browsers and a PDF: 2.5-3 min on a loaded 2-core box
 def test_patient_visit_reload_compare_diary_pdf(browser, server, artifacts, tmp_path):
     _proc, url = server
     a = open_app(browser, url)
@@ -125,7 +126,7 @@ def test_patient_visit_reload_compare_diary_pdf(browser, server, artifacts, tmp_
     a.click("#rec-sign")
     wait_text(a, "#rec-error", lambda t: "changed by someone else" in t, timeout=30)
     shot(a, artifacts, "records-stale-refused")
-    b.context.close()
+    close_page(b)
     # the first browser reopens the draft (now with the second's injector) and signs it
     visit_id = _state(a, "rec_visit")["id"]
     a.click(f"#rec-visit-{visit_id}")
@@ -200,7 +201,7 @@ def test_patient_visit_reload_compare_diary_pdf(browser, server, artifacts, tmp_
         assert CODE in words and LOT2 in words and "bruise at the site" in words, words[:500]
         assert "lot number typo" in words and "version 2 of 2" in words, words[:800]
     assert not a.errors, a.errors  # type: ignore[attr-defined]
-    a.context.close()
+    close_page(a)
 
 
 def test_records_are_refused_off_loopback(tmp_path):
