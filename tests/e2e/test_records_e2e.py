@@ -106,7 +106,7 @@ def test_patient_visit_reload_compare_diary_pdf(browser, server, artifacts, tmp_
     a.fill("#rec-injector", "Dr Test")
     a.fill("#rec-expiry", "2099-01-31")
     a.click("#rec-sign")
-    wait_text(a, "#rec-error", lambda t: "--lot" in t and "required to sign" in t, timeout=30)
+    wait_text(a, "#rec-error", lambda t: t.startswith("Lot: required to sign"), timeout=30)
     a.fill("#rec-lot", LOT)
     a.click("#rec-save-draft")
     wait_text(a, "#rec-visit-title", lambda t: "draft" in t, timeout=30)

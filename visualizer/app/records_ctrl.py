@@ -42,6 +42,26 @@ def install(app: Any) -> None:
         app.state.change("tab")(app.records.on_tab)
 
 
+#: the record's messages name command-line flags; on the page they name the fields of the form
+PAGE_WORDS = (
+    ("give --override REASON", "give an override reason"),
+    ("give --replace", "tick \u201creplace a month already recorded\u201d"),
+    ("--headache-days", "Headache days"), ("--migraine-days", "Migraine days"),
+    ("--acute-days", "Acute medication days"), ("--birth-year", "Birth year"), ("--override", "Override reason"),
+    ("--reason", "Reason for deviations"), ("--injector", "Injector"), ("--product", "Product"),
+    ("--expiry", "Expiry"), ("--lot", "Lot"), ("--date", "Date"), ("--month", "Month"), ("--given", "Given U at"),
+    ("--skip", "Skip reason at"), ("--name", "Display name"), ("--pain", "Pain origin"),
+    ("--protocol", "Protocol"), ("--by", "Amended by"),
+)
+
+
+def page_words(text: str) -> str:
+    """A record's message in the words of the page (``--lot: required ...`` -> ``Lot: required ...``)."""
+    for flag, words in PAGE_WORDS:
+        text = text.replace(flag, words)
+    return text
+
+
 def guarded(fn: Callable) -> Callable:
     """A page action: any refusal or fault becomes a message on the page (never a dead session)."""
 
@@ -57,7 +77,7 @@ def guarded(fn: Callable) -> Callable:
                     self.app.state.message = ""  # this action worked: an older refusal no longer applies
                 return out
         except Exception as exc:
-            text = guard.safe_text(guard.report(exc, fn.__name__))
+            text = guard.safe_text(page_words(guard.report(exc, fn.__name__)))
             with self.app.state:
                 self.app.state.rec_error = text
             self.app.show_message(text, "error")
