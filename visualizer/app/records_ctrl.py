@@ -87,15 +87,8 @@ def guarded(fn: Callable) -> Callable:
 
 
 def chips_and_side(regions: list[str]) -> tuple[list[str], str]:
-    """Region strings (``left-temporal``, ``occipital``) -> the page's chips and side toggle."""
-    sides, names = set(), []
-    for r in regions:
-        side, _, name = str(r).rpartition("-")
-        sides.add(side or "both")
-        names.append(name)
-    if len(sides) == 1:
-        return list(dict.fromkeys(names)), sides.pop()
-    return [str(r) for r in regions], "both"  # each chip with its own side
+    """Region strings (``left-temporal``, ``occipital``) -> the page's chips (each with its own side)."""
+    return [str(r) for r in regions], "both"
 
 
 def _same_origin(a: dict[str, Any] | None, b: dict[str, Any] | None) -> bool:

@@ -65,7 +65,7 @@ def register(app: Any) -> None:
     app.state.rec_amending = False
 
 
-def build_tab(app: Any) -> None:
+def build_tab() -> None:
     """The Record tab's content (call inside its ``VWindowItem``)."""
     from trame.widgets import client
 
@@ -78,12 +78,12 @@ def build_tab(app: Any) -> None:
             with html.Div(v_if="rec_notes.length", id="rec-notes", classes="mb-2"):
                 v3.VAlert(v_for="(n, i) in rec_notes", key="i", text=("n",), density="compact", classes="mb-1",
                           type=("n.startsWith('visit on') || n.startsWith('OVERRIDE') ? 'warning' : 'success'",))
-            _choose(app)
+            _choose()
             with html.Div(v_if="rec_patient"):
-                _patient_card(app)
-                _visit(app)
-                _history(app)
-                _outcomes(app)
+                _patient_card()
+                _visit()
+                _history()
+                _outcomes()
 
 
 def _field(label: str, model: str, fid: str, *, locked: str = LOCKED, **kw: Any) -> None:
@@ -92,7 +92,7 @@ def _field(label: str, model: str, fid: str, *, locked: str = LOCKED, **kw: Any)
                   disabled=(locked,), **bind(key, f"'{name}'"), **kw)
 
 
-def _choose(app: Any) -> None:
+def _choose() -> None:
     with html.Div(v_if="!rec_patient", id="rec-choose"):
         html.Div("Open a patient", classes="text-subtitle-2 mb-1")
         with html.Div(classes="d-flex ga-2 mb-2"):
@@ -118,7 +118,7 @@ def _choose(app: Any) -> None:
                 id="rec-create", prepend_icon="mdi-account-plus")
 
 
-def _patient_card(app: Any) -> None:
+def _patient_card() -> None:
     with v3.VCard(variant="tonal", color="teal-darken-3", classes="pa-3 mb-3", id="rec-patient"):
         with html.Div(classes="d-flex align-center"):
             html.Div("{{ rec_patient.code }}", classes="text-h6", id="rec-patient-code")
@@ -141,7 +141,7 @@ def _patient_card(app: Any) -> None:
                 click="trigger('rec_save_protocol')", id="rec-save-protocol")
 
 
-def _visit(app: Any) -> None:
+def _visit() -> None:
     with html.Div(id="rec-visit", classes="mb-3"):
         with html.Div(classes="d-flex align-center mb-1"):
             html.Div("Today's visit (from the plan on screen)", v_if="!rec_visit", classes="text-subtitle-1")
@@ -218,7 +218,7 @@ def _visit(app: Any) -> None:
                         "[rec_visit.id])", id="rec-amend-cancel")
 
 
-def _history(app: Any) -> None:
+def _history() -> None:
     with html.Div(id="rec-history", classes="mb-3"):
         html.Div("History", classes="text-subtitle-1")
         with v3.VTable(density="compact", classes="iv-table mb-2", id="rec-visits"):
@@ -250,7 +250,7 @@ def _history(app: Any) -> None:
                 html.Li("{{ d }}", v_for="(d, i) in rec_compare.differences", key="i")
 
 
-def _outcomes(app: Any) -> None:
+def _outcomes() -> None:
     with html.Div(id="rec-outcomes"):
         html.Div("Outcomes: headache diary", classes="text-subtitle-1")
         with html.Div(classes="d-flex ga-2"):
