@@ -60,7 +60,10 @@ def server(tmp_path):
 def test_patient_visit_reload_compare_diary_pdf(browser, server, artifacts, tmp_path):
     _proc, url = server
     a = open_app(browser, url)
-    # today's plan: left temporal pain; a new patient takes it as the usual origin
+    # today's plan: PREEMPT with follow-the-pain, left temporal pain; a new patient takes both as usual
+    a.locator("#protocol-select .v-field").click()
+    a.locator(".v-overlay-container .v-list-item", has_text="PREEMPT with follow-the-pain").first.click()
+    _wait_state(a, "s.get('protocol_id') === 'preempt-ftp'")
     a.click("#chip-temporal")
     a.click("#side-temporal-left")
     _wait_state(a, "JSON.stringify(s.get('pain_chips')) === '[\"left-temporal\"]'")
