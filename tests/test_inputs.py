@@ -47,6 +47,8 @@ _LEGIT = {"pick_down": [None], "pick_up": [None], "pain_chips": [[]], "message":
           # well-formed names, refused by membership of the app's sets (next test)
           "protocol_id": ["/etc/passwd", "/dev/stdin"], "landmark_name": ["/etc/passwd", "/dev/stdin"],
           "selected_site": [None, "/etc/passwd", "/dev/stdin"],
+          # the record's search text: any short text is a search (nothing is looked up by it but names)
+          "rec_query": ["", "/etc/passwd", "/dev/stdin"], "rec_amending": [True],
           # body-type sliders: 0 is female / minimum weight / minimum muscle (age refuses it)
           "body_sex": [0], "body_weight": [0], "body_muscle": [0]}
 
