@@ -66,11 +66,11 @@ def _extras(items: list[tuple[str, str]] | None, reason: str | None) -> list[Any
     return [ExtraSite(k, v, reason or "") for k, v in extras.items()]
 
 
-def _records(args: argparse.Namespace):  # -> Records (lazy import)
+def _records(args: argparse.Namespace):  # -> AuditedRecords (lazy import)
+    from visualizer.records.audit import AuditedRecords, cli_actor
     from visualizer.records.db import open_database
-    from visualizer.records.service import Records
 
-    return Records(open_database(args.db))
+    return AuditedRecords(open_database(args.db), cli_actor())  # every read and write is in the audit log
 
 
 def _print_json(data: Any) -> None:
@@ -368,3 +368,7 @@ def add_commands(sub: Any) -> None:
     bk = dbsub.add_parser("backup", help="online backup of the database to FILE")
     bk.add_argument("file", type=Path)
     bk.set_defaults(records_handler=_db_backup)
+
+    from visualizer.records import accounts_cli
+
+    accounts_cli.add_commands(sub)  # user add|list|disable|passwd, audit
