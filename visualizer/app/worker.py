@@ -59,13 +59,26 @@ def die_with_parent() -> None:
         pass
 
 
-def watch_stdin() -> None:
-    """The launcher holds our stdin open; EOF means it is gone: exit."""
+def watch_stdin(on_claim: Any = None) -> None:
+    """The launcher holds our stdin open; EOF means it is gone: exit.
+
+    A later line ``{"claim": {...}}`` says who this session serves (``visualizer.app.access``);
+    it is acknowledged with ``@@injectviz claimed`` (or ``@@injectviz error ...`` and exit).
+    """
 
     def run() -> None:
         try:
-            while sys.stdin.buffer.read(1024):
-                pass
+            while True:
+                line = sys.stdin.buffer.readline(CONFIG_LINE_MAX)
+                if not line:
+                    break
+                if line.strip() and on_claim is not None:
+                    try:
+                        on_claim(json.loads(line)["claim"])
+                    except Exception as exc:
+                        say("error", f"bad claim from the launcher ({type(exc).__name__})")
+                        os._exit(2)
+                    say("claimed")
         except Exception:
             pass
         os._exit(0)
@@ -131,6 +144,19 @@ async def supervise(server: Any, idle: float) -> None:
         await asyncio.sleep(BEAT_SECONDS)
 
 
+def apply_role(app: Any) -> None:
+    """After the claim: a viewer's page starts on (and stays on) the patient view."""
+    from visualizer.app import access
+
+    try:
+        allowed = access.tabs_allowed(("plan", "patient", "trainer"))
+        if app.state.tab not in allowed and allowed:
+            with app.state:
+                app.state.tab = allowed[0]
+    except Exception:
+        log.warning("could not apply the account's role to the page", exc_info=True)
+
+
 def main() -> int:
     die_with_parent()
     logging.basicConfig(level=logging.WARNING,
@@ -144,7 +170,18 @@ def main() -> int:
     except Exception as exc:
         say("error", f"bad launcher configuration ({type(exc).__name__})")
         return 2
-    watch_stdin()
+    from visualizer.app import access
+
+    access.configure(cfg.get("db"))
+    app_box: dict[str, Any] = {}
+
+    def on_claim(data: Any) -> None:
+        access.claim(data)
+        app, loop = app_box.get("app"), app_box.get("loop")
+        if app is not None and loop is not None:
+            loop.call_soon_threadsafe(apply_role, app)
+
+    watch_stdin(on_claim)
     limit_address_space(int(cfg.get("address_space_mb") or 0))
     frame = int(cfg.get("frame") or 1024 * 1024)
     os.environ["TRAME_WS_MAX_MSG_SIZE"] = str(frame)  # wslink's chunk size, both directions
@@ -178,6 +215,7 @@ def main() -> int:
     sys.argv = [sys.argv[0], "--server", "--no-http", f"--authKey={secret}"]
     server = get_server("injectviz", client_type="vue3")
     app = InjectVizApp(server, ctx)
+    access.install(app)  # records triggers, refused for a role without access
     try:
         app.plotter.render()  # EGL context + first frame now, not when the browser is waiting
     except Exception:
@@ -187,6 +225,7 @@ def main() -> int:
     idle = float(cfg.get("idle") or 0)
 
     def ready(**_: Any) -> None:
+        app_box["app"], app_box["loop"] = app, asyncio.get_event_loop()
         static = {k: str(v[0] if isinstance(v, (list, tuple)) else v) for k, v in server.serve.items()}
         say("ready", server.port, json.dumps({"serve": static, "www": str(server._www)}))
         asyncio.get_event_loop().create_task(supervise(server, idle))
