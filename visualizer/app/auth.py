@@ -80,8 +80,9 @@ border-radius:6px;cursor:pointer}}
 
 #: shown over the app's page when login is on: who is logged in, and the way out
 USER_BAR = """
-<div id="injectviz-user" style="position:fixed;left:8px;bottom:8px;z-index:10000;font:13px system-ui,sans-serif;
-background:rgba(255,255,255,.92);border:1px solid #ccc;border-radius:6px;padding:3px 8px;color:#333">
+<div id="injectviz-user" style="position:fixed;top:12px;left:50%;transform:translateX(-50%);z-index:10000;
+font:13px system-ui,sans-serif;background:rgba(255,255,255,.92);border:1px solid #ccc;border-radius:6px;
+padding:3px 8px;color:#333">
 <span id="injectviz-user-name">{name}</span> ({role}) &middot;
 <form method="post" action="logout" style="display:inline;margin:0">
 <button id="injectviz-logout" type="submit" style="border:0;background:none;color:#1565c0;cursor:pointer;

@@ -182,10 +182,10 @@ class FrontServer:
         # login, roles and the record pages (visualizer.app.auth, visualizer.app.records_pages)
         self.gate = gate if gate is not None else Gate(db, origins=lambda: self.origins)
         self.gate.add_routes(self.web)
-        if db is not None:
+        if self.gate.db is not None:
             from visualizer.app.records_pages import RecordPages
 
-            RecordPages(db).add_routes(self.web)
+            RecordPages(self.gate.db).add_routes(self.web)
 
     def add_static(self, static: dict[str, Any]) -> None:
         """The trame client's files, as named by a session process (same venv, same paths)."""
