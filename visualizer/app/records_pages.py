@@ -125,7 +125,7 @@ class RecordPages:
                 f"preferred protocol: {html.escape(p['preferred_protocol'] or '-')}; "
                 f"next due: {html.escape(p['next_due'] or '-')}</p>"
                 "<table id=visits><tr><th>Visit</th><th>Date</th><th>Protocol</th><th>Given U</th><th>Status</th>"
-                f"<th>Lot</th></tr>{visits}</table>")
+                f"<th>Lot</th></tr>{visits}</table>" + ("" if p["visits"] else "<p>No visits yet.</p>"))
         return _page(request, f"Patient {code}", body)
 
 
