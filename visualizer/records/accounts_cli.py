@@ -29,7 +29,7 @@ def read_password(path: Path | None, *, confirm: bool = True) -> str:
     if path is not None:
         try:
             if not path.is_file():
-                raise RecordError(f"--password-file {path}: not a regular file")
+                raise RecordError("--password-file: not a regular file")  # no name: it may be a mistyped password
             with path.open("rb") as f:
                 data = f.read(PASSWORD_FILE_MAX + 1)
         except OSError as exc:
@@ -119,6 +119,20 @@ def _line(e: dict[str, Any]) -> str:
             + (f"  {e['detail']}" if e["detail"] else ""))
 
 
+class _NoPasswordArgument(argparse.Action):
+    """``--password``: refused without repeating the value (it would be in the shell history and ``ps``)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        parser.error("--password: a password is never given as an argument (shell history, `ps`): use "
+                     "--password-file FILE or type it at the prompt")
+
+
+def _password_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--password-file", type=Path, metavar="FILE", help="read the password from FILE's first line")
+    p.add_argument("--password", nargs="?", action=_NoPasswordArgument, help=argparse.SUPPRESS)
+
+
 def add_commands(sub: Any) -> None:
     """``user`` and ``audit`` subcommands (records handlers: ``args.records_handler``)."""
     user = sub.add_parser("user", help="accounts of the app: add, list, disable, passwd")
@@ -128,7 +142,7 @@ def add_commands(sub: Any) -> None:
     a.add_argument("--role", required=True, choices=("injector", "trainer", "viewer"),
                    help="injector: everything; trainer: plans, patient view, quiz, no records; "
                         "viewer: the patient step-through only")
-    a.add_argument("--password-file", type=Path, metavar="FILE", help="read the password from FILE's first line")
+    _password_options(a)
     a.set_defaults(records_handler=_user_add)
     lst = usub.add_parser("list", help="list accounts (never a password or hash)")
     lst.add_argument("--format", choices=("table", "json"), default="table")
@@ -138,7 +152,7 @@ def add_commands(sub: Any) -> None:
     d.set_defaults(records_handler=_user_disable)
     p = usub.add_parser("passwd", help="change an account's password")
     p.add_argument("name")
-    p.add_argument("--password-file", type=Path, metavar="FILE", help="read the password from FILE's first line")
+    _password_options(p)
     p.set_defaults(records_handler=_user_passwd)
 
     au = sub.add_parser("audit", help="the audit log: every read and write of the records (who, when, what, where)")
