@@ -5,7 +5,13 @@ Started by the front server's launcher (``visualizer.app.launcher``) as
 process's stdin (so the session secret never appears in ``ps``)::
 
     {"secret": "...", "protocol": "preempt", "mesh": null, "landmarks": null,
-     "idle": 20, "address_space_mb": 6144, "max_message": 4194304, "frame": 1048576}
+     "idle": 20, "address_space_mb": 6144, "max_message": 4194304, "frame": 1048576,
+     "db": "sqlite:///..." | null}
+
+and, when it hands the process to a browser, a second line saying who it serves (never taken from
+the browser; see ``visualizer.app.access``)::
+
+    {"claim": {"user": "alice", "role": "injector", "address": "10.0.0.7", "login": true}}
 
 The process then loads the head and protocols, builds the app (first scene included), starts the
 wslink aiohttp server on 127.0.0.1 with a random port and that secret, and only then prints its
@@ -14,6 +20,7 @@ ready line on stdout.  Lines on stdout that start with ``@@injectviz`` are for t
 * ``@@injectviz ready PORT`` - the session can be handed to a browser;
 * ``@@injectviz beat`` - every ``BEAT_SECONDS`` from the event loop (a hung loop stops them and
   the launcher kills the process);
+* ``@@injectviz claimed`` - the claim line was taken (the launcher waits for it);
 * ``@@injectviz error MESSAGE`` - start-up failed (exit 2).
 
 The process exits by itself once its browser has been gone for ``idle`` seconds, when the
