@@ -182,6 +182,22 @@ def test_viewer_gets_the_patient_view_only(browser, clinic, artifacts):
         page.context.close()
 
 
+def test_a_login_that_ends_closes_the_pages_websocket_and_the_page_shows_the_login(browser, clinic):
+    _, base, _ = clinic
+    page = log_in(browser, base, "alice")
+    try:
+        page.evaluate("() => { window.__iv_marker = 1 }")
+        # the same login logs out elsewhere (the context's cookies, not this page)
+        r = page.context.request.post(base + "/logout", max_redirects=0)
+        assert r.status == 303
+        # the app page: its websocket is closed by the server, it polls, gets 401 and reloads -> login form
+        page.wait_for_selector("#login", timeout=30_000)
+        assert page.evaluate("() => window.__iv_marker === undefined")  # it really reloaded
+    finally:
+        page.context.close()
+
+
+# last: it leaves 127.0.0.1 throttled for a while
 def test_failed_logins_are_throttled(clinic):
     _, base, _ = clinic
 
