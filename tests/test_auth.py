@@ -20,6 +20,16 @@ from visualizer.app.auth import COOKIE, Throttle, _safe_next, parse_proxies, ref
 PASSWORD = "correct horse battery"
 
 
+@pytest.fixture(autouse=True)
+def quick_hashes(monkeypatch):
+    """Argon2 with small parameters in these tests (a hash carries its own: verification is unchanged)."""
+    from argon2 import PasswordHasher
+
+    import visualizer.records.accounts as accounts
+
+    monkeypatch.setattr(accounts, "_HASHER", PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1))
+
+
 class FakePool:
     """What FrontServer needs of a SessionPool; counts claims and assignments."""
 

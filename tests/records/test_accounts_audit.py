@@ -13,6 +13,16 @@ from sqlalchemy.exc import DBAPIError
 PASSWORD = "correct horse battery"
 
 
+@pytest.fixture(autouse=True)
+def quick_hashes(monkeypatch):
+    """Argon2 with small parameters in these tests (a hash carries its own: verification is unchanged)."""
+    from argon2 import PasswordHasher
+
+    import visualizer.records.accounts as accounts
+
+    monkeypatch.setattr(accounts, "_HASHER", PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1))
+
+
 @pytest.fixture
 def pw_file(tmp_path: Path) -> Path:
     p = tmp_path / "pw.txt"
