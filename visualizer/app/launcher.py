@@ -250,7 +250,9 @@ class SessionPool:
         assert sp.proc.stdin is not None
         try:
             sp.proc.stdin.write(json.dumps({"claim": identity}).encode() + b"\n")
-            await sp.proc.stdin.drain()
+            drain = getattr(sp.proc.stdin, "drain", None)  # a forked process's pipe writes at once
+            if drain is not None:
+                await drain()
             await asyncio.wait_for(sp.acknowledged.wait(), timeout)
         except (TimeoutError, OSError, ConnectionError) as exc:
             self._kill(sp, f"did not take its user ({type(exc).__name__})")
