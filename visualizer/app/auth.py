@@ -31,6 +31,7 @@ import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote as urlquote
@@ -216,6 +217,7 @@ class Gate:
         self._required_at = -1e9
         self._index: str | None = None
         self._task: asyncio.Task | None = None
+        self._writer: ThreadPoolExecutor | None = None
 
     # ------------------------------------------------------------------ state
     def accounts(self) -> Any:
@@ -308,11 +310,21 @@ class Gate:
     def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
+        if self._writer is not None:
+            self._writer.shutdown(wait=True)  # the last lines are written before the server exits
+            self._writer = None
 
     def _audit(self, who: str, role: str | None, address: str, action: str, *, outcome: str = "ok",
                detail: str | None = None) -> None:
+        """Append a login/logout line off the event loop (one writer thread: lines stay in order)."""
         if self.db is None:
             return
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit")
+        self._writer.submit(self._audit_now, who, role, address, action, outcome, detail)
+
+    def _audit_now(self, who: str, role: str | None, address: str, action: str, outcome: str,
+                   detail: str | None) -> None:
         from visualizer.records.audit import Actor, append
 
         try:
