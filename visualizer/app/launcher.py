@@ -241,10 +241,12 @@ class SessionPool:
                     self._waiters.remove(fut)
 
     async def assign(self, sp: SessionProcess, identity: dict[str, Any], owner: str | None,
-                     timeout: float = 10.0) -> None:
-        """Tell a claimed process who it serves (over its stdin, never via the browser) and wait for its ack.
+                     timeout: float = 30.0) -> None:
+        """Tell a claimed process who it serves (over its stdin, never via the browser).
 
-        Raises ``Unavailable`` (and ends the process) if it does not acknowledge in time.
+        With a login (``identity["login"]``) this waits for the process's ack, so a role is in force
+        before the browser connects; raises ``Unavailable`` (and ends the process) if none comes in
+        time. Without a login (no accounts: everything allowed) it does not wait.
         """
         sp.owner = owner
         assert sp.proc.stdin is not None
@@ -253,7 +255,8 @@ class SessionPool:
             drain = getattr(sp.proc.stdin, "drain", None)  # a forked process's pipe writes at once
             if drain is not None:
                 await drain()
-            await asyncio.wait_for(sp.acknowledged.wait(), timeout)
+            if identity.get("login"):
+                await asyncio.wait_for(sp.acknowledged.wait(), timeout)
         except (TimeoutError, OSError, ConnectionError) as exc:
             self._kill(sp, f"did not take its user ({type(exc).__name__})")
             self._forget(sp)
