@@ -50,22 +50,25 @@ def test_the_records_actions_refuse_hostile_arguments(name, args):
 
 
 # ------------------------------------------------------------------------------ loopback only
-def test_records_are_served_on_loopback_only(tmp_path):
-    from visualizer.app.serve import build_parser, check_records, is_loopback
+def test_records_are_served_on_loopback_only_without_an_account(tmp_path):
+    from visualizer.app.auth import prepare
+    from visualizer.app.serve import build_parser, is_loopback
 
     assert all(is_loopback(h) for h in ("127.0.0.1", "127.0.0.2", "::1", "[::1]", "localhost", "LOCALHOST"))
     assert not any(is_loopback(h) for h in ("0.0.0.0", "::", "192.168.1.5", "example.org", ""))
     db = tmp_path / "r.sqlite3"
     args: argparse.Namespace = build_parser().parse_args(["--host", "0.0.0.0", "--db", f"sqlite:///{db}"])
-    problem = check_records(args)
-    assert problem and "loopback" in problem and "--no-records" in problem
-    assert not db.exists()  # refused before the database is touched
+    opened, problem = prepare(args)
+    assert opened is None and problem and "loopback" in problem and "--no-records" in problem
     args = build_parser().parse_args(["--host", "0.0.0.0", "--no-records"])
-    assert check_records(args) is None
+    assert prepare(args) == (None, None)
     args = build_parser().parse_args(["--db", f"sqlite:///{db}"])
-    assert check_records(args) is None and db.exists() and args.db == f"sqlite:///{db}"
+    opened, problem = prepare(args)
+    assert problem is None and opened is not None and db.exists()
+    opened.dispose()
     args = build_parser().parse_args(["--db", "nonsense://"])
-    assert "nonsense" in (check_records(args) or "")
+    opened, problem = prepare(args)
+    assert opened is None and "nonsense" in (problem or "")
 
 
 # ------------------------------------------------------------------------------ compare and chart
@@ -116,15 +119,23 @@ def test_outcome_chart_is_a_png_and_empty_without_a_diary():
 
 # ------------------------------------------------------------------------------ the controller
 @pytest.fixture
-def rec_app(tmp_path):
+def rec_app(tmp_path, monkeypatch):
     from trame.app import get_server
+
+    from visualizer.app import access
+
+    # the session as the launcher claims it on a server without accounts (the one local user)
+    monkeypatch.setattr(access, "_IDENTITY", access.Identity(None, None, "test", False))
 
     import visualizer as engine
     from visualizer.app.context import AppContext
     from visualizer.app.core import InjectVizApp
 
-    ctx = AppContext(engine=engine, head=engine.load_head(),
-                     options={"records_db": f"sqlite:///{tmp_path / 'records.sqlite3'}"})
+    from visualizer.records.db import open_database
+
+    url = f"sqlite:///{tmp_path / 'records.sqlite3'}"
+    open_database(url).dispose()  # created and upgraded, as the front server does before any session
+    ctx = AppContext(engine=engine, head=engine.load_head(), options={"records_db": url})
     a = InjectVizApp(get_server(f"rec_app_{tmp_path.name}", client_type="vue3"), ctx)
     a.server.state.ready()
     yield a

@@ -96,12 +96,14 @@ def test_schema_matches_the_models_after_migrations(db_url):
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
+    import visualizer.records.accounts
+    import visualizer.records.audit  # noqa: F401 (their tables join Base.metadata)
     from visualizer.records.db import open_database, schema_state
     from visualizer.records.models import Base
 
     db = open_database(db_url)
     state = schema_state(db)
-    assert state.current == state.head == "0002"
+    assert state.current == state.head >= "0003"
     with db.engine.connect() as c:
         assert compare_metadata(MigrationContext.configure(c), Base.metadata) == []
     db.dispose()
@@ -112,7 +114,8 @@ def test_migrations_ship_inside_the_package():
 
     folder = Path(m.__file__).parent
     assert (folder / "env.py").is_file() and (folder / "script.py.mako").is_file()
-    assert sorted(p.name for p in (folder / "versions").glob("0*.py")) == ["0001_initial.py", "0002_visit_date_index.py"]
+    assert sorted(p.name for p in (folder / "versions").glob("0*.py")) == [
+        "0001_initial.py", "0002_visit_date_index.py", "0003_accounts_audit.py"]
     import tomllib
 
     pyproject = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
@@ -122,14 +125,15 @@ def test_migrations_ship_inside_the_package():
 
 
 def test_old_schema_is_refused_until_db_upgrade_which_backs_up_first(db_url, checked, capsys, tmp_path, monkeypatch):
-    from visualizer.records.db import migrate, open_database
+    from visualizer.records.db import migrate, open_database, schema_state
     from visualizer.records.service import Records
 
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))  # where PostgreSQL upgrade backups go
     db = open_database(db_url, check_schema=False)
     migrate(db, "0001")
+    head = schema_state(db).head  # the newest migration (0003 = accounts and audit, and any later one)
     db.dispose()
-    with pytest.raises(DatabaseError, match=r"schema revision '0001' is older than '0002'; run `injectviz db upgrade`"):
+    with pytest.raises(DatabaseError, match=rf"schema revision '0001' is older than '{head}'; run `injectviz db upgrade`"):
         open_database(db_url)
     rc, out, err = run_cli(capsys, "--db", db_url, "patient", "list")
     assert rc == 2 and "db upgrade" in err
@@ -149,7 +153,7 @@ def test_old_schema_is_refused_until_db_upgrade_which_backs_up_first(db_url, che
             pytest.skip("pg_dump not installed")
     rc, out, err = run_cli(capsys, "--db", db_url, "db", "upgrade")
     assert rc == 0, err
-    assert "backed up to " in out and "upgraded from 0001 to 0002" in out
+    assert "backed up to " in out and f"upgraded from 0001 to {head}" in out
     backup = Path(out.split("backed up to ", 1)[1].splitlines()[0])
     assert backup.is_file() and (backup.stat().st_mode & 0o777) == 0o600
     if db_url.startswith("sqlite"):
@@ -163,7 +167,7 @@ def test_old_schema_is_refused_until_db_upgrade_which_backs_up_first(db_url, che
     assert Records(db).patient_summary("TEST-0001")["code"] == "TEST-0001"
     db.dispose()
     rc, out, err = run_cli(capsys, "--db", db_url, "db", "upgrade")
-    assert rc == 0 and "schema is up to date (revision 0002)" in out
+    assert rc == 0 and f"schema is up to date (revision {head})" in out
 
 
 def test_db_backup(db_url, checked, tmp_path, capsys):

@@ -62,7 +62,8 @@ window.injectvizFaults = window.injectvizFaults || (function () {
     setTimeout(function () {
       var next = Math.min(Math.round(delay * 1.6), 5000);
       fetch(window.location.pathname + window.location.search, { cache: 'no-store' })
-        .then(function (r) { if (r.ok) { window.location.reload(); } else { poll(next); } })
+        // 401: the login ended (idle, logged out elsewhere): reload to show the login page
+        .then(function (r) { if (r.ok || r.status === 401) { window.location.reload(); } else { poll(next); } })
         .catch(function () { poll(next); });
     }, delay);
   }

@@ -47,6 +47,7 @@ MAX_VIEW_PX = 4096  # a view the browser reports (clicks are picked in a window 
 MAX_COORD_MM = 10_000.0  # no coordinate of a head scene is 10 m away
 MAX_PAGE_PX = 100_000.0  # pointer positions on the page
 MAX_NAME = 64  # ids and names (protocol, landmark, site)
+PatientCode = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
 MAX_LANDMARKS = 32
 QUOTE_CHARS = 60  # a value quoted in a message or a log line is cut to about this many characters
 
@@ -243,6 +244,13 @@ class SavedInputs(_Strict):
 Choices = Callable[[Any], Iterable[str]]
 
 
+def _allowed_tabs(app: Any) -> Iterable[str]:
+    """The tabs this session's account may open (a viewer: the patient view only)."""
+    from visualizer.app.access import tabs_allowed
+
+    return tabs_allowed(TABS)
+
+
 def _protocol_ids(app: Any) -> Iterable[str]:
     return [str(p.id) for p in app.session.protocols]
 
@@ -304,7 +312,7 @@ _PAGE_POINT = _check(PagePoint | None)
 #: (totals, rows, messages, ...) and a page may not write them.
 STATE: dict[str, Check] = {
     "drawer": _BOOL,
-    "tab": _check(Literal[TABS]),  # type: ignore[valid-type]
+    "tab": _check(Literal[TABS], _allowed_tabs, "tab for this account"),  # type: ignore[valid-type]
     "protocol_id": _check(Name, _protocol_ids, "protocol"),
     "pain_chips": _check(Chips),
     "pain_side": _check(Literal[SIDES]),  # type: ignore[valid-type]
@@ -421,6 +429,8 @@ TRIGGERS: dict[str, Params] = {
                          ("height", _check(ViewPx | None), None)),
     "focus_site": _p(("site_id", _check(Name, _site_ids, "site of this plan"), _REQUIRED)),
     "print_view": _p(("camera", _OPT_CAMERA, None)),  # the bare view for the page's print layout
+    # visualizer.app.access: a patient's summary from the records (injector only, audited)
+    "records_patient": _p(("code", _check(PatientCode), _REQUIRED)),
 }
 
 _VISIT = ("visit_id", _check(VisitId), _REQUIRED)

@@ -70,10 +70,10 @@ class LaunchConfig:
     frame: int = 1024 * 1024
     max_starting: int = 2
     python: str = sys.executable
-    records_db: str | None = None  # the patient records' database URL (None: no records)
     #: fork session processes from a template that loaded Python, VTK, the head and the protocols
     #: once (``visualizer.app.template``); False starts every session process from scratch
     template: bool = True
+    db: str | None = None  # the records database URL (None: records off), for visualizer.app.access
 
 
 @dataclass
@@ -91,6 +91,8 @@ class SessionProcess:
     left_at: float | None = None
     static: dict[str, Any] | None = None
     kill_reason: str | None = None
+    owner: str | None = None  # the login session that claimed it (None: no login on this server)
+    acknowledged: asyncio.Event = field(default_factory=asyncio.Event)  # it took its identity
 
     @property
     def pid(self) -> int:
@@ -238,6 +240,28 @@ class SessionPool:
                 with contextlib.suppress(ValueError):
                     self._waiters.remove(fut)
 
+    async def assign(self, sp: SessionProcess, identity: dict[str, Any], owner: str | None,
+                     timeout: float = 30.0) -> None:
+        """Tell a claimed process who it serves (over its stdin, never via the browser).
+
+        With a login (``identity["login"]``) this waits for the process's ack, so a role is in force
+        before the browser connects; raises ``Unavailable`` (and ends the process) if none comes in
+        time. Without a login (no accounts: everything allowed) it does not wait.
+        """
+        sp.owner = owner
+        assert sp.proc.stdin is not None
+        try:
+            sp.proc.stdin.write(json.dumps({"claim": identity}).encode() + b"\n")
+            drain = getattr(sp.proc.stdin, "drain", None)  # a forked process's pipe writes at once
+            if drain is not None:
+                await drain()
+            if identity.get("login"):
+                await asyncio.wait_for(sp.acknowledged.wait(), timeout)
+        except (TimeoutError, OSError, ConnectionError) as exc:
+            self._kill(sp, f"did not take its user ({type(exc).__name__})")
+            self._forget(sp)
+            raise Unavailable() from None
+
     def find(self, session_id: str) -> SessionProcess | None:
         sp = self.sessions.get(session_id)
         return sp if sp is not None and sp.state == "claimed" else None
@@ -289,7 +313,7 @@ class SessionPool:
         line = json.dumps({
             "secret": sp.secret, "protocol": cfg.protocol, "mesh": cfg.mesh, "landmarks": cfg.landmarks,
             "idle": cfg.idle, "address_space_mb": cfg.address_space_mb or cfg.memory_mb + 3072,
-            "max_message": cfg.max_message, "frame": cfg.frame, "records_db": cfg.records_db,
+            "max_message": cfg.max_message, "frame": cfg.frame, "db": cfg.db,
         })
         assert proc.stdin is not None
         proc.stdin.write(line.encode() + b"\n")  # stdin stays open: its EOF tells the process we are gone
@@ -324,6 +348,8 @@ class SessionPool:
                 log.info("process %d warm on port %d (%.1f s)", sp.pid, sp.port, time.monotonic() - sp.started)
                 self._wake()
                 self._changed()
+            elif word == "claimed":
+                sp.acknowledged.set()
             elif word == "error":
                 sp.kill_reason = rest[:500]
 

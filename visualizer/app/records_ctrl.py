@@ -114,7 +114,6 @@ class RecordsController:
     def __init__(self, app: Any, url: str) -> None:
         self.app = app
         self.url = url
-        self._records: Any = None
         self.patient: dict[str, Any] | None = None  # Records.patient_summary of the open patient
         self.visit: dict[str, Any] | None = None  # Records.visit_record of the open visit (None: a new one)
         self.compare: Any = None
@@ -123,12 +122,14 @@ class RecordsController:
     # ------------------------------------------------------------------ plumbing
     @property
     def records(self) -> Any:
-        if self._records is None:
-            from visualizer.records.db import open_database
-            from visualizer.records.service import Records
+        """The records as this session's user may use them: role-checked and audited on every use.
 
-            self._records = Records(open_database(self.url))
-        return self._records
+        A trainer's or viewer's session (or one not yet claimed by the launcher) is refused here,
+        whatever the page asks (:func:`visualizer.app.access.records`).
+        """
+        from visualizer.app import access
+
+        return access.records("records", self.patient.get("code") if self.patient else None, url=self.url)
 
     @property
     def state(self) -> Any:

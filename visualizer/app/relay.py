@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -40,7 +41,9 @@ def cut(data: Any, limit: int = 120) -> str:
 
 
 async def relay(request: web.Request, upstream_url: str, *, client: aiohttp.ClientSession,
-                frame: int, max_message: int, heartbeat: float = 30.0, name: str = "") -> web.WebSocketResponse:
+                frame: int, max_message: int, heartbeat: float = 30.0, name: str = "",
+                until: asyncio.Future | None = None,
+                on_frame: Callable[[], None] | None = None) -> web.WebSocketResponse:
     """Serve ``request`` (a browser websocket upgrade) by forwarding it to ``upstream_url``.
 
     Parameters
@@ -50,6 +53,11 @@ async def relay(request: web.Request, upstream_url: str, *, client: aiohttp.Clie
         room) close the connection before they are read into memory.
     max_message
         Largest message (all chunks) a browser may announce.
+    until
+        When this future is done (the user logged out or was idle too long), the browser
+        websocket is closed (code 1008).
+    on_frame
+        Called for every frame from the browser (the login's idle clock).
     """
     try:
         upstream = await client.ws_connect(upstream_url, compress=0, max_msg_size=4 * (frame + HEADER_ROOM),
@@ -71,6 +79,8 @@ async def relay(request: web.Request, upstream_url: str, *, client: aiohttp.Clie
                                 name, exc, cut(msg.data, 32))
                     await browser.close(code=CLOSE_TOO_BIG, message=b"message refused")
                     return
+                if on_frame is not None:
+                    on_frame()
                 await upstream.send_bytes(msg.data)
             elif msg.type == aiohttp.WSMsgType.TEXT:
                 log.warning("session %s: text frame refused, connection closed: %s", name, cut(msg.data))
@@ -90,9 +100,15 @@ async def relay(request: web.Request, upstream_url: str, *, client: aiohttp.Clie
                 return
 
     tasks = [asyncio.ensure_future(browser_to_session()), asyncio.ensure_future(session_to_browser())]
+    logged_out = False
+    session_ended = False
     try:
-        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        waiting = [*tasks, until] if until is not None else tasks
+        done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
         session_ended = tasks[1] in done
+        if until is not None and until in done:
+            logged_out = True
+            done = {t for t in done if t is not until}
         for t in done:
             if not t.cancelled() and t.exception() is not None:
                 exc = t.exception()
@@ -102,8 +118,11 @@ async def relay(request: web.Request, upstream_url: str, *, client: aiohttp.Clie
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         if not browser.closed:
-            await browser.close(code=CLOSE_SESSION_ENDED if session_ended else aiohttp.WSCloseCode.GOING_AWAY,
-                                message=b"session ended" if session_ended else b"")
+            if logged_out:
+                await browser.close(code=CLOSE_POLICY, message=b"logged out")
+            else:
+                await browser.close(code=CLOSE_SESSION_ENDED if session_ended else aiohttp.WSCloseCode.GOING_AWAY,
+                                    message=b"session ended" if session_ended else b"")
         if not upstream.closed:
             await upstream.close()
     return browser

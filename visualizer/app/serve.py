@@ -94,6 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "user's data folder); records are served on a loopback address only")
     p.add_argument("--no-records", action="store_true",
                    help="serve planning, patient view and trainer without the patient records")
+    from visualizer.app.auth import add_arguments as add_login_arguments
+
+    add_login_arguments(p)  # --records, --trusted-proxy, --login-idle-minutes (visualizer.app.auth)
     p.add_argument("--ws-heart-beat", type=int, default=30, help=argparse.SUPPRESS)
     p.add_argument("--ws-max-size", type=int, default=4 * 1024 * 1024, help=argparse.SUPPRESS)
     p.add_argument("--session-hang-seconds", type=float, default=30.0, help=argparse.SUPPRESS)
@@ -144,29 +147,6 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def check_records(args: argparse.Namespace) -> str | None:
-    """Records only on loopback (until access control lands), and a database that opens.
-
-    The database is opened (created on first use, as ``injectviz`` does) before any session
-    process starts, so a bad ``--db`` stops the start-up with one message.
-    """
-    if args.no_records:
-        return None
-    if not is_loopback(args.host):
-        return (f"--host {args.host}: the patient records are served on a loopback address only (127.0.0.1, "
-                "::1, localhost) until access control is in place; listen on 127.0.0.1, or give "
-                "--no-records to serve planning without records")
-    from visualizer.errors import InjectVizError
-    from visualizer.records.db import open_database, resolve_url
-
-    try:
-        open_database(args.db).dispose()
-    except InjectVizError as exc:
-        return " ".join(str(exc).split())[:500]
-    args.db = resolve_url(args.db)  # every session process opens the same database
-    return None
-
-
 def precheck_inputs(args: argparse.Namespace) -> str | None:
     """Check --protocol, --mesh and --landmarks before any session process is started.
 
@@ -198,8 +178,11 @@ def precheck_inputs(args: argparse.Namespace) -> str | None:
 class FrontServer:
     """The aiohttp application in front of the session processes."""
 
-    def __init__(self, pool: Any, origins: Any, *, timeout: int = 0, heartbeat: int = 30) -> None:
+    def __init__(self, pool: Any, origins: Any, *, timeout: int = 0, heartbeat: int = 30,
+                 gate: Any = None, db: Any = None) -> None:
         import aiohttp.web as web
+
+        from visualizer.app.auth import Gate
 
         self.pool = pool
         self.origins = origins
@@ -217,6 +200,13 @@ class FrontServer:
         self.web.router.add_post("/paraview/", self._launch)
         self.web.router.add_post("/paraview", self._launch)
         self.web.router.add_get("/proxy/{sid}", self._proxy)
+        # login, roles and the record pages (visualizer.app.auth, visualizer.app.records_pages)
+        self.gate = gate if gate is not None else Gate(db, origins=lambda: self.origins)
+        self.gate.add_routes(self.web)
+        if self.gate.db is not None:
+            from visualizer.app.records_pages import RecordPages
+
+            RecordPages(self.gate.db).add_routes(self.web)
 
     def add_static(self, static: dict[str, Any]) -> None:
         """The trame client's files, as named by a session process (same venv, same paths)."""
@@ -244,12 +234,12 @@ class FrontServer:
         raise web.HTTPFound(f"index.html?{request.query_string}" if request.query_string else "index.html")
 
     async def _index(self, request: Any) -> Any:
-        import aiohttp.web as web
-
         if not self.pool.can_accept():
             return self._busy()
         assert self._www is not None
-        return web.FileResponse(self._www / "index.html", headers={"Cache-Control": "no-cache, no-store"})
+        from visualizer.app.auth import login_of
+
+        return self.gate.index_html(self._www / "index.html", login_of(request))
 
     async def _health(self, request: Any) -> Any:
         import aiohttp.web as web
@@ -275,9 +265,21 @@ class FrontServer:
         except Unavailable:
             return web.json_response({"error": "No session could be started just now. Please try again."},
                                      status=503, headers={"Retry-After": "10"})
+        # who the session serves goes to its process over its stdin, never through the browser
+        from visualizer.app.auth import address_of, login_of, tls_of
+
+        login = login_of(request)
+        identity = login.identity if login is not None else {
+            "user": None, "role": None, "address": address_of(request), "login": False}
+        try:
+            await self.pool.assign(sp, identity, login.token if login is not None else None)
+        except Unavailable:
+            return web.json_response({"error": "No session could be started just now. Please try again."},
+                                     status=503, headers={"Retry-After": "10"})
         # built from our own configuration: USE_HOST is trame's placeholder that the page replaces
         # with its own location (the request's Host header is never echoed)
-        return web.json_response({"id": sp.id, "sessionURL": f"ws://USE_HOST/proxy/{sp.id}",
+        scheme = "wss" if tls_of(request) else "ws"
+        return web.json_response({"id": sp.id, "sessionURL": f"{scheme}://USE_HOST/proxy/{sp.id}",
                                   "secret": sp.secret}, headers={"Cache-Control": "no-store"})
 
     # ------------------------------------------------------------------ websocket relay
@@ -297,13 +299,21 @@ class FrontServer:
             raise web.HTTPNotFound(text="This session has ended: reload the page.")
         if sp.browsers:
             raise web.HTTPForbidden(text="This session is open in another page.")
+        from visualizer.app.auth import login_of
+
+        login = login_of(request)
+        if sp.owner is not None and (login is None or login.token != sp.owner):
+            log.warning("websocket to session %s refused: another login's session", sid[:8])
+            raise web.HTTPForbidden(text="This session belongs to another login.")
         if self._client is None:
             self._client = aiohttp.ClientSession()
         self.pool.browser_joined(sp)
         try:
             return await relay(request, f"ws://127.0.0.1:{sp.port}/ws", client=self._client,
                                frame=self.pool.config.frame, max_message=self.pool.config.max_message,
-                               heartbeat=self.heartbeat, name=sid[:8])
+                               heartbeat=self.heartbeat, name=sid[:8],
+                               until=self.gate.ended_future(login) if login is not None else None,
+                               on_frame=login.touch if login is not None else None)
         finally:
             self.pool.browser_left(sp)
 
@@ -328,11 +338,12 @@ class FrontServer:
             self.done.set_result(True)
 
     async def close(self) -> None:
+        self.gate.stop()
         if self._client is not None:
             await self._client.close()
 
 
-async def run(args: argparse.Namespace, t0: float) -> int:
+async def run(args: argparse.Namespace, t0: float, db: Any = None) -> int:
     import aiohttp.web as web
 
     from visualizer.app.launcher import LaunchConfig, SessionPool, StartupError
@@ -346,7 +357,7 @@ async def run(args: argparse.Namespace, t0: float) -> int:
         idle=args.session_idle, lifetime=args.session_lifetime, memory_mb=args.session_memory_mb,
         hang_seconds=args.session_hang_seconds, max_message=args.ws_max_size,
         frame=min(1024 * 1024, args.ws_max_size), template=not args.no_template,
-        records_db=None if args.no_records else args.db,
+        db=db.url.render_as_string(hide_password=False) if db is not None else None,
     )
     config.pool = min(config.pool, config.sessions_max)
     front: FrontServer | None = None
@@ -359,7 +370,11 @@ async def run(args: argparse.Namespace, t0: float) -> int:
         except StartupError as exc:
             print(f"error: {exc}", file=sys.stderr, flush=True)
             return 2
-        front = FrontServer(pool, None, timeout=args.timeout, heartbeat=args.ws_heart_beat)
+        from visualizer.app.auth import Gate, parse_proxies
+
+        front = FrontServer(pool, None, timeout=args.timeout, heartbeat=args.ws_heart_beat, gate=Gate(
+            db, idle=args.login_idle_minutes * 60, trusted_proxies=parse_proxies(args.trusted_proxy),
+            origins=lambda: front.origins if front is not None else None))
         front.add_static(static)
         runner = web.AppRunner(front.web, handle_signals=False, access_log=None)
         await runner.setup()
@@ -382,6 +397,10 @@ async def run(args: argparse.Namespace, t0: float) -> int:
         print("App running at:", flush=True)
         print(f" - Local:   http://{shown}:{port}/", flush=True)
         print(f"InjectViz running at http://{shown}:{port}/", flush=True)
+        if db is not None:
+            login = "on" if await front.gate.required() else "off (no accounts; loopback only)"
+            print(f"Records: {db.display_url}; login {login}", flush=True)
+        front.gate.start()
         idle = asyncio.ensure_future(front.watch_idle())
         await front.done
         idle.cancel()
@@ -399,11 +418,17 @@ def main(argv: list[str] | None = None) -> int:
     args, _unknown = build_parser().parse_known_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("injectviz").setLevel(logging.INFO)
-    problem = check_args(args) or check_origins(args) or check_records(args) or precheck_inputs(args)
+    problem = check_args(args) or check_origins(args) or precheck_inputs(args)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
+    from visualizer.app.auth import prepare
+
+    db, problem = prepare(args)  # records on (unless --no-records)? accounts? (no accounts + records: loopback only)
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2
     try:
-        return asyncio.run(run(args, t0))
+        return asyncio.run(run(args, t0, db))
     except KeyboardInterrupt:
         return 0

@@ -6,7 +6,12 @@ process's stdin (so the session secret never appears in ``ps``)::
 
     {"secret": "...", "protocol": "preempt", "mesh": null, "landmarks": null,
      "idle": 20, "address_space_mb": 6144, "max_message": 4194304, "frame": 1048576,
-     "records_db": "sqlite:///..." or null}
+     "db": "sqlite:///..." | null}
+
+and, when it hands the process to a browser, a second line saying who it serves (never taken from
+the browser; see ``visualizer.app.access``)::
+
+    {"claim": {"user": "alice", "role": "injector", "address": "10.0.0.7", "login": true}}
 
 The process then loads the head and protocols, builds the app (first scene included), starts the
 wslink aiohttp server on 127.0.0.1 with a random port and that secret, and only then prints its
@@ -15,6 +20,7 @@ ready line on stdout.  Lines on stdout that start with ``@@injectviz`` are for t
 * ``@@injectviz ready PORT`` - the session can be handed to a browser;
 * ``@@injectviz beat`` - every ``BEAT_SECONDS`` from the event loop (a hung loop stops them and
   the launcher kills the process);
+* ``@@injectviz claimed`` - the claim line was taken (the launcher waits for it);
 * ``@@injectviz error MESSAGE`` - start-up failed (exit 2).
 
 The process exits by itself once its browser has been gone for ``idle`` seconds, when the
@@ -60,13 +66,26 @@ def die_with_parent() -> None:
         pass
 
 
-def watch_stdin() -> None:
-    """The launcher holds our stdin open; EOF means it is gone: exit."""
+def watch_stdin(on_claim: Any = None) -> None:
+    """The launcher holds our stdin open; EOF means it is gone: exit.
+
+    A later line ``{"claim": {...}}`` says who this session serves (``visualizer.app.access``);
+    it is acknowledged with ``@@injectviz claimed`` (or ``@@injectviz error ...`` and exit).
+    """
 
     def run() -> None:
         try:
-            while sys.stdin.buffer.read(1024):
-                pass
+            while True:
+                line = sys.stdin.buffer.readline(CONFIG_LINE_MAX)
+                if not line:
+                    break
+                if line.strip() and on_claim is not None:
+                    try:
+                        on_claim(json.loads(line)["claim"])
+                    except Exception as exc:
+                        say("error", f"bad claim from the launcher ({type(exc).__name__})")
+                        os._exit(2)
+                    say("claimed")
         except Exception:
             pass
         os._exit(0)
@@ -176,10 +195,34 @@ def load_context(cfg: dict[str, Any]) -> Any:
     return ctx
 
 
+def apply_role(app: Any) -> None:
+    """After the claim: a viewer's page starts on (and stays on) the patient view."""
+    from visualizer.app import access
+
+    try:
+        allowed = access.tabs_allowed(("plan", "patient", "trainer"))
+        if app.state.tab not in allowed and allowed:
+            with app.state:
+                app.state.tab = allowed[0]
+    except Exception:
+        log.warning("could not apply the account's role to the page", exc_info=True)
+
+
 def serve_session(ctx: Any, cfg: dict[str, Any]) -> int:
     """Build this session's app on ``ctx`` and serve it until its browser is gone (ends the process)."""
     secret = str(cfg["secret"])
-    watch_stdin()
+    from visualizer.app import access
+
+    access.configure(cfg.get("db"))
+    app_box: dict[str, Any] = {}
+
+    def on_claim(data: Any) -> None:
+        access.claim(data)
+        app, loop = app_box.get("app"), app_box.get("loop")
+        if app is not None and loop is not None:
+            loop.call_soon_threadsafe(apply_role, app)
+
+    watch_stdin(on_claim)
     limit_address_space(int(cfg.get("address_space_mb") or 0))
     frame = int(cfg.get("frame") or 1024 * 1024)
     os.environ["TRAME_WS_MAX_MSG_SIZE"] = str(frame)  # wslink's chunk size, both directions
@@ -195,9 +238,10 @@ def serve_session(ctx: Any, cfg: dict[str, Any]) -> int:
     # trame reads its options (and wslink's secret) from argv; the real argv never holds the secret
     sys.argv = [sys.argv[0], "--server", "--no-http", f"--authKey={secret}"]
     server = get_server("injectviz", client_type="vue3")
-    if cfg.get("records_db"):  # the patient records (the front checked it opens, on loopback only)
-        ctx.options = {**ctx.options, "records_db": str(cfg["records_db"])}
+    if cfg.get("db"):  # the patient records (the front opened them and checked who may reach them)
+        ctx.options = {**ctx.options, "records_db": str(cfg["db"])}
     app = InjectVizApp(server, ctx)
+    access.install(app)  # records triggers, refused for a role without access
     try:
         app.plotter.render()  # EGL context + first frame now, not when the browser is waiting
     except Exception:
@@ -207,6 +251,7 @@ def serve_session(ctx: Any, cfg: dict[str, Any]) -> int:
     idle = float(cfg.get("idle") or 0)
 
     def ready(**_: Any) -> None:
+        app_box["app"], app_box["loop"] = app, asyncio.get_event_loop()
         static = {k: str(v[0] if isinstance(v, (list, tuple)) else v) for k, v in server.serve.items()}
         say("ready", server.port, json.dumps({"serve": static, "www": str(server._www)}))
         asyncio.get_event_loop().create_task(supervise(server, idle))

@@ -85,11 +85,11 @@ def _show(args: argparse.Namespace, data: Any, table: Callable[[Any], None]) -> 
     return 0
 
 
-def _records(args: argparse.Namespace):  # -> Records (lazy import)
+def _records(args: argparse.Namespace):  # -> AuditedRecords (lazy import)
+    from visualizer.records.audit import AuditedRecords, cli_actor
     from visualizer.records.db import open_database
-    from visualizer.records.service import Records
 
-    return Records(open_database(args.db))
+    return AuditedRecords(open_database(args.db), cli_actor())  # every read and write is in the audit log
 
 
 def _print_json(data: Any) -> None:
@@ -375,3 +375,7 @@ def add_commands(sub: Any) -> None:
     bk = dbsub.add_parser("backup", help="online backup of the database to FILE")
     bk.add_argument("file", type=Path)
     bk.set_defaults(records_handler=_db_backup)
+
+    from visualizer.records import accounts_cli
+
+    accounts_cli.add_commands(sub)  # user add|list|disable|passwd, audit

@@ -277,6 +277,12 @@ def visit_report_pdf(record: dict[str, Any]) -> bytes:
         ("Dilution", record["dilution"], DARK),
         ("Injector", record["injector"], DARK),
     ]
+    signer = record.get("signed_by")  # from the audit log (visualizer.records.audit)
+    if signer:
+        rows.append(("Signed by", f"{signer['who']} on {signer['at'][:16].replace('T', ' ')} UTC "
+                     f"({signer['source']})", DARK))
+    elif record["status"] == "signed":
+        rows.append(("Signed by", "not in the audit log (signed before accounts were in use)", DARK))
     if record["version"] > 1:
         rows.append(
             (

@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
+from visualizer.records import accounts, audit  # noqa: F401 (users and audit_log join Base.metadata)
 from visualizer.records.models import Base
 
 config = context.config
