@@ -17,6 +17,7 @@ from trame.widgets import client, html
 from trame.widgets import vuetify3 as v3
 from trame_pyvista import PyVistaLocalView, PyVistaRemoteView
 
+from visualizer.app import records_panel
 from visualizer.app.faults import JS as FAULTS_JS
 from visualizer.app.faults import download_click
 from visualizer.plan import DISCLAIMER
@@ -170,8 +171,10 @@ def local_camera_expr(ref: str) -> str:
     return f"(view_mode === 'local' ? window.injectviz.viewCamera('{ref}') : null)"
 
 
-def build_layout(server: Any, plotter: Any, view_ref: str) -> tuple[VAppLayout, Any, Any]:
+def build_layout(server: Any, plotter: Any, view_ref: str, *, records: bool = False) -> tuple[VAppLayout, Any, Any]:
     """The page for one connection: returns ``(layout, local_view, remote_view)``.
+
+    ``records``: with the Record tab (``visualizer.app.records_panel``; its actions bound first).
 
     Actions call ``server.controller`` functions (bound by the app) and the triggers
     ``plan_json``, ``plan_csv``, ``snapshot_png``, ``print_view``, ``local_click`` and
@@ -198,7 +201,7 @@ def build_layout(server: Any, plotter: Any, view_ref: str) -> tuple[VAppLayout, 
         with v3.VNavigationDrawer(v_model=("drawer",), location=("portrait ? 'bottom' : 'right'",),
                                   width=("portrait ? 430 : 400",), mobile_breakpoint="sm", elevation=2,
                                   id="side-panel"):
-            _side_panel(ctrl)
+            _side_panel(ctrl, records)
             with v3.Template(v_slot_append=True):
                 html.Div(
                     "Planning and teaching aid, not a medical device: confirm every site on the "
@@ -367,12 +370,13 @@ def _legend() -> None:
                  classes="text-caption text-medium-emphasis iv-hint")
 
 
-def _side_panel(ctrl: Any) -> None:
+def _side_panel(ctrl: Any, records: bool = False) -> None:
     with v3.VTabs(v_model=("tab",), grow=True, density="compact", color="teal-darken-3",
                   id="tabs"):
         v3.VTab("Plan", value="plan", id="tab-plan")
         v3.VTab("Patient", value="patient", id="tab-patient")
         v3.VTab("Trainer", value="trainer", id="tab-trainer")
+        v3.VTab("Record", value="record", id="tab-record", v_if="rec_on")
     v3.VDivider()
     with v3.VWindow(v_model=("tab",)):
         with v3.VWindowItem(value="plan"):
@@ -381,6 +385,9 @@ def _side_panel(ctrl: Any) -> None:
             _patient_tab(ctrl)
         with v3.VWindowItem(value="trainer"):
             _trainer_tab(ctrl)
+        if records:  # the patient's record (visualizer.app.records_panel)
+            with v3.VWindowItem(value="record"):
+                records_panel.build_tab()
 
 
 def _plan_tab(ctrl: Any) -> None:
