@@ -58,6 +58,16 @@ def _view_part(pic):
     return pic.crop((0, int(rows[0]), pic.width, int(rows[-1]) + 1))
 
 
+def _look_first(page, mode: str) -> None:
+    """After a protocol change: switch the view mode, or (browser view) wait for the new
+    protocol's framing, a pushed camera that lands after its totals, as a person looks first."""
+    if mode == "remote":
+        _remote(page)
+    else:
+        page.wait_for_timeout(1000)
+        settled_camera(page)
+
+
 def _turn_to_back(page, mode: str) -> None:
     x, y = view_centre(page)
     for dx in TURN_TO_BACK_PX[mode]:
@@ -68,8 +78,7 @@ def _turn_to_back(page, mode: str) -> None:
 @pytest.mark.parametrize("mode", ["local", "remote"])
 def test_after_turning_to_the_back_a_click_on_the_occiput_lands_there(page, artifacts, head, mode):
     choose_protocol(page, FTP_TITLE, "155")  # a click sets the pain origin (follow-the-pain protocol)
-    if mode == "remote":
-        _remote(page)
+    _look_first(page, mode)
     front = head_box(page, top_fraction=0.45)
     _turn_to_back(page, mode)
     if mode == "local":  # the browser's camera now looks at the back of the head
@@ -98,11 +107,7 @@ def test_after_turning_to_the_back_a_click_on_the_occiput_lands_there(page, arti
 @pytest.mark.parametrize("mode", ["local", "remote"])
 def test_after_zooming_a_click_on_visible_skin_is_accepted(page, artifacts, head, mode):
     choose_protocol(page, FTP_TITLE, "155")
-    if mode == "remote":
-        _remote(page)
-    else:  # the new protocol's framing (a pushed camera) lands after its totals: look first
-        page.wait_for_timeout(1000)
-        settled_camera(page)
+    _look_first(page, mode)
     before = body_mask(view_pixels(page))
     x, y = view_centre(page)
     wheel(page, x, y, notches=4)
