@@ -130,7 +130,6 @@ def rec_app(tmp_path, monkeypatch):
     import visualizer as engine
     from visualizer.app.context import AppContext
     from visualizer.app.core import InjectVizApp
-
     from visualizer.records.db import open_database
 
     url = f"sqlite:///{tmp_path / 'records.sqlite3'}"
