@@ -188,12 +188,19 @@ def run_level(browser, url: str, front_pid: int, n: int, rounds: int) -> dict:
         close_page(page)
     nan = float("nan")
     return {
-        "n": n, "open_s": open_s, "lat": lat, "missed": missed, "server_ms": server_ms,
+        "n": n,
+        "open_s": open_s,
+        "lat": lat,
+        "missed": missed,
+        "server_ms": server_ms,
         "rss_per": statistics.median([a for a, _, _ in per]) if per else nan,
         "pss_per": statistics.median([b for _, b, _ in per]) if per else nan,
         "uss_per": statistics.median([c for _, _, c in per]) if per else nan,
-        "total_rss": total_rss, "total_pss": total_pss, "claimed": len(sess),
-        "cpu_server_ms": cpu_server, "cpu_browser_ms": cpu_browser,
+        "total_rss": total_rss,
+        "total_pss": total_pss,
+        "claimed": len(sess),
+        "cpu_server_ms": cpu_server,
+        "cpu_browser_ms": cpu_browser,
         "split": {k: statistics.median(v) for k, v in split.items()},
     }
 
@@ -214,8 +221,11 @@ def browser_processes() -> list:
     """This benchmark's own Chromium processes (under Playwright's driver, a child of ours)."""
     import psutil
 
-    return [c for c in psutil.Process().children(recursive=True)
-            if "chrom" in c.name().lower() or "headless_shell" in c.name().lower()]
+    return [
+        c
+        for c in psutil.Process().children(recursive=True)
+        if "chrom" in c.name().lower() or "headless_shell" in c.name().lower()
+    ]
 
 
 def missed_note(r: dict) -> str:
@@ -233,8 +243,10 @@ def machine() -> str:
         pass
     import psutil
 
-    return (f"{os.cpu_count()} logical cores ({model}), {psutil.virtual_memory().total / 2**30:.0f} GB RAM, "
-            f"Python {platform.python_version()}, {platform.system()}")
+    return (
+        f"{os.cpu_count()} logical cores ({model}), {psutil.virtual_memory().total / 2**30:.0f} GB RAM, "
+        f"Python {platform.python_version()}, {platform.system()}"
+    )
 
 
 def main() -> int:
@@ -242,24 +254,38 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=8)
     ap.add_argument("--counts", type=int, nargs="+", default=[1, 3, 6, 10])
     ap.add_argument("--pool", type=int, default=2)
-    ap.add_argument("--no-template", action="store_true",
-                    help="start every session process from scratch (the server's --no-template), for comparison")
+    ap.add_argument(
+        "--no-template",
+        action="store_true",
+        help="start every session process from scratch (the server's --no-template), for comparison",
+    )
     args = ap.parse_args()
 
     from e2e_helpers import CHROMIUM_ARGS, chromium_path, start_app, stop_app
     from playwright.sync_api import sync_playwright
 
     print(f"machine: {machine()}; load average at start {os.getloadavg()[0]:.1f}", flush=True)
-    proc, url, _ = start_app("--protocol", "preempt-ftp", "--session-idle", "3", "--pool", str(args.pool),
-                             "--sessions-max", str(max(args.counts) + 2),
-                             *(["--no-template"] if args.no_template else []))
+    proc, url, _ = start_app(
+        "--protocol",
+        "preempt-ftp",
+        "--session-idle",
+        "3",
+        "--pool",
+        str(args.pool),
+        "--sessions-max",
+        str(max(args.counts) + 2),
+        *(["--no-template"] if args.no_template else []),
+    )
     rows = []
     try:
         settle(url, args.pool)
         procs, _ = processes(proc.pid)
         idle_rss, idle_pss, _ = mem(procs)
-        print(f"idle baseline (front{' + template' if not args.no_template else ''} + {args.pool} warm): "
-              f"RSS {idle_rss:.0f} MB, PSS {idle_pss:.0f} MB", flush=True)
+        print(
+            f"idle baseline (front{' + template' if not args.no_template else ''} + {args.pool} warm): "
+            f"RSS {idle_rss:.0f} MB, PSS {idle_pss:.0f} MB",
+            flush=True,
+        )
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS)
             for n in args.counts:
@@ -271,12 +297,18 @@ def main() -> int:
                 res["load"] = (load0 + os.getloadavg()[0]) / 2
                 rows.append(res)
                 med, p95 = statistics.median(res["lat"]), pct(res["lat"], 0.95)
-                print(f"{n} sessions: median {med:.0f} ms, p95 {p95:.0f} ms, "
-                      f"RSS/session {res['rss_per']:.0f} MB (PSS {res['pss_per']:.0f}, "
-                      f"USS {res['uss_per']:.0f}), total RSS "
-                      f"{res['total_rss']:.0f} MB, after close {res['after_rss']:.0f} MB", flush=True)
-                print(f"   server-side split (median ms): {res['split']}; CPU per click: session process "
-                      f"{res['cpu_server_ms']:.0f} ms, Chromium {res['cpu_browser_ms']:.0f} ms", flush=True)
+                print(
+                    f"{n} sessions: median {med:.0f} ms, p95 {p95:.0f} ms, "
+                    f"RSS/session {res['rss_per']:.0f} MB (PSS {res['pss_per']:.0f}, "
+                    f"USS {res['uss_per']:.0f}), total RSS "
+                    f"{res['total_rss']:.0f} MB, after close {res['after_rss']:.0f} MB",
+                    flush=True,
+                )
+                print(
+                    f"   server-side split (median ms): {res['split']}; CPU per click: session process "
+                    f"{res['cpu_server_ms']:.0f} ms, Chromium {res['cpu_browser_ms']:.0f} ms",
+                    flush=True,
+                )
             browser.close()
     except Exception:
         print("".join(getattr(proc, "output_lines", [])[-60:]), file=sys.stderr)
@@ -286,36 +318,48 @@ def main() -> int:
 
     print()
     how = "forked from the template" if not args.no_template else "each started from scratch (--no-template)"
-    print(f"Session processes {how}. Idle baseline (front{' + template' if not args.no_template else ''} "
-          f"+ {args.pool} warm session processes): RSS {idle_rss:.0f} MB, PSS {idle_pss:.0f} MB")
+    print(
+        f"Session processes {how}. Idle baseline (front{' + template' if not args.no_template else ''} "
+        f"+ {args.pool} warm session processes): RSS {idle_rss:.0f} MB, PSS {idle_pss:.0f} MB"
+    )
     print()
-    print("| sessions | new page → head drawn (median) | clicks | click → update median | p95 | "
-          "server-side median | RSS per session | PSS per session | USS per session | "
-          "total RSS (sum) | total PSS | after all closed: total RSS / PSS (vs idle) | load avg |")
+    print(
+        "| sessions | new page → head drawn (median) | clicks | click → update median | p95 | "
+        "server-side median | RSS per session | PSS per session | USS per session | "
+        "total RSS (sum) | total PSS | after all closed: total RSS / PSS (vs idle) | load avg |"
+    )
     print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         lat = r["lat"]
-        print(f"| {r['n']} | {statistics.median(r['open_s']):.1f} s | {len(lat)}{missed_note(r)} "
-              f"| {statistics.median(lat):.0f} ms | {pct(lat, 0.95):.0f} ms "
-              f"| {statistics.median(r['server_ms']) if r['server_ms'] else float('nan'):.0f} ms "
-              f"| {r['rss_per']:.0f} MB | {r['pss_per']:.0f} MB | {r['uss_per']:.0f} MB "
-              f"| {r['total_rss']:.0f} MB | {r['total_pss']:.0f} MB "
-              f"| {r['after_rss']:.0f} MB ({100 * (r['after_rss'] / idle_rss - 1):+.0f} %) / "
-              f"{r['after_pss']:.0f} MB ({100 * (r['after_pss'] / idle_pss - 1):+.0f} %) | {r['load']:.1f} |")
+        print(
+            f"| {r['n']} | {statistics.median(r['open_s']):.1f} s | {len(lat)}{missed_note(r)} "
+            f"| {statistics.median(lat):.0f} ms | {pct(lat, 0.95):.0f} ms "
+            f"| {statistics.median(r['server_ms']) if r['server_ms'] else float('nan'):.0f} ms "
+            f"| {r['rss_per']:.0f} MB | {r['pss_per']:.0f} MB | {r['uss_per']:.0f} MB "
+            f"| {r['total_rss']:.0f} MB | {r['total_pss']:.0f} MB "
+            f"| {r['after_rss']:.0f} MB ({100 * (r['after_rss'] / idle_rss - 1):+.0f} %) / "
+            f"{r['after_pss']:.0f} MB ({100 * (r['after_pss'] / idle_pss - 1):+.0f} %) | {r['load']:.1f} |"
+        )
     print()
-    print("Where a click's time goes: the server-side split (median ms of `update_timing`: plan, scene, "
-          "view push, page state) and the CPU each click costs, measured from the processes' CPU times "
-          "over all rounds (n pages x rounds clicks):")
+    print(
+        "Where a click's time goes: the server-side split (median ms of `update_timing`: plan, scene, "
+        "view push, page state) and the CPU each click costs, measured from the processes' CPU times "
+        "over all rounds (n pages x rounds clicks):"
+    )
     print()
-    print("| sessions | plan | scene | view push | page state | CPU per click: session process "
-          "| CPU per click: Chromium (all pages) | CPU demand per round vs 2 cores |")
+    print(
+        "| sessions | plan | scene | view push | page state | CPU per click: session process "
+        "| CPU per click: Chromium (all pages) | CPU demand per round vs 2 cores |"
+    )
     print("|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         sp = r["split"]
         demand = r["n"] * (r["cpu_server_ms"] + r["cpu_browser_ms"]) / (os.cpu_count() or 1)
-        print(f"| {r['n']} | {sp.get('plan', float('nan')):.0f} | {sp.get('scene', float('nan')):.0f} "
-              f"| {sp.get('view', float('nan')):.0f} | {sp.get('page', float('nan')):.0f} "
-              f"| {r['cpu_server_ms']:.0f} ms | {r['cpu_browser_ms']:.0f} ms | {demand:.0f} ms |")
+        print(
+            f"| {r['n']} | {sp.get('plan', float('nan')):.0f} | {sp.get('scene', float('nan')):.0f} "
+            f"| {sp.get('view', float('nan')):.0f} | {sp.get('page', float('nan')):.0f} "
+            f"| {r['cpu_server_ms']:.0f} ms | {r['cpu_browser_ms']:.0f} ms | {demand:.0f} ms |"
+        )
     return 0
 
 

@@ -57,9 +57,7 @@ RACES = ("african", "asian", "caucasian")
 
 def target_names() -> list[str]:
     """The macro targets the runtime combines (file stems under ``targets/macrodetails``)."""
-    names = [
-        f"universal-{s}-{a}-{m}-{w}" for s in SEXES for a in AGES for m in LEVELS_MUSCLE for w in LEVELS_WEIGHT
-    ]
+    names = [f"universal-{s}-{a}-{m}-{w}" for s in SEXES for a in AGES for m in LEVELS_MUSCLE for w in LEVELS_WEIGHT]
     names += [f"{r}-{s}-{a}" for r in RACES for s in SEXES for a in AGES]
     return names
 
@@ -142,9 +140,7 @@ def subdivision_matrix(mesh: pv.PolyData, levels: int) -> sparse.csr_matrix:
         cols.append(src_i)
         vals.append(w)
     n_out = len(subdivide(mesh, np.zeros((n, 3)), levels))
-    return sparse.csr_matrix(
-        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n_out, n)
-    )
+    return sparse.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n_out, n))
 
 
 def cut_matrix(sub: pv.PolyData, skin_points: np.ndarray, z_cut: float) -> sparse.csr_matrix:

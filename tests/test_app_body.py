@@ -23,7 +23,9 @@ def app():
     from visualizer.app.core import InjectVizApp
 
     _N[0] += 1
-    a = InjectVizApp(get_server(f"test_body_{_N[0]}", client_type="vue3"), AppContext(engine=engine, head=engine.load_head()))
+    a = InjectVizApp(
+        get_server(f"test_body_{_N[0]}", client_type="vue3"), AppContext(engine=engine, head=engine.load_head())
+    )
     a.server.state.ready()
     yield a
     a.close()
@@ -81,7 +83,15 @@ def test_slider_values_are_checked() -> None:
     from visualizer.app.inputs import STATE, InputRefused
 
     assert STATE["body_age"](40) == 40 and STATE["body_sex"](0.25) == 0.25
-    for key, bad in (("body_age", 17.0), ("body_age", 91), ("body_sex", 1.5), ("body_weight", -0.1),
-                     ("body_muscle", float("nan")), ("body_sex", "0.5"), ("body_sex", True), ("body_age", [40])):
+    for key, bad in (
+        ("body_age", 17.0),
+        ("body_age", 91),
+        ("body_sex", 1.5),
+        ("body_weight", -0.1),
+        ("body_muscle", float("nan")),
+        ("body_sex", "0.5"),
+        ("body_sex", True),
+        ("body_age", [40]),
+    ):
         with pytest.raises(InputRefused):
             STATE[key](bad)

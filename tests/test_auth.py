@@ -114,8 +114,9 @@ def client() -> aiohttp.ClientSession:
 
 
 async def login(http: aiohttp.ClientSession, base: str, name: str, password: str = PASSWORD, **headers):
-    return await http.post(f"{base}/login", data={"name": name, "password": password, "next": "/"},
-                           allow_redirects=False, headers=headers)
+    return await http.post(
+        f"{base}/login", data={"name": name, "password": password, "next": "/"}, allow_redirects=False, headers=headers
+    )
 
 
 def test_without_login_everything_is_401_and_no_session_process_is_claimed(db, tmp_path):

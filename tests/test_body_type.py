@@ -155,7 +155,14 @@ def test_sex_and_age_change_the_head_the_expected_way(head: Head) -> None:
     assert width(BodyType(age=18.0)) < width(BodyType(age=25.0))
 
 
-@pytest.mark.parametrize("body", [BodyType(sex=0.0, age=18.0, weight=0.0, muscle=0.0), BodyType(sex=1.0, age=90.0, weight=1.0, muscle=1.0), BodyType(sex=0.0, age=70.0, weight=1.0)])
+@pytest.mark.parametrize(
+    "body",
+    [
+        BodyType(sex=0.0, age=18.0, weight=0.0, muscle=0.0),
+        BodyType(sex=1.0, age=90.0, weight=1.0, muscle=1.0),
+        BodyType(sex=0.0, age=70.0, weight=1.0),
+    ],
+)
 def test_preempt_plan_on_a_morphed_head(body: BodyType, tmp_path: Path) -> None:
     h = load_head(body_type=body)
     plan = make_plan(h, load_protocol("preempt"))
@@ -169,7 +176,9 @@ def test_preempt_plan_on_a_morphed_head(body: BodyType, tmp_path: Path) -> None:
     f.write_text(json.dumps(data))
     result = check_plan_file(f)
     assert result.errors == () and result.plan.body_type == data["body_type"]
-    again = head_from_landmarks(data["mesh"], data["landmarks"], source="x", body_type=BodyType.parse(data["body_type"]))
+    again = head_from_landmarks(
+        data["mesh"], data["landmarks"], source="x", body_type=BodyType.parse(data["body_type"])
+    )
     assert again is h  # the same landmarks: the same cached head
     # without its body type the plan's landmarks do not fit today's head
     data.pop("body_type")
@@ -233,7 +242,9 @@ def test_cli_plan_takes_the_body_flags(tmp_path: Path) -> None:
     assert data["body_type"]["sex"] == 0.0 and data["body_type"]["age"] == 80.0
     assert data["total_sites"] == 31 and data["total_units"] == 155
     r = _cli("plan", "--protocol", "preempt", "--muscle", "2", cwd=tmp_path)
-    assert r.returncode == 2 and r.stderr.strip() == "error: --muscle 2: out of range, give 0 to 1 (0 minimum … 1 maximum)"
+    assert (
+        r.returncode == 2 and r.stderr.strip() == "error: --muscle 2: out of range, give 0 to 1 (0 minimum … 1 maximum)"
+    )
 
 
 def test_sites_carried_with_the_skin(head: Head) -> None:

@@ -286,7 +286,10 @@ def test_region_centres_lie_in_their_regions(head: Head) -> None:
         assert c[("neck", side)][1] < lm(head, "inion")[1] + 20  # back of the neck, not under the chin
         assert c[("occipital", side)][1] < 0 and c[("occipital", side)][2] > lm(head, "inion")[2]
         assert c[("frontal", side)][1] > 60 and sign * c[("frontal", side)][0] > 0
-        assert abs(c[("temporal", side)][0]) > 60 and abs(c[("shoulder", side)][0]) > abs(lm(head, f"{side}_necklace")[0]) - 20
+        assert (
+            abs(c[("temporal", side)][0]) > 60
+            and abs(c[("shoulder", side)][0]) > abs(lm(head, f"{side}_necklace")[0]) - 20
+        )
 
 
 def test_moving_a_landmark_replans_that_side(head: Head) -> None:
@@ -323,8 +326,9 @@ def test_plan_json_has_no_absolute_paths(head: Head) -> None:
     d = plan_for(head, "preempt").to_dict()
     assert d["mesh"] == "" and d["landmarks_file"] == "" and d["protocol_file"] == ""  # bundled
     assert "/work" not in plan_for(head, "preempt").to_json() and str(head.mesh_path) not in json.dumps(d)
-    foreign = Plan.from_dict({**d, "mesh": "/srv/secret/heads/a.vtp", "landmarks_file": "/srv/x/l.json",
-                              "protocol_file": "/srv/p/my.yaml"})
+    foreign = Plan.from_dict(
+        {**d, "mesh": "/srv/secret/heads/a.vtp", "landmarks_file": "/srv/x/l.json", "protocol_file": "/srv/p/my.yaml"}
+    )
     pub = foreign.public().to_dict()
     assert (pub["mesh"], pub["landmarks_file"], pub["protocol_file"]) == ("a.vtp", "l.json", "my.yaml")
 

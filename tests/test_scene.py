@@ -29,8 +29,9 @@ def preempt(head):
 
 @pytest.fixture(scope="module")
 def ftp_plan(head):
-    return engine.make_plan(head, engine.load_protocol("preempt-ftp"),
-                            engine.PainOrigin.parse(["left-temporal", "occipital"]))
+    return engine.make_plan(
+        head, engine.load_protocol("preempt-ftp"), engine.PainOrigin.parse(["left-temporal", "occipital"])
+    )
 
 
 @pytest.fixture
@@ -157,6 +158,7 @@ def test_region_heat_points_come_from_the_engine(head):
 def test_updates_keep_actor_identity(plotter, head, preempt, ftp_plan):
     """Updates replace mesh content in place (trame's local view then sends deltas)."""
     s = sc.build_scene(plotter, head, preempt)
+
     def ident(a):
         return a.GetAddressAsString("vtkObject"), a.GetMapper().GetInput().GetAddressAsString("vtkObject")
 
@@ -184,8 +186,7 @@ def test_camera_views_follow_the_head_frame(plotter, head, view):
     pos, focal, _up = (np.array(v) for v in plotter.camera_position)
     d = head.frame.to_head(pos) - head.frame.to_head(focal)
     d /= np.linalg.norm(d)
-    expected = {"front": (0, 1, 0), "back": (0, -1, 0), "left": (-1, 0, 0), "right": (1, 0, 0),
-                "top": (0, 0, 1)}[view]
+    expected = {"front": (0, 1, 0), "back": (0, -1, 0), "left": (-1, 0, 0), "right": (1, 0, 0), "top": (0, 0, 1)}[view]
     assert np.allclose(d, expected, atol=1e-6)
 
 
@@ -210,8 +211,9 @@ def test_scene_on_a_foreign_head_without_muscle_map(plotter):
     """A sphere head with no muscle array and no landmarks still draws."""
     sphere = pv.Sphere(radius=80, theta_resolution=40, phi_resolution=40)
     fake_head = SimpleNamespace(mesh=sphere, landmarks={}, frame=SimpleNamespace(matrix=np.eye(4)))
-    site = SimpleNamespace(id="a", muscle="frontalis", units=5.0, position=(0, 80, 0), normal=(0, 1, 0),
-                           follow_the_pain=True, order=1)
+    site = SimpleNamespace(
+        id="a", muscle="frontalis", units=5.0, position=(0, 80, 0), normal=(0, 1, 0), follow_the_pain=True, order=1
+    )
     plan = SimpleNamespace(sites=[site])
     s = sc.build_scene(plotter, fake_head, plan)
     assert s.meshes["sites"].n_points > 0 and s.actors["ftp_rings"].GetVisibility()
@@ -304,7 +306,7 @@ def test_figure_has_title_totals_and_legend(head, ftp_plan, tmp_path):
     top, bottom = img[:100], img[-150:]
     assert (top.max(axis=2) < 80).sum() > 500 and (bottom.max(axis=2) < 140).sum() > 300  # text above and below
     # a legend dot in each of the plan's muscle colours under the view
-    below = img[100 + 840:]
+    below = img[100 + 840 :]
     for m in ftp_plan.per_muscle:
         c = np.array(sc.muscle_color(m))
         assert (np.abs(below - c).max(axis=2) < 6).sum() > 100, m
@@ -320,7 +322,7 @@ def test_a_selected_sites_ring_leaves_its_label_readable(plotter, head, preempt)
         # this site's own label: its slice of the labels mesh (one text mesh per site, in order)
         sizes = [len(sc._text_template(t)[0]) for t in s.label_texts]
         start = sum(sizes[:i])
-        own = np.asarray(s.meshes["labels"].points)[start:start + sizes[i]]
+        own = np.asarray(s.meshes["labels"].points)[start : start + sizes[i]]
         assert len(own)
         gap = np.min(np.linalg.norm(own[:, None, :] - ring[None, :, :], axis=2))
         assert gap > 0.2 * s.radius, f"site {i + 1}: the ring touches its label ({gap:.2f} mm)"

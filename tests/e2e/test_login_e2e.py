@@ -69,8 +69,12 @@ def log_in(browser, base: str, name: str, ready: str = APP_READY):
     ctx = browser.new_context(viewport={"width": 1280, "height": 800})
     page = ctx.new_page()
     frames: list[str] = []
-    page.on("websocket", lambda ws: ws.on("framereceived", lambda f: frames.append(
-        f if isinstance(f, str) else bytes(f).decode("latin-1"))))
+    page.on(
+        "websocket",
+        lambda ws: ws.on(
+            "framereceived", lambda f: frames.append(f if isinstance(f, str) else bytes(f).decode("latin-1"))
+        ),
+    )
     page.frames_seen = frames  # type: ignore[attr-defined]
     r = page.goto(base + "/")
     assert r is not None and r.status == 401
@@ -155,8 +159,9 @@ def test_injector_reads_the_record_and_the_audit_shows_it(browser, clinic):
         page.wait_for_selector("#login", timeout=10_000)
         assert "You were logged out" in page.content()
         assert not [c for c in page.context.cookies() if c["name"] == "injectviz_session"]
-        req = urllib.request.Request(f"{base}/paraview/", data=b"{}", method="POST",
-                                     headers={"Cookie": f"injectviz_session={token}"})
+        req = urllib.request.Request(
+            f"{base}/paraview/", data=b"{}", method="POST", headers={"Cookie": f"injectviz_session={token}"}
+        )
         with pytest.raises(urllib.error.HTTPError) as exc:  # the old cookie is dead on the server, too
             urllib.request.urlopen(req, timeout=10)
         assert exc.value.code == 401
@@ -203,8 +208,9 @@ def test_failed_logins_are_throttled(clinic):
 
     def attempt(password: str) -> int:
         data = f"name=vera&password={password}".encode()
-        req = urllib.request.Request(f"{base}/login", data=data, method="POST",
-                                     headers={"Content-Type": "application/x-www-form-urlencoded"})
+        req = urllib.request.Request(
+            f"{base}/login", data=data, method="POST", headers={"Content-Type": "application/x-www-form-urlencoded"}
+        )
         try:
             with urllib.request.urlopen(req, timeout=20) as r:
                 return r.status

@@ -82,10 +82,28 @@ def free_port() -> int:
 
 def make_certificate(folder: Path) -> None:
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
-         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(folder / "key.pem"),
-         "-out", str(folder / "cert.pem")],
-        check=True, capture_output=True, timeout=60)
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(folder / "key.pem"),
+            "-out",
+            str(folder / "cert.pem"),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -108,21 +126,28 @@ def deployment(tmp_path_factory):
     db.dispose()
     make_certificate(tmp)
     port = free_port()
-    app, app_url, _ = start_app("--db", url, "--pool", "1", "--trusted-proxy", PROXY_FROM,
-                                "--allow-origin", f"https://127.0.0.1:{port}")
+    app, app_url, _ = start_app(
+        "--db", url, "--pool", "1", "--trusted-proxy", PROXY_FROM, "--allow-origin", f"https://127.0.0.1:{port}"
+    )
     app_port = int(app_url.rstrip("/").rsplit(":", 1)[1])
     user = "user nobody nogroup;" if os.geteuid() == 0 else ""
-    (tmp / "nginx.conf").write_text(NGINX_CONF.format(tmp=tmp, port=port, app_port=app_port, proxy_from=PROXY_FROM,
-                                                      user=user))
-    nginx = subprocess.Popen([exe, "-p", str(tmp), "-c", str(tmp / "nginx.conf"), "-e", str(tmp / "error.log")],
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    (tmp / "nginx.conf").write_text(
+        NGINX_CONF.format(tmp=tmp, port=port, app_port=app_port, proxy_from=PROXY_FROM, user=user)
+    )
+    nginx = subprocess.Popen(
+        [exe, "-p", str(tmp), "-c", str(tmp / "nginx.conf"), "-e", str(tmp / "error.log")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     base = f"https://127.0.0.1:{port}"
     deadline = time.time() + 20
     while time.time() < deadline:
         if nginx.poll() is not None:
             stop_app(app)
-            pytest.fail(f"nginx exited: {nginx.stdout.read().decode()[-2000:]} "
-                        f"{(tmp / 'error.log').read_text()[-2000:] if (tmp / 'error.log').exists() else ''}")
+            pytest.fail(
+                f"nginx exited: {nginx.stdout.read().decode()[-2000:]} "
+                f"{(tmp / 'error.log').read_text()[-2000:] if (tmp / 'error.log').exists() else ''}"
+            )
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=1):
                 break
@@ -183,8 +208,10 @@ def test_login_plan_and_record_through_nginx_with_tls(browser, deployment, artif
         page.fill("#name", "alice")
         page.fill("#password", PASSWORD)
         page.click("#login")
-        page.wait_for_function("() => { const e = document.querySelector('#total-units');"
-                               " return e && e.textContent.trim().length > 0 }", timeout=60_000)
+        page.wait_for_function(
+            "() => { const e = document.querySelector('#total-units'); return e && e.textContent.trim().length > 0 }",
+            timeout=60_000,
+        )
         wait_for_head(page)
         cookie = next(c for c in ctx.cookies() if c["name"] == "injectviz_session")
         assert cookie["secure"] and cookie["httpOnly"] and cookie["sameSite"] == "Strict"
@@ -213,8 +240,7 @@ def test_login_plan_and_record_through_nginx_with_tls(browser, deployment, artif
         rec.screenshot(path=str(artifacts / "nginx_tls_record.png"))
     finally:
         ctx.close()
-    reads = [e for e in audit(deployment["url"], user="alice", patient="TEST-0002")
-             if e["action"] == "patient_summary"]
+    reads = [e for e in audit(deployment["url"], user="alice", patient="TEST-0002") if e["action"] == "patient_summary"]
     assert len(reads) == 2 and all(e["source"] == "127.0.0.1 (app)" and e["outcome"] == "ok" for e in reads)
 
 

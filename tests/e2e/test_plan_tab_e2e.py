@@ -72,8 +72,11 @@ def wait_pixels(page, rgb, at_least: int, timeout_s: float = 15) -> int:
 
 
 def ftp_rows(page) -> list[str]:
-    return [r.locator("td:nth-child(2)").inner_text()
-            for r in page.locator("#site-table tbody tr").all() if r.locator(".v-chip").count()]
+    return [
+        r.locator("td:nth-child(2)").inner_text()
+        for r in page.locator("#site-table tbody tr").all()
+        if r.locator(".v-chip").count()
+    ]
 
 
 def assert_plain(words: str) -> None:
@@ -94,7 +97,8 @@ def test_pain_side_per_region(page, artifacts):
     wait_text(page, "#pain-summary", lambda t: t == "left temple, right shoulder")
     page.wait_for_function(
         "() => JSON.stringify(window.trame.state.get('pain_chips')) === "
-        "JSON.stringify(['left-temporal', 'right-shoulder'])")
+        "JSON.stringify(['left-temporal', 'right-shoulder'])"
+    )
     wait_text(page, "#total-units", lambda t: float(t) > 155)
     page.wait_for_function("() => document.querySelectorAll('#panel-notes [data-code=ftp_added]').length === 1")
     rows = ftp_rows(page)
@@ -131,7 +135,7 @@ def test_aesthetic_protocol_opens_framed_on_the_face(vpage, artifacts):
     # the face fills the view: skin over most of its width, and the five markers spread wide
     img = np.asarray(view_image(page)).astype(int)
     vb = view_element(page).bounding_box()
-    violet = (np.abs(img - np.array([148, 103, 189])).max(axis=2) < 35)
+    violet = np.abs(img - np.array([148, 103, 189])).max(axis=2) < 35
     _, xs = np.nonzero(violet)
     assert len(xs) > 200, "the corrugator markers are not visible"
     spread = (xs.max() - xs.min()) * vb["width"] / img.shape[1]
@@ -184,7 +188,7 @@ def test_safety_warning_names_and_rings_its_sites(page, artifacts):
     page.wait_for_timeout(1500)
     # the procerus marker (between the brows, magenta) guides the click just below it
     img = np.asarray(view_image(page)).astype(int)
-    mag = (np.abs(img - np.array([227, 119, 194])).max(axis=2) < 30)
+    mag = np.abs(img - np.array([227, 119, 194])).max(axis=2) < 30
     ys, xs = np.nonzero(mag)
     assert len(xs) > 8, "the procerus marker is not visible"
     vb = view_element(page).bounding_box()
@@ -200,10 +204,8 @@ def test_safety_warning_names_and_rings_its_sites(page, artifacts):
     # not dismissable
     assert page.locator("#view-warnings .v-alert__close").count() == 0
     # the named sites are marked in the table ...
-    flagged = page.eval_on_selector_all("#site-table tr[data-flagged='1']",
-                                        "els => els.map(e => e.dataset.site)")
-    state_ids = page.evaluate(
-        "() => window.trame.state.get('safety_findings').flatMap(f => f.site_ids)")
+    flagged = page.eval_on_selector_all("#site-table tr[data-flagged='1']", "els => els.map(e => e.dataset.site)")
+    state_ids = page.evaluate("() => window.trame.state.get('safety_findings').flatMap(f => f.site_ids)")
     assert flagged and set(flagged) == set(state_ids), (flagged, state_ids)
     # ... and ringed in red in 3D
     wait_pixels(page, (220, 20, 20), 30)
@@ -316,8 +318,9 @@ def test_tablet_portrait_layout(browser, app_url, artifacts):
         # the protocol name is shown in full
         title = p.locator("#title-protocol")
         assert title.is_visible() and text(p, "#title-protocol") == "PREEMPT"
-        assert p.evaluate("() => { const e = document.querySelector('#title-protocol');"
-                          " return e.scrollWidth <= e.clientWidth }")
+        assert p.evaluate(
+            "() => { const e = document.querySelector('#title-protocol'); return e.scrollWidth <= e.clientWidth }"
+        )
         shot(p, artifacts, "plan-tab-tablet-portrait")
         # the trainer's quiz summary at this size (looked at; reported if it does not fit)
         p.locator("#tab-trainer").click()

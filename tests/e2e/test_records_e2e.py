@@ -150,8 +150,10 @@ def test_patient_visit_reload_compare_diary_pdf(browser, server, artifacts, tmp_
 
     # reload: the patient and the signed visit are there
     a.reload()
-    a.wait_for_function("() => { const e = document.querySelector('#total-units'); "
-                        "return e && e.textContent.trim().length > 0 }", timeout=60_000)
+    a.wait_for_function(
+        "() => { const e = document.querySelector('#total-units'); return e && e.textContent.trim().length > 0 }",
+        timeout=60_000,
+    )
     _wait_state(a, f"(s.get('rec_patient') || {{}}).code === '{CODE}'", timeout_ms=60_000)
     if not a.locator("#record-panel").is_visible():
         _record_tab(a)
@@ -184,8 +186,10 @@ def test_patient_visit_reload_compare_diary_pdf(browser, server, artifacts, tmp_
         a.click("#rec-diary-add")
         _wait_state(a, f"(s.get('rec_patient') || {{}}).outcomes.some((o) => o.month === '{month}')")
     _no_error(a)
-    a.wait_for_function("() => { const i = document.querySelector('#rec-chart'); "
-                        "return i && i.complete && i.naturalWidth > 300 }", timeout=30_000)
+    a.wait_for_function(
+        "() => { const i = document.querySelector('#rec-chart'); return i && i.complete && i.naturalWidth > 300 }",
+        timeout=30_000,
+    )
     assert "21" in text(a, "#rec-baseline")
     a.locator("#rec-outcomes").scroll_into_view_if_needed()
     shot(a, artifacts, "records-diary-chart")
@@ -210,9 +214,20 @@ def test_patient_visit_reload_compare_diary_pdf(browser, server, artifacts, tmp_
 def test_records_are_refused_off_loopback(tmp_path):
     t0 = time.time()
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "app.py"), "--host", "0.0.0.0", "--port", "0",
-         "--db", f"sqlite:///{tmp_path / 'r.sqlite3'}"],
-        cwd=str(ROOT), capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            str(ROOT / "app.py"),
+            "--host",
+            "0.0.0.0",
+            "--port",
+            "0",
+            "--db",
+            f"sqlite:///{tmp_path / 'r.sqlite3'}",
+        ],
+        cwd=str(ROOT),
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 2, (proc.returncode, proc.stdout[-500:], proc.stderr[-500:])
     assert "loopback" in proc.stderr and "--no-records" in proc.stderr, proc.stderr

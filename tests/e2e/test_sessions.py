@@ -107,8 +107,9 @@ def click_head(page, fy: float = 0.35) -> None:
     before = page.evaluate("() => JSON.stringify(window.trame.state.get('pain_point'))")
     box = head_box(page, top_fraction=0.5)
     page.mouse.click((box["x0"] + box["x1"]) / 2, box["y0"] + fy * (box["y1"] - box["y0"]))
-    page.wait_for_function("(b) => JSON.stringify(window.trame.state.get('pain_point')) !== b", arg=before,
-                           timeout=60000)
+    page.wait_for_function(
+        "(b) => JSON.stringify(window.trame.state.get('pain_point')) !== b", arg=before, timeout=60000
+    )
 
 
 def keep_from_reconnecting(page) -> None:
@@ -123,8 +124,9 @@ def keep_from_reconnecting(page) -> None:
 
 
 def launch(url: str, headers: dict | None = None) -> tuple[int, dict]:
-    req = urllib.request.Request(url + "paraview/", data=b'{"application": "trame"}', method="POST",
-                                 headers=headers or {})
+    req = urllib.request.Request(
+        url + "paraview/", data=b'{"application": "trame"}', method="POST", headers=headers or {}
+    )
     try:
         with urllib.request.urlopen(req, timeout=120) as r:
             return r.status, json.loads(r.read())
@@ -204,7 +206,6 @@ def test_two_pages_have_their_own_state(browser, server):
     close_page(b)
 
 
-
 def test_a_killed_session_process_does_not_touch_another_page(browser, server):
     front, url = server()
     a = open_app(browser, url)
@@ -215,15 +216,13 @@ def test_a_killed_session_process_does_not_touch_another_page(browser, server):
     (pid_b,) = claimed_pids(front) - pid_a
     keep_from_reconnecting(a)
     os.kill(pid, signal.SIGKILL)
-    wait_until(lambda: gone(pid), 30,
-               "the killed process gone")
+    wait_until(lambda: gone(pid), 30, "the killed process gone")
     click_head(b)  # the other page still gets its updates, from the same process
     assert pid_b in claimed_pids(front)
     assert front.poll() is None and health(url)["ok"]
     wait_until(lambda: health(url)["sessions"] == 1, 30, "only page B's session left (A's ended, A kept away)")
     close_page(b)
     close_page(a)
-
 
 
 def test_page_a_is_told_promptly_when_its_session_process_dies(browser, server):
@@ -350,8 +349,7 @@ def test_closing_a_page_ends_its_process_and_gives_the_memory_back(browser, serv
     (pid,) = wait_until(lambda: claimed_pids(front), 30, "the page's process")
     assert psutil.Process(pid).memory_info().rss > 100 * MB
     close_page(page)
-    wait_until(lambda: gone(pid), 60,
-               "the closed session's process gone")
+    wait_until(lambda: gone(pid), 60, "the closed session's process gone")
     wait_until(lambda: health(url)["warm"] == 2 and health(url)["starting"] == 0, 90, "pool refilled")
     after = total_rss_mb(front)
     assert after < baseline * 1.15, (baseline, after)
@@ -393,8 +391,7 @@ def test_a_hung_session_process_is_killed_by_the_watchdog(browser, server):
     (pid_b,) = claimed_pids(front) - {pid}
     keep_from_reconnecting(a)
     os.kill(pid, signal.SIGSTOP)
-    wait_until(lambda: gone(pid), 60,
-               "the hung process killed")
+    wait_until(lambda: gone(pid), 60, "the hung process killed")
     click_head(b)
     assert pid_b in claimed_pids(front)
     assert health(url)["ok"] and front.poll() is None

@@ -31,25 +31,31 @@ def pw_file(tmp_path: Path) -> Path:
 
 
 def test_user_commands_never_show_a_password_or_hash(capsys, db_url, pw_file, tmp_path):
-    rc, out, err = run_cli(capsys, "--db", db_url, "user", "add", "alice", "--role", "injector",
-                           "--password-file", str(pw_file))
+    rc, out, err = run_cli(
+        capsys, "--db", db_url, "user", "add", "alice", "--role", "injector", "--password-file", str(pw_file)
+    )
     assert rc == 0 and "added user alice (injector)" in out
-    rc, out, err = run_cli(capsys, "--db", db_url, "user", "add", "tom", "--role", "trainer",
-                           "--password-file", str(pw_file))
+    rc, out, err = run_cli(
+        capsys, "--db", db_url, "user", "add", "tom", "--role", "trainer", "--password-file", str(pw_file)
+    )
     assert rc == 0
-    rc, out, err = run_cli(capsys, "--db", db_url, "user", "add", "alice", "--role", "viewer",
-                           "--password-file", str(pw_file))
+    rc, out, err = run_cli(
+        capsys, "--db", db_url, "user", "add", "alice", "--role", "viewer", "--password-file", str(pw_file)
+    )
     assert rc == 2 and "already exists" in err
-    rc, out, err = run_cli(capsys, "--db", db_url, "user", "add", "Alice Smith", "--role", "viewer",
-                           "--password-file", str(pw_file))
+    rc, out, err = run_cli(
+        capsys, "--db", db_url, "user", "add", "Alice Smith", "--role", "viewer", "--password-file", str(pw_file)
+    )
     assert rc == 2 and "user name 'Alice Smith'" in err
     short = tmp_path / "short.txt"
     short.write_text("tiny\n")
-    rc, out, err = run_cli(capsys, "--db", db_url, "user", "add", "vera", "--role", "viewer",
-                           "--password-file", str(short))
+    rc, out, err = run_cli(
+        capsys, "--db", db_url, "user", "add", "vera", "--role", "viewer", "--password-file", str(short)
+    )
     assert rc == 2 and "password: use 10" in err and "tiny" not in err
-    rc, out, err = run_cli(capsys, "--db", db_url, "user", "add", "vera", "--role", "admin",
-                           "--password-file", str(pw_file))
+    rc, out, err = run_cli(
+        capsys, "--db", db_url, "user", "add", "vera", "--role", "admin", "--password-file", str(pw_file)
+    )
     assert rc == 2  # argparse: not a role
     rc, out, err = run_cli(capsys, "--db", db_url, "user", "list", "--format", "json")
     assert rc == 0 and '"alice"' in out and '"tom"' in out and "argon2" not in out and PASSWORD not in out
@@ -108,9 +114,25 @@ def test_every_read_and_write_is_in_the_audit_log(capsys, db_url, plan_file, tmp
     base = ["--db", db_url]
     assert run_cli(capsys, *base, "patient", "add", "TEST-0001", "--pain", "left-temporal")[0] == 0
     assert run_cli(capsys, *base, "patient", "show", "TEST-0001")[0] == 0
-    rc, out, _err = run_cli(capsys, *base, "visit", "record", "TEST-0001", "--plan", str(plan_file),
-                           "--product", "onabotulinumtoxinA", "--lot", "TESTLOT1", "--expiry", "2099-01-01",
-                           "--injector", "Dr Test", "--date", "2026-01-05")
+    rc, out, _err = run_cli(
+        capsys,
+        *base,
+        "visit",
+        "record",
+        "TEST-0001",
+        "--plan",
+        str(plan_file),
+        "--product",
+        "onabotulinumtoxinA",
+        "--lot",
+        "TESTLOT1",
+        "--expiry",
+        "2099-01-01",
+        "--injector",
+        "Dr Test",
+        "--date",
+        "2026-01-05",
+    )
     assert rc == 0
     visit = int(out.strip().splitlines()[-1])
     assert run_cli(capsys, *base, "visit", "amend", str(visit), "--reason", "lot typo", "--lot", "TESTLOT2")[0] == 0
@@ -122,8 +144,14 @@ def test_every_read_and_write_is_in_the_audit_log(capsys, db_url, plan_file, tmp
     import json
 
     rows = json.loads(out)
-    assert [e["action"] for e in rows] == ["add_patient", "patient_summary", "record_visit", "amend_visit",
-                                           "add_diary", "export"]
+    assert [e["action"] for e in rows] == [
+        "add_patient",
+        "patient_summary",
+        "record_visit",
+        "amend_visit",
+        "add_diary",
+        "export",
+    ]
     rec = rows[2]
     assert rec["visit"] == visit and rec["detail"] == "signed" and rec["outcome"] == "ok"
     assert all(e["who"].endswith("(command line)") and e["source"].startswith("command line on ") for e in rows)
@@ -146,11 +174,12 @@ def test_a_refused_write_leaves_no_entry_and_a_denial_is_recorded(records, check
     r.add_patient("TEST-0001")
     with pytest.raises(RecordError):  # no lot: cannot sign
         r.record_visit("TEST-0001", checked, product="p", lot=None, expiry=None, injector="Dr Test")
-    append(records.db, Actor("tom", "trainer", "10.0.0.8 (app)"), "patient_summary", outcome="denied",
-           code="TEST-0001")
+    append(records.db, Actor("tom", "trainer", "10.0.0.8 (app)"), "patient_summary", outcome="denied", code="TEST-0001")
     rows = entries(records.db, patient="TEST-0001")
     assert [(e["who"], e["action"], e["outcome"]) for e in rows] == [
-        ("alice", "add_patient", "ok"), ("tom", "patient_summary", "denied")]
+        ("alice", "add_patient", "ok"),
+        ("tom", "patient_summary", "denied"),
+    ]
     assert rows[0]["source"] == "10.0.0.7 (app)" and rows[0]["role"] == "injector"
 
 
@@ -160,16 +189,24 @@ def test_the_visit_report_prints_who_signed(records, checked, tmp_path):
 
     r = AuditedRecords(records.db, Actor("alice", "injector", "127.0.0.1 (app)"))
     r.add_patient("TEST-0001")
-    res = r.record_visit("TEST-0001", checked, product="onabotulinumtoxinA", lot="TESTLOT1", expiry="2099-01-01",
-                         injector="Dr Test", visit_date="2026-01-05")
+    res = r.record_visit(
+        "TEST-0001",
+        checked,
+        product="onabotulinumtoxinA",
+        lot="TESTLOT1",
+        expiry="2099-01-01",
+        injector="Dr Test",
+        visit_date="2026-01-05",
+    )
     rec = r.visit_record(res.visit_id)
     assert rec["signed_by"]["who"] == "alice" and rec["signed_by"]["source"] == "127.0.0.1 (app)"
     out = tmp_path / "visit.pdf"
     write_visit_report(rec, out)
     if not _has("pdftotext"):
         pytest.skip("pdftotext missing")
-    words = " ".join(subprocess.run(["pdftotext", str(out), "-"], capture_output=True, text=True,
-                                    check=True).stdout.split())
+    words = " ".join(
+        subprocess.run(["pdftotext", str(out), "-"], capture_output=True, text=True, check=True).stdout.split()
+    )
     assert "Signed by alice on" in words and "127.0.0.1 (app)" in words
 
 

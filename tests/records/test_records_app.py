@@ -17,8 +17,17 @@ from visualizer.app.inputs import InputRefused, check_trigger
 
 # ------------------------------------------------------------------------------ the page's checks
 def _form(**sites):
-    return {"date": "2026-01-05", "product": "BOTOX", "lot": "L1", "expiry": "2027-01-01", "injector": "Dr T",
-            "reason": "", "override": "", "amend_reason": "", "sites": sites}
+    return {
+        "date": "2026-01-05",
+        "product": "BOTOX",
+        "lot": "L1",
+        "expiry": "2027-01-01",
+        "injector": "Dr T",
+        "reason": "",
+        "override": "",
+        "amend_reason": "",
+        "sites": sites,
+    }
 
 
 @pytest.mark.parametrize("bad", [True, "nan", "inf", math.nan, math.inf, -1, 50.5, "1" * 40, [5], {"u": 5}])
@@ -29,20 +38,31 @@ def test_a_given_unit_from_the_page_is_refused_unless_a_number_from_0_to_50(bad)
     assert ok[0][0]["sites"]["a"]["given"] == 2.5
 
 
-@pytest.mark.parametrize("name,args", [
-    ("rec_open", ["../etc/passwd"]), ("rec_open", ["x" * 41]), ("rec_open", [7]),
-    ("rec_create", [{"code": "TEST-1", "name": "", "birth_year": "", "with_origin": True, "evil": 1}]),
-    ("rec_create", [{"code": "TEST-1", "name": "Z" * 201, "birth_year": "", "with_origin": True}]),
-    ("rec_create", [{"code": "TEST-1", "name": "", "birth_year": 1800, "with_origin": True}]),
-    ("rec_diary_add", [{"month": "2026-13-01", "headache_days": 3, "migraine_days": None, "acute_days": None,
-                        "replace": False}]),
-    ("rec_diary_add", [{"month": "2026-01", "headache_days": 32, "migraine_days": None, "acute_days": None,
-                        "replace": False}]),
-    ("rec_visit_pdf", [0]), ("rec_visit_pdf", ["1"]), ("rec_visit_pdf", [2**40]),
-    ("rec_sign", [_form(**{f"s{i}": {"given": 1} for i in range(inputs.MAX_VISIT_SITES + 1)})]),
-    ("rec_sign", [{**_form(), "expiry": "/etc/passwd"}]),
-    ("rec_search", ["Z" * 65]),
-])
+@pytest.mark.parametrize(
+    "name,args",
+    [
+        ("rec_open", ["../etc/passwd"]),
+        ("rec_open", ["x" * 41]),
+        ("rec_open", [7]),
+        ("rec_create", [{"code": "TEST-1", "name": "", "birth_year": "", "with_origin": True, "evil": 1}]),
+        ("rec_create", [{"code": "TEST-1", "name": "Z" * 201, "birth_year": "", "with_origin": True}]),
+        ("rec_create", [{"code": "TEST-1", "name": "", "birth_year": 1800, "with_origin": True}]),
+        (
+            "rec_diary_add",
+            [{"month": "2026-13-01", "headache_days": 3, "migraine_days": None, "acute_days": None, "replace": False}],
+        ),
+        (
+            "rec_diary_add",
+            [{"month": "2026-01", "headache_days": 32, "migraine_days": None, "acute_days": None, "replace": False}],
+        ),
+        ("rec_visit_pdf", [0]),
+        ("rec_visit_pdf", ["1"]),
+        ("rec_visit_pdf", [2**40]),
+        ("rec_sign", [_form(**{f"s{i}": {"given": 1} for i in range(inputs.MAX_VISIT_SITES + 1)})]),
+        ("rec_sign", [{**_form(), "expiry": "/etc/passwd"}]),
+        ("rec_search", ["Z" * 65]),
+    ],
+)
 def test_the_records_actions_refuse_hostile_arguments(name, args):
     with pytest.raises(InputRefused) as exc:
         check_trigger(None, name, args, {})
@@ -75,11 +95,25 @@ def test_records_are_served_on_loopback_only_without_an_account(tmp_path):
 def _record_for(plan, *, skip: str, units: dict[str, float]) -> dict:
     sites = []
     for s in plan.sites:
-        sites.append({"site_id": s.id, "order": s.order, "skipped": s.id == skip, "skip_reason": "bruise" if
-                      s.id == skip else None, "given_units": 0.0 if s.id == skip else units.get(s.id, s.units),
-                      "extra": False, "planned_units": s.units})
-    return {"id": 3, "date": "2026-01-05", "protocol": plan.protocol, "plan": plan.to_dict(), "sites": sites,
-            "total_given_units": sum(x["given_units"] for x in sites)}
+        sites.append(
+            {
+                "site_id": s.id,
+                "order": s.order,
+                "skipped": s.id == skip,
+                "skip_reason": "bruise" if s.id == skip else None,
+                "given_units": 0.0 if s.id == skip else units.get(s.id, s.units),
+                "extra": False,
+                "planned_units": s.units,
+            }
+        )
+    return {
+        "id": 3,
+        "date": "2026-01-05",
+        "protocol": plan.protocol,
+        "plan": plan.to_dict(),
+        "sites": sites,
+        "total_given_units": sum(x["given_units"] for x in sites),
+    }
 
 
 def test_compare_lists_what_differs_and_draws_the_given_sites():
@@ -109,10 +143,8 @@ def test_outcome_chart_is_a_png_and_empty_without_a_diary():
     assert outcome_chart_png({"code": "TEST-1", "outcomes": []}) == b""
     import datetime as dt
 
-    diary = [{"month": f"2025-{m:02d}", "headache_days": d} for m, d in ((7, 20), (8, 22), (9, 21), (11, 18),
-                                                                         (12, 17))]
-    summary = {"code": "TEST-1", "outcomes": diary,
-               "assessment": assess([dt.date(2025, 10, 1)], diary).to_dict()}
+    diary = [{"month": f"2025-{m:02d}", "headache_days": d} for m, d in ((7, 20), (8, 22), (9, 21), (11, 18), (12, 17))]
+    summary = {"code": "TEST-1", "outcomes": diary, "assessment": assess([dt.date(2025, 10, 1)], diary).to_dict()}
     png = outcome_chart_png(summary)
     assert png.startswith(b"\x89PNG\r\n\x1a\n") and png.endswith(b"IEND\xaeB`\x82") and len(png) > 5000
 
@@ -246,4 +278,5 @@ def test_every_control_of_the_record_tab_has_a_check(rec_app):
         assert fn is not None and method_name(fn) in inputs.TRIGGERS, name
     # the forms are the page's own: typing is never sent
     assert {"rec_query", "rec_new", "rec_form", "rec_diary", "rec_amending"} <= set(
-        rec_app.state.to_dict().get("trame__client_only", []))
+        rec_app.state.to_dict().get("trame__client_only", [])
+    )

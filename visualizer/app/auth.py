@@ -196,17 +196,25 @@ def parse_proxies(values: list[str]) -> frozenset[str]:
 def refuse_reason(host: str, records_on: bool, accounts: int) -> str | None:
     """Why the server must not start (records on, listening beyond loopback, no account), or None."""
     if records_on and accounts == 0 and host.strip().lower() not in LOOPBACK_HOSTS:
-        return (f"--host {host}: the records are on and there is no account, so anyone who reaches this "
-                "address could read them. Add an account first (`injectviz user add NAME --role injector`), "
-                "listen on a loopback address (127.0.0.1), or give --no-records to serve planning without records.")
+        return (
+            f"--host {host}: the records are on and there is no account, so anyone who reaches this "
+            "address could read them. Add an account first (`injectviz user add NAME --role injector`), "
+            "listen on a loopback address (127.0.0.1), or give --no-records to serve planning without records."
+        )
     return None
 
 
 class Gate:
     """Sessions, throttling and the aiohttp middleware of the front server."""
 
-    def __init__(self, db: Any | None, *, idle: float = 900.0, trusted_proxies: frozenset[str] = frozenset(),
-                 origins: Callable[[], Any] | None = None) -> None:
+    def __init__(
+        self,
+        db: Any | None,
+        *,
+        idle: float = 900.0,
+        trusted_proxies: frozenset[str] = frozenset(),
+        origins: Callable[[], Any] | None = None,
+    ) -> None:
         self.db = db
         self.idle = idle
         self.trusted = trusted_proxies
@@ -236,8 +244,9 @@ class Gate:
         try:
             self._required = await asyncio.to_thread(lambda: self.accounts().count_active() > 0)
         except Exception as exc:  # database away: fail closed if it ever had accounts
-            log.warning("cannot count the accounts (%s): login stays %s", type(exc).__name__,
-                        "on" if self._required else "off")
+            log.warning(
+                "cannot count the accounts (%s): login stays %s", type(exc).__name__, "on" if self._required else "off"
+            )
         return self._required
 
     def client_address(self, request: web.Request) -> str:
@@ -314,8 +323,9 @@ class Gate:
             self._writer.shutdown(wait=True)  # the last lines are written before the server exits
             self._writer = None
 
-    def _audit(self, who: str, role: str | None, address: str, action: str, *, outcome: str = "ok",
-               detail: str | None = None) -> None:
+    def _audit(
+        self, who: str, role: str | None, address: str, action: str, *, outcome: str = "ok", detail: str | None = None
+    ) -> None:
         """Append a login/logout line off the event loop (one writer thread: lines stay in order)."""
         if self.db is None:
             return
@@ -323,8 +333,9 @@ class Gate:
             self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit")
         self._writer.submit(self._audit_now, who, role, address, action, outcome, detail)
 
-    def _audit_now(self, who: str, role: str | None, address: str, action: str, outcome: str,
-                   detail: str | None) -> None:
+    def _audit_now(
+        self, who: str, role: str | None, address: str, action: str, outcome: str, detail: str | None
+    ) -> None:
         from visualizer.records.audit import Actor, append
 
         try:
@@ -340,18 +351,35 @@ class Gate:
         app.router.add_post("/logout", self.logout)
         app.middlewares.append(self.middleware)
 
-    def _login_html(self, *, message: str = "", note: str = "", next_path: str = "", status: int = 200,
-                    headers: dict[str, str] | None = None, at: str = "/login") -> web.Response:
-        msg = (f'<p class="msg" id="login-error">{html.escape(message)}</p>' if message else "") + \
-              (f'<p class="note">{html.escape(note)}</p>' if note else "")
+    def _login_html(
+        self,
+        *,
+        message: str = "",
+        note: str = "",
+        next_path: str = "",
+        status: int = 200,
+        headers: dict[str, str] | None = None,
+        at: str = "/login",
+    ) -> web.Response:
+        msg = (f'<p class="msg" id="login-error">{html.escape(message)}</p>' if message else "") + (
+            f'<p class="note">{html.escape(note)}</p>' if note else ""
+        )
         action = "../" * max(0, at.count("/") - 1) + "login"  # relative: works behind a proxy's prefix too
-        body = LOGIN_PAGE.format(message=msg, next=html.escape(next_path if _safe_next(next_path) else "", quote=True),
-                                 action=action)
-        return web.Response(status=status, text=body, content_type="text/html", headers={
-            "Cache-Control": "no-store", "X-Frame-Options": "DENY",
-            "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
-                                       "frame-ancestors 'none'",
-            **(headers or {})})
+        body = LOGIN_PAGE.format(
+            message=msg, next=html.escape(next_path if _safe_next(next_path) else "", quote=True), action=action
+        )
+        return web.Response(
+            status=status,
+            text=body,
+            content_type="text/html",
+            headers={
+                "Cache-Control": "no-store",
+                "X-Frame-Options": "DENY",
+                "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+                "frame-ancestors 'none'",
+                **(headers or {}),
+            },
+        )
 
     async def login_page(self, request: web.Request) -> web.StreamResponse:
         if not await self.required():
@@ -382,8 +410,11 @@ class Gate:
             log.warning("login of %r from %s: throttled (%.0f s to wait)", name, address, wait)
             self._audit(name or "?", None, address, "login", outcome="throttled")
             return self._login_html(
-                message=f"Too many failed logins. Wait {int(wait) + 1} s, then try again.", next_path=next_path,
-                status=429, headers={"Retry-After": str(int(wait) + 1)})
+                message=f"Too many failed logins. Wait {int(wait) + 1} s, then try again.",
+                next_path=next_path,
+                status=429,
+                headers={"Retry-After": str(int(wait) + 1)},
+            )
         acct = await asyncio.to_thread(self.accounts().verify, name, password) if name and password else None
         if acct is None:
             self.throttle.failed(name, address)
@@ -412,8 +443,9 @@ class Gate:
 
     # ------------------------------------------------------------------ the gate
     @web.middleware
-    async def middleware(self, request: web.Request,
-                         handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+    async def middleware(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
         request[TLS_KEY] = self.is_tls(request)
         request[ADDRESS_KEY] = self.client_address(request)
         if request.path in PUBLIC or not await self.required():
@@ -465,17 +497,33 @@ def _safe_next(path: str) -> str:
 def add_arguments(p: Any) -> None:
     """``--db``, ``--records``, ``--trusted-proxy``, ``--login-idle-minutes`` on the front's parser."""
     if "--db" not in getattr(p, "_option_string_actions", {}):  # another module may have added it
-        p.add_argument("--db", metavar="URL", default=None,
-                       help="records database URL: turns the patient records on (default: off; "
-                            "$INJECTVIZ_DB also turns them on)")
-    p.add_argument("--records", action="store_true",
-                   help="serve the patient records with the default database (the user's data folder); the default "
-                        "unless --no-records")
-    p.add_argument("--trusted-proxy", action="append", default=[], metavar="ADDRESS",
-                   help="the reverse proxy's address (e.g. 127.0.0.1): only its X-Forwarded-For/-Proto "
-                        "headers are believed; repeatable")
-    p.add_argument("--login-idle-minutes", type=float, default=15.0, metavar="MIN",
-                   help="log a browser out after this many minutes without activity (default 15)")
+        p.add_argument(
+            "--db",
+            metavar="URL",
+            default=None,
+            help="records database URL: turns the patient records on (default: off; $INJECTVIZ_DB also turns them on)",
+        )
+    p.add_argument(
+        "--records",
+        action="store_true",
+        help="serve the patient records with the default database (the user's data folder); the default "
+        "unless --no-records",
+    )
+    p.add_argument(
+        "--trusted-proxy",
+        action="append",
+        default=[],
+        metavar="ADDRESS",
+        help="the reverse proxy's address (e.g. 127.0.0.1): only its X-Forwarded-For/-Proto "
+        "headers are believed; repeatable",
+    )
+    p.add_argument(
+        "--login-idle-minutes",
+        type=float,
+        default=15.0,
+        metavar="MIN",
+        help="log a browser out after this many minutes without activity (default 15)",
+    )
 
 
 def records_url(args: Any) -> str | None:

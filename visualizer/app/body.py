@@ -84,8 +84,13 @@ class BodyTypeControls:
             # the drawn skin lies on the head it was drawn for: hold it by its places on that head
             drawn_on = self.scene.head  # type: ignore[attr-defined]
             self._body_preview = BodyPreview(
-                base.mesh.points, drawn_on.mesh, np.asarray(shown.points), np.asarray(shown.regular_faces),
-                s.plan, s.head.mesh, plan_surface=s.head.surface,
+                base.mesh.points,
+                drawn_on.mesh,
+                np.asarray(shown.points),
+                np.asarray(shown.regular_faces),
+                s.plan,
+                s.head.mesh,
+                plan_surface=s.head.surface,
             )
             self._body_preview_plan = s.plan
         elif self._body_preview_plan is not s.plan:

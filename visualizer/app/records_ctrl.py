@@ -46,12 +46,24 @@ def install(app: Any) -> None:
 PAGE_WORDS = (
     ("give --override REASON", "give an override reason"),
     ("give --replace", "tick \u201creplace a month already recorded\u201d"),
-    ("--headache-days", "Headache days"), ("--migraine-days", "Migraine days"),
-    ("--acute-days", "Acute medication days"), ("--birth-year", "Birth year"), ("--override", "Override reason"),
-    ("--reason", "Reason for deviations"), ("--injector", "Injector"), ("--product", "Product"),
-    ("--expiry", "Expiry"), ("--lot", "Lot"), ("--date", "Date"), ("--month", "Month"), ("--given", "Given U at"),
-    ("--skip", "Skip reason at"), ("--name", "Display name"), ("--pain", "Pain origin"),
-    ("--protocol", "Protocol"), ("--by", "Amended by"),
+    ("--headache-days", "Headache days"),
+    ("--migraine-days", "Migraine days"),
+    ("--acute-days", "Acute medication days"),
+    ("--birth-year", "Birth year"),
+    ("--override", "Override reason"),
+    ("--reason", "Reason for deviations"),
+    ("--injector", "Injector"),
+    ("--product", "Product"),
+    ("--expiry", "Expiry"),
+    ("--lot", "Lot"),
+    ("--date", "Date"),
+    ("--month", "Month"),
+    ("--given", "Given U at"),
+    ("--skip", "Skip reason at"),
+    ("--name", "Display name"),
+    ("--pain", "Pain origin"),
+    ("--protocol", "Protocol"),
+    ("--by", "Amended by"),
 )
 
 
@@ -95,8 +107,11 @@ def _same_origin(a: dict[str, Any] | None, b: dict[str, Any] | None) -> bool:
     def norm(p: dict[str, Any] | None) -> tuple:
         p = p or {}
         point = p.get("point")
-        return (tuple(sorted(str(r) for r in p.get("regions") or [])),
-                None if not point else tuple(round(float(v), 1) for v in point))
+        return (
+            tuple(sorted(str(r) for r in p.get("regions") or [])),
+            None if not point else tuple(round(float(v), 1) for v in point),
+        )
+
     return norm(a) == norm(b)
 
 
@@ -138,14 +153,29 @@ class RecordsController:
     def reset(self) -> None:
         s = self.state
         s.client_only("rec_query", "rec_new", "rec_form", "rec_diary")
-        s.update({
-            "rec_query": "", "rec_patients": [], "rec_patient": None, "rec_offer": {}, "rec_visit": None,
-            "rec_rows": [], "rec_compare": None, "rec_chart": "", "rec_notes": [], "rec_error": "",
-            "rec_new": {"code": "", "name": "", "birth_year": "", "with_origin": True},
-            "rec_diary": {"month": "", "headache_days": "", "migraine_days": "", "acute_days": "",
-                          "replace": False},
-            "rec_form": self._blank_form(),
-        })
+        s.update(
+            {
+                "rec_query": "",
+                "rec_patients": [],
+                "rec_patient": None,
+                "rec_offer": {},
+                "rec_visit": None,
+                "rec_rows": [],
+                "rec_compare": None,
+                "rec_chart": "",
+                "rec_notes": [],
+                "rec_error": "",
+                "rec_new": {"code": "", "name": "", "birth_year": "", "with_origin": True},
+                "rec_diary": {
+                    "month": "",
+                    "headache_days": "",
+                    "migraine_days": "",
+                    "acute_days": "",
+                    "replace": False,
+                },
+                "rec_form": self._blank_form(),
+            }
+        )
 
     def _code(self) -> str:
         if self.patient is None:
@@ -178,14 +208,16 @@ class RecordsController:
         plan = self.app.session.plan
         pain = plan.pain if form.get("with_origin") else {"regions": [], "point": None}
         self.records.add_patient(
-            form["code"], name=form.get("name") or None, birth_year=form.get("birth_year"),
-            pain_regions=list(pain.get("regions") or []), pain_point=pain.get("point"),
+            form["code"],
+            name=form.get("name") or None,
+            birth_year=form.get("birth_year"),
+            pain_regions=list(pain.get("regions") or []),
+            pain_point=pain.get("point"),
             protocol=str(self.app.session.protocol.id) if form.get("with_origin") else None,
         )
         self._open(form["code"], apply=False)  # the plan already shows this origin
         self.state.rec_new = {"code": "", "name": "", "birth_year": "", "with_origin": True}
-        self.state.rec_notes = [f"Patient {form['code']} created with the usual pain origin "
-                                f"{origin_words(pain)}."]
+        self.state.rec_notes = [f"Patient {form['code']} created with the usual pain origin {origin_words(pain)}."]
         self.rec_search(self.state.rec_query or "")
 
     @guarded
@@ -234,15 +266,19 @@ class RecordsController:
         try:
             ses._transaction(change)
         except Exception as exc:
-            raise UserError(f"Patient {self.patient['code']} is open, but the usual pain origin "
-                            f"({origin_words(usual)}) could not be applied to this plan: {exc}") from None
+            raise UserError(
+                f"Patient {self.patient['code']} is open, but the usual pain origin "
+                f"({origin_words(usual)}) could not be applied to this plan: {exc}"
+            ) from None
         finally:
             if ses.protocol is not old:
                 app._end_quiz()
             app._refresh()
         if wanted and wanted not in known:
-            raise UserError(f"Patient {self.patient['code']} is open; the preferred protocol {wanted!r} is not "
-                            "one this server offers, so the plan keeps its protocol.")
+            raise UserError(
+                f"Patient {self.patient['code']} is open; the preferred protocol {wanted!r} is not "
+                "one this server offers, so the plan keeps its protocol."
+            )
 
     @guarded
     def rec_close(self) -> None:
@@ -256,8 +292,11 @@ class RecordsController:
     def rec_save_origin(self) -> None:
         pain = self.app.session.plan.pain or {}
         self.patient = self.records.update_patient(
-            self._code(), self.patient["lock_version"], pain_regions=list(pain.get("regions") or []),
-            pain_point=pain.get("point"))
+            self._code(),
+            self.patient["lock_version"],
+            pain_regions=list(pain.get("regions") or []),
+            pain_point=pain.get("point"),
+        )
         self.state.rec_notes = [f"Saved {origin_words(pain)} as the usual pain origin of {self._code()}."]
         self._push()
 
@@ -289,17 +328,38 @@ class RecordsController:
     def _blank_form(self) -> dict[str, Any]:
         ses = self.app.session
         sites = {str(s.id): {"given": _num(s.units), "skip": False, "skip_reason": ""} for s in ses.plan.sites}
-        return {"date": dt.date.today().isoformat(), "product": str(getattr(ses.protocol, "product", "") or ""),
-                "lot": "", "expiry": "", "injector": "", "reason": "", "override": "", "amend_reason": "",
-                "sites": sites}
+        return {
+            "date": dt.date.today().isoformat(),
+            "product": str(getattr(ses.protocol, "product", "") or ""),
+            "lot": "",
+            "expiry": "",
+            "injector": "",
+            "reason": "",
+            "override": "",
+            "amend_reason": "",
+            "sites": sites,
+        }
 
     def _form_of(self, rec: dict[str, Any]) -> dict[str, Any]:
-        sites = {str(x["site_id"]): {"given": "" if x["skipped"] else _num(x["given_units"]),
-                                     "skip": bool(x["skipped"]), "skip_reason": x["skip_reason"] or ""}
-                 for x in rec["sites"]}
-        return {"date": rec["date"], "product": rec["product"] or "", "lot": rec["lot"] or "",
-                "expiry": rec["expiry"] or "", "injector": rec["injector"] or "",
-                "reason": rec["deviation_reason"] or "", "override": "", "amend_reason": "", "sites": sites}
+        sites = {
+            str(x["site_id"]): {
+                "given": "" if x["skipped"] else _num(x["given_units"]),
+                "skip": bool(x["skipped"]),
+                "skip_reason": x["skip_reason"] or "",
+            }
+            for x in rec["sites"]
+        }
+        return {
+            "date": rec["date"],
+            "product": rec["product"] or "",
+            "lot": rec["lot"] or "",
+            "expiry": rec["expiry"] or "",
+            "injector": rec["injector"] or "",
+            "reason": rec["deviation_reason"] or "",
+            "override": "",
+            "amend_reason": "",
+            "sites": sites,
+        }
 
     def _changes(self, form: dict[str, Any], planned: dict[str, float]) -> tuple[dict[str, float], dict[str, str]]:
         """The form's sites -> ``given`` (only where it differs from the plan) and ``skip``."""
@@ -323,9 +383,14 @@ class RecordsController:
         return given, skip
 
     def _fields(self, form: dict[str, Any]) -> dict[str, Any]:
-        return {"product": form.get("product", ""), "lot": form.get("lot") or None,
-                "expiry": form.get("expiry") or None, "injector": form.get("injector", ""),
-                "visit_date": form.get("date") or None, "reason": form.get("reason") or None}
+        return {
+            "product": form.get("product", ""),
+            "lot": form.get("lot") or None,
+            "expiry": form.get("expiry") or None,
+            "injector": form.get("injector", ""),
+            "visit_date": form.get("date") or None,
+            "reason": form.get("reason") or None,
+        }
 
     def _save(self, form: dict[str, Any], *, sign: bool) -> Any:
         code = self._code()
@@ -339,16 +404,32 @@ class RecordsController:
             plan = self.app.session.plan
             checked = check_plan_data(plan.to_dict(), "today's plan")
             given, skip = self._changes(form, {s.id: s.units for s in plan.sites})
-            res = self.records.record_visit(code, checked, **self._fields(form), given=given, skip=skip,
-                                            override=form.get("override") or None if sign else None,
-                                            findings=list(plan.warnings), sign=sign)
+            res = self.records.record_visit(
+                code,
+                checked,
+                **self._fields(form),
+                given=given,
+                skip=skip,
+                override=form.get("override") or None if sign else None,
+                findings=list(plan.warnings),
+                sign=sign,
+            )
         else:
             planned = {x["site_id"]: x["planned_units"] for x in self.visit["sites"] if not x["extra"]}
             given, skip = self._changes(form, planned)
             f = self._fields(form)
-            res = self.records.update_draft(self.visit["id"], self.visit["lock_version"], given=given, skip=skip,
-                                            product=f["product"], lot=f["lot"] or "", expiry=f["expiry"],
-                                            injector=f["injector"], visit_date=f["visit_date"], reason=f["reason"])
+            res = self.records.update_draft(
+                self.visit["id"],
+                self.visit["lock_version"],
+                given=given,
+                skip=skip,
+                product=f["product"],
+                lot=f["lot"] or "",
+                expiry=f["expiry"],
+                injector=f["injector"],
+                visit_date=f["visit_date"],
+                reason=f["reason"],
+            )
             if sign:
                 res = self.records.sign_visit(res.visit_id, res.lock_version, override=form.get("override") or None)
         self.patient = self.records.patient_summary(code)
@@ -364,8 +445,10 @@ class RecordsController:
     @guarded
     def rec_sign(self, form: dict[str, Any]) -> None:
         res = self._save(form, sign=True)
-        self.state.rec_notes = [f"Visit {res.visit_id} signed: it is now read-only (amend to correct it).",
-                                *res.warnings]
+        self.state.rec_notes = [
+            f"Visit {res.visit_id} signed: it is now read-only (amend to correct it).",
+            *res.warnings,
+        ]
         self._push()
 
     @guarded
@@ -382,13 +465,22 @@ class RecordsController:
                 sites.pop(sid, None)
         given, skip = self._changes({**form, "sites": sites}, {k: v for k, v in planned.items() if k in sites})
         res = self.records.amend_visit(
-            self.visit["id"], reason=form.get("amend_reason") or "", author=form.get("injector") or None,
-            given=given, skip=skip, lot=form.get("lot") or None, expiry=form.get("expiry") or None,
-            override=form.get("override") or None, expected_lock=self.visit["lock_version"])
+            self.visit["id"],
+            reason=form.get("amend_reason") or "",
+            author=form.get("injector") or None,
+            given=given,
+            skip=skip,
+            lot=form.get("lot") or None,
+            expiry=form.get("expiry") or None,
+            override=form.get("override") or None,
+            expected_lock=self.visit["lock_version"],
+        )
         self.patient = self.records.patient_summary(self._code())
         self.visit = self.records.visit_record(res.visit_id)
-        self.state.rec_notes = [f"Visit {res.visit_id} amended: version {res.version} (the earlier versions are "
-                                "kept).", *res.warnings]
+        self.state.rec_notes = [
+            f"Visit {res.visit_id} amended: version {res.version} (the earlier versions are kept).",
+            *res.warnings,
+        ]
         self._end_amending()
         self._push()
 
@@ -439,9 +531,11 @@ class RecordsController:
         if points:
             radius = 1.7 * float(getattr(self.app.scene, "radius", 3.0) or 3.0)
             ghosts = pv.PolyData(np.asarray(points, dtype=float)).glyph(
-                geom=pv.Sphere(radius=radius, theta_resolution=16, phi_resolution=12), scale=False, orient=False)
-            pl.add_mesh(ghosts, name=GHOSTS, color=GHOST_COLOR, opacity=0.45, pickable=False,
-                        reset_camera=False, render=False)
+                geom=pv.Sphere(radius=radius, theta_resolution=16, phi_resolution=12), scale=False, orient=False
+            )
+            pl.add_mesh(
+                ghosts, name=GHOSTS, color=GHOST_COLOR, opacity=0.45, pickable=False, reset_camera=False, render=False
+            )
         self.app.view_update()
 
     def _clear_ghosts(self) -> None:
@@ -458,11 +552,22 @@ class RecordsController:
         if entry.get("headache_days") is None:
             raise UserError(f"{entry['month']}: enter the number of headache days.")
         code = self._code()
-        self.records.add_diary(code, entry["month"], entry["headache_days"], entry.get("migraine_days"),
-                               entry.get("acute_days"), replace=bool(entry.get("replace")))
+        self.records.add_diary(
+            code,
+            entry["month"],
+            entry["headache_days"],
+            entry.get("migraine_days"),
+            entry.get("acute_days"),
+            replace=bool(entry.get("replace")),
+        )
         self.patient = self.records.patient_summary(code)
-        self.state.rec_diary = {"month": _next_month(entry["month"]), "headache_days": "", "migraine_days": "",
-                                "acute_days": "", "replace": False}
+        self.state.rec_diary = {
+            "month": _next_month(entry["month"]),
+            "headache_days": "",
+            "migraine_days": "",
+            "acute_days": "",
+            "replace": False,
+        }
         self.state.rec_notes = [f"{entry['month']}: {entry['headache_days']} headache days recorded."]
         self._push()
 
@@ -495,11 +600,15 @@ class RecordsController:
         if p is not None:
             pain = ses.plan.pain or {}
             if not _same_origin(pain, p.get("usual_pain")):
-                offer["origin"] = (f"Today's pain origin ({origin_words(pain)}) differs from the usual one "
-                                   f"({origin_words(p.get('usual_pain'))}).")
+                offer["origin"] = (
+                    f"Today's pain origin ({origin_words(pain)}) differs from the usual one "
+                    f"({origin_words(p.get('usual_pain'))})."
+                )
             if p.get("preferred_protocol") != str(ses.protocol.id):
-                offer["protocol"] = (f"Today's protocol ({ses.protocol.id}) is not the preferred one "
-                                     f"({p.get('preferred_protocol') or 'none'}).")
+                offer["protocol"] = (
+                    f"Today's protocol ({ses.protocol.id}) is not the preferred one "
+                    f"({p.get('preferred_protocol') or 'none'})."
+                )
         self.state.rec_offer = offer
 
     def _push_visit(self) -> None:
@@ -508,9 +617,18 @@ class RecordsController:
             plan = self.app.session.plan
             self._plan_key = _plan_key(plan)
             self.state.rec_visit = None
-            self.state.rec_rows = [{"id": s.id, "order": s.order, "muscle": s.muscle.replace("_", " "),
-                                    "side": s.side, "where": s.description, "planned": _num(s.units),
-                                    "extra": False} for s in sorted(plan.sites, key=lambda s: s.order)]
+            self.state.rec_rows = [
+                {
+                    "id": s.id,
+                    "order": s.order,
+                    "muscle": s.muscle.replace("_", " "),
+                    "side": s.side,
+                    "where": s.description,
+                    "planned": _num(s.units),
+                    "extra": False,
+                }
+                for s in sorted(plan.sites, key=lambda s: s.order)
+            ]
             form = self._blank_form()
             old = self.state.rec_form or {}
             for k in ("lot", "expiry", "injector", "product", "date"):  # typed values survive a plan change
@@ -519,16 +637,32 @@ class RecordsController:
             self.state.rec_form = form
         else:
             self.state.rec_visit = {
-                "id": v["id"], "status": v["status"], "version": v["version"], "versions": v["versions"],
-                "date": v["date"], "protocol": v["protocol"], "readonly": v["status"] == "signed",
-                "total_given": _num(v["total_given_units"]), "total_planned": _num(v["total_planned_units"]),
-                "override": v["override_reason"] or "", "warnings": list(v["warnings"]),
-                "amend_reason": v["amend_reason"] or "", "author": v["author"],
+                "id": v["id"],
+                "status": v["status"],
+                "version": v["version"],
+                "versions": v["versions"],
+                "date": v["date"],
+                "protocol": v["protocol"],
+                "readonly": v["status"] == "signed",
+                "total_given": _num(v["total_given_units"]),
+                "total_planned": _num(v["total_planned_units"]),
+                "override": v["override_reason"] or "",
+                "warnings": list(v["warnings"]),
+                "amend_reason": v["amend_reason"] or "",
+                "author": v["author"],
             }
-            self.state.rec_rows = [{"id": x["site_id"], "order": x["order"] or "+",
-                                    "muscle": (x["muscle"] or "").replace("_", " "), "side": x["side"],
-                                    "where": x["description"], "planned": _num(x["planned_units"]),
-                                    "extra": x["extra"]} for x in v["sites"]]
+            self.state.rec_rows = [
+                {
+                    "id": x["site_id"],
+                    "order": x["order"] or "+",
+                    "muscle": (x["muscle"] or "").replace("_", " "),
+                    "side": x["side"],
+                    "where": x["description"],
+                    "planned": _num(x["planned_units"]),
+                    "extra": x["extra"],
+                }
+                for x in v["sites"]
+            ]
             self.state.rec_form = self._form_of(v)
         self.state.dirty("rec_form")
 
@@ -540,20 +674,29 @@ class RecordsController:
                 self.state.rec_chart = ""
             else:
                 self.state.rec_patient = {
-                    "code": p["code"], "name": p["name"] or "", "birth_year": p["birth_year"] or "",
-                    "usual": origin_words(p.get("usual_pain")), "protocol": p.get("preferred_protocol") or "-",
-                    "next_due": p["next_due"] or "", "lock": p["lock_version"],
-                    "visits": [{**v, "total_given_units": _num(v["total_given_units"]), "lot": v["lot"] or "-"}
-                               for v in reversed(p["visits"])],
+                    "code": p["code"],
+                    "name": p["name"] or "",
+                    "birth_year": p["birth_year"] or "",
+                    "usual": origin_words(p.get("usual_pain")),
+                    "protocol": p.get("preferred_protocol") or "-",
+                    "next_due": p["next_due"] or "",
+                    "lock": p["lock_version"],
+                    "visits": [
+                        {**v, "total_given_units": _num(v["total_given_units"]), "lot": v["lot"] or "-"}
+                        for v in reversed(p["visits"])
+                    ],
                     "outcomes": list(reversed(p["outcomes"])),
                     "baseline": p["assessment"]["baseline_headache_days"],
-                    "flags": p["assessment"]["flags"], "source": p["assessment"]["source"],
+                    "flags": p["assessment"]["flags"],
+                    "source": p["assessment"]["source"],
                 }
                 self.state.rec_chart = self._chart(p)
             self._push_offer()
             self._push_visit()
-            self.app.state.saved_inputs = {**(self.app.state.saved_inputs or {}),
-                                           "patient": None if p is None else p["code"]}
+            self.app.state.saved_inputs = {
+                **(self.app.state.saved_inputs or {}),
+                "patient": None if p is None else p["code"],
+            }
 
     @staticmethod
     def _chart(p: dict[str, Any]) -> str:

@@ -46,10 +46,16 @@ def actor_for(request: web.Request) -> Any:
 
 def _page(request: web.Request, title: str, body: str, status: int = 200) -> web.Response:
     root = "../" * max(0, request.path.count("/") - 1)
-    return web.Response(status=status, content_type="text/html",
-                        text=PAGE.format(title=html.escape(title), body=body, root=root or "./"),
-                        headers={"Cache-Control": "no-store", "X-Frame-Options": "DENY",
-                                 "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"})
+    return web.Response(
+        status=status,
+        content_type="text/html",
+        text=PAGE.format(title=html.escape(title), body=body, root=root or "./"),
+        headers={
+            "Cache-Control": "no-store",
+            "X-Frame-Options": "DENY",
+            "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
+        },
+    )
 
 
 class RecordPages:
@@ -76,9 +82,12 @@ class RecordPages:
             await asyncio.to_thread(append, self.db, actor, action, outcome="denied", code=code)
         except Exception as exc:
             log.warning("audit log not written (%s)", type(exc).__name__)
-        return _page(request, "No access to patient records",
-                     f"<p class=warn id=refused>Your account ({html.escape(s.role)}) has no access to patient "
-                     "records.</p>", status=403)
+        return _page(
+            request,
+            "No access to patient records",
+            f"<p class=warn id=refused>Your account ({html.escape(s.role)}) has no access to patient records.</p>",
+            status=403,
+        )
 
     async def patients(self, request: web.Request) -> web.Response:
         refused = await self._allowed(request, "list_patients")
@@ -91,11 +100,17 @@ class RecordPages:
             rows = await asyncio.to_thread(AuditedRecords(self.db, actor_for(request)).list_patients)
         except InjectVizError as exc:
             return _page(request, "Patients", f"<p class=warn>{html.escape(_short(exc))}</p>", status=503)
-        body = "<table id=patients><tr><th>Code</th><th>Name</th><th>Visits</th><th>Last visit</th></tr>" + "".join(
-            f'<tr><td><a href="patient/{html.escape(p["code"], quote=True)}">{html.escape(p["code"])}</a></td>'
-            f"<td>{html.escape(p['name'] or '')}</td><td>{p['visits']}</td>"
-            f"<td>{html.escape(p['last_visit'] or '-')}</td>"
-            "</tr>" for p in rows) + "</table>"
+        body = (
+            "<table id=patients><tr><th>Code</th><th>Name</th><th>Visits</th><th>Last visit</th></tr>"
+            + "".join(
+                f'<tr><td><a href="patient/{html.escape(p["code"], quote=True)}">{html.escape(p["code"])}</a></td>'
+                f"<td>{html.escape(p['name'] or '')}</td><td>{p['visits']}</td>"
+                f"<td>{html.escape(p['last_visit'] or '-')}</td>"
+                "</tr>"
+                for p in rows
+            )
+            + "</table>"
+        )
         return _page(request, "Patients", body if rows else "<p>No patients yet.</p>")
 
     async def patient(self, request: web.Request) -> web.Response:
@@ -119,13 +134,17 @@ class RecordPages:
         visits = "".join(
             f"<tr><td>{v['id']}</td><td>{html.escape(v['date'])}</td><td>{html.escape(v['protocol'])}</td>"
             f"<td>{v['total_given_units']:g}</td><td>{html.escape(v['status'])}</td>"
-            f"<td>{html.escape(v['lot'] or '-')}</td></tr>" for v in p["visits"])
-        body = (f"<p id=patient-name>{html.escape(p['name'] or '')}</p>"
-                f"<p>Usual pain: {html.escape(pain)}; "
-                f"preferred protocol: {html.escape(p['preferred_protocol'] or '-')}; "
-                f"next due: {html.escape(p['next_due'] or '-')}</p>"
-                "<table id=visits><tr><th>Visit</th><th>Date</th><th>Protocol</th><th>Given U</th><th>Status</th>"
-                f"<th>Lot</th></tr>{visits}</table>" + ("" if p["visits"] else "<p>No visits yet.</p>"))
+            f"<td>{html.escape(v['lot'] or '-')}</td></tr>"
+            for v in p["visits"]
+        )
+        body = (
+            f"<p id=patient-name>{html.escape(p['name'] or '')}</p>"
+            f"<p>Usual pain: {html.escape(pain)}; "
+            f"preferred protocol: {html.escape(p['preferred_protocol'] or '-')}; "
+            f"next due: {html.escape(p['next_due'] or '-')}</p>"
+            "<table id=visits><tr><th>Visit</th><th>Date</th><th>Protocol</th><th>Given U</th><th>Status</th>"
+            f"<th>Lot</th></tr>{visits}</table>" + ("" if p["visits"] else "<p>No visits yet.</p>")
+        )
         return _page(request, f"Patient {code}", body)
 
 

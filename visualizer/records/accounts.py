@@ -54,8 +54,7 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(255), nullable=False)
     disabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
-    password_changed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False,
-                                                             default=utcnow)
+    password_changed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
 
     __table_args__ = (CheckConstraint("role IN ('injector', 'trainer', 'viewer')", name="role"),)
 
@@ -80,8 +79,10 @@ def check_name(name: str) -> str:
     """A valid account name (lower-case letters, digits, ``.``, ``_``, ``-``; up to 64), or RecordError."""
     if not isinstance(name, str) or not NAME.match(name):
         shown = name[:70] if isinstance(name, str) else type(name).__name__
-        raise RecordError(f"user name {shown!r}: use 1-64 lower-case letters, digits, '.', '_' or '-' "
-                          "(starting with a letter or digit)")
+        raise RecordError(
+            f"user name {shown!r}: use 1-64 lower-case letters, digits, '.', '_' or '-' "
+            "(starting with a letter or digit)"
+        )
     return name
 
 
@@ -138,8 +139,13 @@ class Accounts:
 
         def do(s) -> list[dict[str, Any]]:
             return [
-                {"name": u.name, "role": u.role, "disabled": u.disabled,
-                 "created_at": _iso(u.created_at), "password_changed_at": _iso(u.password_changed_at)}
+                {
+                    "name": u.name,
+                    "role": u.role,
+                    "disabled": u.disabled,
+                    "created_at": _iso(u.created_at),
+                    "password_changed_at": _iso(u.password_changed_at),
+                }
                 for u in s.scalars(select(User).order_by(User.name))
             ]
 
@@ -173,8 +179,11 @@ class Accounts:
         """
         if not isinstance(name, str) or not isinstance(password, str) or len(password) > PASSWORD_MAX:
             return None
-        user = self._run(lambda s: _snapshot(s.scalar(select(User).where(User.name == name)))) \
-            if NAME.match(name) else None
+        user = (
+            self._run(lambda s: _snapshot(s.scalar(select(User).where(User.name == name))))
+            if NAME.match(name)
+            else None
+        )
         digest = user["hash"] if user else _DUMMY_HASH
         try:
             _HASHER.verify(digest, password)

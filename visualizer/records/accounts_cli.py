@@ -70,8 +70,10 @@ def _user_list(args: argparse.Namespace) -> int:
         return 0
     print(f"{'name':<24} {'role':<9} {'status':<9} created")
     for u in rows:
-        print(f"{u['name']:<24} {u['role']:<9} {'disabled' if u['disabled'] else 'active':<9} "
-              f"{(u['created_at'] or '-')[:16].replace('T', ' ')}")
+        print(
+            f"{u['name']:<24} {u['role']:<9} {'disabled' if u['disabled'] else 'active':<9} "
+            f"{(u['created_at'] or '-')[:16].replace('T', ' ')}"
+        )
     if not rows:
         print("  (no users: the app runs without login, on loopback only)")
     return 0
@@ -114,18 +116,27 @@ def _audit(args: argparse.Namespace) -> int:
 
 def _line(e: dict[str, Any]) -> str:
     when = (e["at"] or "")[:19].replace("T", " ")
-    return (f"{when:<19}  {e['who'][:28]:<28} {e['source'][:24]:<24} {e['action'][:18]:<18} {e['outcome']:<7} "
-            f"{e['patient'] or '-':<8} {e['visit'] if e['visit'] is not None else '-'}"
-            + (f"  {e['detail']}" if e["detail"] else ""))
+    return (
+        f"{when:<19}  {e['who'][:28]:<28} {e['source'][:24]:<24} {e['action'][:18]:<18} {e['outcome']:<7} "
+        f"{e['patient'] or '-':<8} {e['visit'] if e['visit'] is not None else '-'}"
+        + (f"  {e['detail']}" if e["detail"] else "")
+    )
 
 
 class _NoPasswordArgument(argparse.Action):
     """``--password``: refused without repeating the value (it would be in the shell history and ``ps``)."""
 
-    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
-                 option_string: str | None = None) -> None:
-        parser.error("--password: a password is never given as an argument (shell history, `ps`): use "
-                     "--password-file FILE or type it at the prompt")
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        parser.error(
+            "--password: a password is never given as an argument (shell history, `ps`): use "
+            "--password-file FILE or type it at the prompt"
+        )
 
 
 def _password_options(p: argparse.ArgumentParser) -> None:
@@ -139,9 +150,13 @@ def add_commands(sub: Any) -> None:
     usub = user.add_subparsers(dest="user_command", required=True)
     a = usub.add_parser("add", help="add an account (asks for the password, or --password-file)")
     a.add_argument("name", help="login name: lower-case letters, digits, '.', '_', '-'")
-    a.add_argument("--role", required=True, choices=("injector", "trainer", "viewer"),
-                   help="injector: everything; trainer: plans, patient view, quiz, no records; "
-                        "viewer: the patient step-through only")
+    a.add_argument(
+        "--role",
+        required=True,
+        choices=("injector", "trainer", "viewer"),
+        help="injector: everything; trainer: plans, patient view, quiz, no records; "
+        "viewer: the patient step-through only",
+    )
     _password_options(a)
     a.set_defaults(records_handler=_user_add)
     lst = usub.add_parser("list", help="list accounts (never a password or hash)")

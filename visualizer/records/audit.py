@@ -79,15 +79,38 @@ class _Pending:
 _CURRENT: contextvars.ContextVar[_Pending | None] = contextvars.ContextVar("injectviz_audit", default=None)
 
 
-def _entry(actor: Actor, action: str, *, outcome: str = "ok", code: str | None = None,
-           visit_id: int | None = None, detail: str | None = None) -> AuditEntry:
-    return AuditEntry(at=utcnow(), who=actor.who[:200], role=actor.role, source=actor.source[:200],
-                      action=action[:64], outcome=outcome, patient_code=(code or None) and str(code)[:40],
-                      visit_id=visit_id, detail=detail and detail[:2000])
+def _entry(
+    actor: Actor,
+    action: str,
+    *,
+    outcome: str = "ok",
+    code: str | None = None,
+    visit_id: int | None = None,
+    detail: str | None = None,
+) -> AuditEntry:
+    return AuditEntry(
+        at=utcnow(),
+        who=actor.who[:200],
+        role=actor.role,
+        source=actor.source[:200],
+        action=action[:64],
+        outcome=outcome,
+        patient_code=(code or None) and str(code)[:40],
+        visit_id=visit_id,
+        detail=detail and detail[:2000],
+    )
 
 
-def append(db: Database, actor: Actor, action: str, *, outcome: str = "ok", code: str | None = None,
-           visit_id: int | None = None, detail: str | None = None) -> None:
+def append(
+    db: Database,
+    actor: Actor,
+    action: str,
+    *,
+    outcome: str = "ok",
+    code: str | None = None,
+    visit_id: int | None = None,
+    detail: str | None = None,
+) -> None:
     """Append one entry in its own transaction (logins, logouts, refusals)."""
     session = db.sessions()
     try:
@@ -118,8 +141,9 @@ class AuditedRecords(Records):
                     visit_id = visits[0].id if len(visits) == 1 else None
                 code = pending.code
                 if code is None and visit_id is not None:
-                    code = s.scalar(select(Patient.code).join(Visit, Visit.patient_id == Patient.id)
-                                    .where(Visit.id == visit_id))
+                    code = s.scalar(
+                        select(Patient.code).join(Visit, Visit.patient_id == Patient.id).where(Visit.id == visit_id)
+                    )
                 s.add(_entry(self.actor, pending.action, code=code, visit_id=visit_id, detail=pending.detail))
                 pending.written = True
 
@@ -129,9 +153,12 @@ class AuditedRecords(Records):
         try:
             e = session.scalar(
                 select(AuditEntry)
-                .where(AuditEntry.visit_id == visit_id, AuditEntry.outcome == "ok",
-                       AuditEntry.action.in_(("record_visit", "sign_visit")),
-                       (AuditEntry.action == "sign_visit") | (AuditEntry.detail == "signed"))
+                .where(
+                    AuditEntry.visit_id == visit_id,
+                    AuditEntry.outcome == "ok",
+                    AuditEntry.action.in_(("record_visit", "sign_visit")),
+                    (AuditEntry.action == "sign_visit") | (AuditEntry.detail == "signed"),
+                )
                 .order_by(AuditEntry.id)
             )
             return None if e is None else {"who": e.who, "role": e.role, "at": _iso(e.at), "source": e.source}
@@ -180,8 +207,9 @@ for _name, _fn in inspect.getmembers(Records, inspect.isfunction):
         setattr(AuditedRecords, _name, _audited(_name, _fn))
 
 
-def entries(db: Database, *, patient: str | None = None, user: str | None = None,
-            limit: int = 10_000) -> list[dict[str, Any]]:
+def entries(
+    db: Database, *, patient: str | None = None, user: str | None = None, limit: int = 10_000
+) -> list[dict[str, Any]]:
     """The audit log, oldest first, optionally for one patient code and/or one user (``who``)."""
     session = db.sessions()
     try:
@@ -192,9 +220,18 @@ def entries(db: Database, *, patient: str | None = None, user: str | None = None
             q = q.where((AuditEntry.who == user) | AuditEntry.who.like(f"{_escape_like(user)} (%", escape="\\"))
         rows = session.scalars(q.limit(limit)).all()
         return [
-            {"id": e.id, "at": _iso(e.at), "who": e.who, "role": e.role, "source": e.source,
-             "action": e.action, "outcome": e.outcome, "patient": e.patient_code, "visit": e.visit_id,
-             "detail": e.detail}
+            {
+                "id": e.id,
+                "at": _iso(e.at),
+                "who": e.who,
+                "role": e.role,
+                "source": e.source,
+                "action": e.action,
+                "outcome": e.outcome,
+                "patient": e.patient_code,
+                "visit": e.visit_id,
+                "detail": e.detail,
+            }
             for e in rows
         ]
     except SQLAlchemyError as exc:

@@ -60,20 +60,34 @@ def outcome_chart_png(summary: dict[str, Any]) -> bytes:
     base = a.get("baseline_headache_days")
     if base is not None:
         ax.axhline(base, color="#424242", lw=1.4, ls="--", zorder=3, label=f"baseline {base:g} days/month")
-        ax.axhline(0.7 * base, color="#424242", lw=0.9, ls=":", zorder=3,
-                   label=f"30 % below baseline ({0.7 * base:.1f})")
+        ax.axhline(
+            0.7 * base, color="#424242", lw=0.9, ls=":", zorder=3, label=f"30 % below baseline ({0.7 * base:.1f})"
+        )
     ax.axhline(EPISODIC_DAYS, color="#b71c1c", lw=0.9, ls="-.", zorder=3, label=f"{EPISODIC_DAYS} days (episodic)")
     for c in a.get("cycles") or []:
         visit_month = c["visit_date"][:7]
         if visit_month in x:
             ax.axvline(x[visit_month], color="#00796b", lw=1.0, zorder=1)
-            ax.text(x[visit_month] + 0.08, 0.98, f"visit {c['cycle']}", transform=ax.get_xaxis_transform(),
-                    fontsize=7, va="top", color="#00695c")
+            ax.text(
+                x[visit_month] + 0.08,
+                0.98,
+                f"visit {c['cycle']}",
+                transform=ax.get_xaxis_transform(),
+                fontsize=7,
+                va="top",
+                color="#00695c",
+            )
         ms = [m for m in c["months"] if m in x]
         if c.get("mean_headache_days") is not None and ms:
             color = palette[(c["cycle"] - 1) % len(palette)]
-            ax.plot([x[ms[0]] - 0.4, x[ms[-1]] + 0.4], [c["mean_headache_days"]] * 2, color=color, lw=2.2,
-                    zorder=4, label=f"cycle {c['cycle']} mean {c['mean_headache_days']:g}")
+            ax.plot(
+                [x[ms[0]] - 0.4, x[ms[-1]] + 0.4],
+                [c["mean_headache_days"]] * 2,
+                color=color,
+                lw=2.2,
+                zorder=4,
+                label=f"cycle {c['cycle']} mean {c['mean_headache_days']:g}",
+            )
     ax.set_xticks(range(len(months)), [_label(m, i == 0) for i, m in enumerate(months)], fontsize=7)
     ax.set_xlim(-0.6, len(months) - 0.4)
     ax.set_ylim(0, 31)

@@ -40,8 +40,13 @@ class Comparison:
     same_head: bool = True
 
     def to_dict(self) -> dict[str, Any]:
-        return {"visit_id": self.visit_id, "visit_date": self.visit_date, "same_head": self.same_head,
-                "sites": len(self.ghosts), "differences": list(self.differences)}
+        return {
+            "visit_id": self.visit_id,
+            "visit_date": self.visit_date,
+            "same_head": self.same_head,
+            "sites": len(self.ghosts),
+            "differences": list(self.differences),
+        }
 
 
 def _u(v: float) -> str:
@@ -59,11 +64,11 @@ def compare_with_plan(last: dict[str, Any], plan: Plan) -> Comparison:
     positions = {str(s["id"]): tuple(float(v) for v in s["position"]) for s in stored.get("sites", [])}
     cmp = Comparison(visit_id=int(last["id"]), visit_date=str(last["date"]))
     today_body = plan.to_dict().get("body_type")
-    cmp.same_head = ((stored.get("mesh") or "") == (plan.mesh or "")
-                     and stored.get("body_type") == today_body)
+    cmp.same_head = (stored.get("mesh") or "") == (plan.mesh or "") and stored.get("body_type") == today_body
     if not cmp.same_head:
-        cmp.differences.append("the last visit was planned on another head (mesh or body type): its sites are "
-                               "not drawn")
+        cmp.differences.append(
+            "the last visit was planned on another head (mesh or body type): its sites are not drawn"
+        )
     rows = {str(s["site_id"]): s for s in last.get("sites", [])}
     today = {s.id: s for s in plan.sites}
     if last.get("protocol") != plan.protocol:

@@ -174,8 +174,9 @@ class _Viewer:
             pl = pv.Plotter(off_screen=True, window_size=[size, size])
             # no SSAA: at this size for an 80 mm picture it is invisible in print and costs 2-5x the time;
             # the skin decimated for display as the app draws it (sites sit on the full surface)
-            cls.scene = build_scene(pl, head, plan, show_muscles=True, show_labels=True, antialias=False,
-                                    display_cells=DISPLAY_CELLS)
+            cls.scene = build_scene(
+                pl, head, plan, show_muscles=True, show_labels=True, antialias=False, display_cells=DISPLAY_CELLS
+            )
             cls.plotter, cls.head, cls.size = pl, head, size
         else:
             cls.scene.update(plan=plan)
@@ -279,8 +280,9 @@ def visit_report_pdf(record: dict[str, Any]) -> bytes:
     ]
     signer = record.get("signed_by")  # from the audit log (visualizer.records.audit)
     if signer:
-        rows.append(("Signed by", f"{signer['who']} on {signer['at'][:16].replace('T', ' ')} UTC "
-                     f"({signer['source']})", DARK))
+        rows.append(
+            ("Signed by", f"{signer['who']} on {signer['at'][:16].replace('T', ' ')} UTC ({signer['source']})", DARK)
+        )
     elif record["status"] == "signed":
         rows.append(("Signed by", "not in the audit log (signed before accounts were in use)", DARK))
     if record["version"] > 1:
