@@ -35,8 +35,7 @@ def _median(xs: list[float]) -> float:
 def _row(name: str, xs: list[float], unit: str = "ms", target: str = "") -> str:
     if not xs:
         return f"| {name} | - | - | - | {target} |"
-    return (f"| {name} | {_median(xs):.0f} {unit} | {min(xs):.0f} {unit} | {max(xs):.0f} {unit} "
-            f"| {target} |")
+    return f"| {name} | {_median(xs):.0f} {unit} | {min(xs):.0f} {unit} | {max(xs):.0f} {unit} | {target} |"
 
 
 def bench_startup(runs: int, browser) -> dict[str, list[float]]:
@@ -144,8 +143,11 @@ def bench_in_process(n: int = 20) -> dict[str, list[float]]:
         plan_ms.append((t1 - t0) * 1000)
         scene_ms.append((t2 - t1) * 1000)
     pl.close()
-    return {"make_plan": plan_ms, "Scene.update": scene_ms,
-            "sum": [a + b for a, b in zip(plan_ms, scene_ms, strict=True)]}
+    return {
+        "make_plan": plan_ms,
+        "Scene.update": scene_ms,
+        "sum": [a + b for a, b in zip(plan_ms, scene_ms, strict=True)],
+    }
 
 
 def main() -> int:

@@ -94,7 +94,8 @@ def _wait_update(page, timeout_s: float = 20.0) -> float:
     while time.time() < t_end:
         r = page.evaluate(
             "() => { const t0 = window.__iv.t0; const u = window.__iv.updates.find(x => x.start >= t0);"
-            " return u ? u.drawn - t0 : null }")
+            " return u ? u.drawn - t0 : null }"
+        )
         if r is not None:
             return float(r)
         page.wait_for_timeout(20)
@@ -188,14 +189,19 @@ def main() -> int:
         load_avg = " ".join(f"{v:.1f}" for v in os.getloadavg())
     except OSError:
         load_avg = "?"
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} logical cores, "
-          f"Python {platform.python_version()}; load average at the end: {load_avg}")
-    lines = ["| measurement | median | min | max | target |", "|---|---|---|---|---|",
-             _row("page load -> head drawn", load, target="<= 2000 ms"),
-             _row("pain chip -> 3D view updated", r["chip"], target="<= 250 ms"),
-             _row("click on the head -> origin shown", r["click"], target="<= 300 ms"),
-             _row("bytes received per chip toggle", r["chip bytes"], unit="KiB"),
-             _row("bytes received per click", r["click bytes"], unit="KiB")]
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} logical cores, "
+        f"Python {platform.python_version()}; load average at the end: {load_avg}"
+    )
+    lines = [
+        "| measurement | median | min | max | target |",
+        "|---|---|---|---|---|",
+        _row("page load -> head drawn", load, target="<= 2000 ms"),
+        _row("pain chip -> 3D view updated", r["chip"], target="<= 250 ms"),
+        _row("click on the head -> origin shown", r["click"], target="<= 300 ms"),
+        _row("bytes received per chip toggle", r["chip bytes"], unit="KiB"),
+        _row("bytes received per click", r["click bytes"], unit="KiB"),
+    ]
     for k in ("plan", "scene", "view", "page"):
         lines.append(_row(f"server: {k} (chip and click)", r.get(f"server {k}", [])))
     print("\n".join(lines))

@@ -157,10 +157,16 @@ def run_level(browser, url: str, front_pid: int, n: int, rounds: int) -> dict:
     for page in pages:
         page.context.close()
     return {
-        "n": n, "open_s": open_s, "lat": lat, "missed": missed, "server_ms": server_ms,
+        "n": n,
+        "open_s": open_s,
+        "lat": lat,
+        "missed": missed,
+        "server_ms": server_ms,
         "rss_per": statistics.median([a for a, _ in per]) if per else float("nan"),
         "pss_per": statistics.median([b for _, b in per]) if per else float("nan"),
-        "total_rss": total_rss, "total_pss": total_pss, "claimed": len(sess),
+        "total_rss": total_rss,
+        "total_pss": total_pss,
+        "claimed": len(sess),
     }
 
 
@@ -179,8 +185,10 @@ def machine() -> str:
         pass
     import psutil
 
-    return (f"{os.cpu_count()} logical cores ({model}), {psutil.virtual_memory().total / 2**30:.0f} GB RAM, "
-            f"Python {platform.python_version()}, {platform.system()}")
+    return (
+        f"{os.cpu_count()} logical cores ({model}), {psutil.virtual_memory().total / 2**30:.0f} GB RAM, "
+        f"Python {platform.python_version()}, {platform.system()}"
+    )
 
 
 def main() -> int:
@@ -194,8 +202,16 @@ def main() -> int:
     from playwright.sync_api import sync_playwright
 
     print(f"machine: {machine()}; load average at start {os.getloadavg()[0]:.1f}", flush=True)
-    proc, url, _ = start_app("--protocol", "preempt-ftp", "--session-idle", "3", "--pool", str(args.pool),
-                             "--sessions-max", str(max(args.counts) + 2))
+    proc, url, _ = start_app(
+        "--protocol",
+        "preempt-ftp",
+        "--session-idle",
+        "3",
+        "--pool",
+        str(args.pool),
+        "--sessions-max",
+        str(max(args.counts) + 2),
+    )
     rows = []
     try:
         settle(url, args.pool)
@@ -213,9 +229,12 @@ def main() -> int:
                 res["load"] = (load0 + os.getloadavg()[0]) / 2
                 rows.append(res)
                 med, p95 = statistics.median(res["lat"]), pct(res["lat"], 0.95)
-                print(f"{n} sessions: median {med:.0f} ms, p95 {p95:.0f} ms, "
-                      f"RSS/session {res['rss_per']:.0f} MB (PSS {res['pss_per']:.0f}), total RSS "
-                      f"{res['total_rss']:.0f} MB, after close {res['after_rss']:.0f} MB", flush=True)
+                print(
+                    f"{n} sessions: median {med:.0f} ms, p95 {p95:.0f} ms, "
+                    f"RSS/session {res['rss_per']:.0f} MB (PSS {res['pss_per']:.0f}), total RSS "
+                    f"{res['total_rss']:.0f} MB, after close {res['after_rss']:.0f} MB",
+                    flush=True,
+                )
             browser.close()
     except Exception:
         print("".join(getattr(proc, "output_lines", [])[-60:]), file=sys.stderr)
@@ -226,18 +245,22 @@ def main() -> int:
     print()
     print(f"Idle baseline (front + {args.pool} warm session processes): RSS {idle_rss:.0f} MB, PSS {idle_pss:.0f} MB")
     print()
-    print("| sessions | new page → head drawn (median) | clicks | click → update median | p95 | "
-          "server-side median | RSS per session | "
-          "PSS per session | "
-          "total RSS (front + all processes) | total PSS | RSS after all closed (vs idle) | load avg |")
+    print(
+        "| sessions | new page → head drawn (median) | clicks | click → update median | p95 | "
+        "server-side median | RSS per session | "
+        "PSS per session | "
+        "total RSS (front + all processes) | total PSS | RSS after all closed (vs idle) | load avg |"
+    )
     print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         lat = r["lat"]
-        print(f"| {r['n']} | {statistics.median(r['open_s']):.1f} s | {len(lat)}{missed_note(r)} "
-              f"| {statistics.median(lat):.0f} ms | {pct(lat, 0.95):.0f} ms "
-              f"| {statistics.median(r['server_ms']) if r['server_ms'] else float('nan'):.0f} ms "
-              f"| {r['rss_per']:.0f} MB | {r['pss_per']:.0f} MB | {r['total_rss']:.0f} MB | {r['total_pss']:.0f} MB "
-              f"| {r['after_rss']:.0f} MB ({100 * (r['after_rss'] / idle_rss - 1):+.0f} %) | {r['load']:.1f} |")
+        print(
+            f"| {r['n']} | {statistics.median(r['open_s']):.1f} s | {len(lat)}{missed_note(r)} "
+            f"| {statistics.median(lat):.0f} ms | {pct(lat, 0.95):.0f} ms "
+            f"| {statistics.median(r['server_ms']) if r['server_ms'] else float('nan'):.0f} ms "
+            f"| {r['rss_per']:.0f} MB | {r['pss_per']:.0f} MB | {r['total_rss']:.0f} MB | {r['total_pss']:.0f} MB "
+            f"| {r['after_rss']:.0f} MB ({100 * (r['after_rss'] / idle_rss - 1):+.0f} %) | {r['load']:.1f} |"
+        )
     return 0
 
 

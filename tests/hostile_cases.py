@@ -44,10 +44,26 @@ MESH = str(ROOT / "meshes" / "head.vtp")
 
 CASES: tuple[Case, ...] = (
     # --- protocol files: validate and --protocol
-    Case("yaml-billion-laughs-validate", ("validate", str(FIXED / "billion-laughs.yaml")), ("billion-laughs.yaml", "line 9", "aliases")),
-    Case("yaml-billion-laughs-protocol", (*PLAN[:2], str(FIXED / "billion-laughs.yaml")), ("billion-laughs.yaml", "aliases")),
-    Case("yaml-billion-laughs-extends", ("validate", "{c}/extends-laughs.yaml"), ("extends", "billion-laughs.yaml", "aliases")),
-    Case("yaml-recursive-alias", ("validate", str(FIXED / "recursive-alias.yaml")), ("recursive-alias.yaml", "name", "[..., ...]")),
+    Case(
+        "yaml-billion-laughs-validate",
+        ("validate", str(FIXED / "billion-laughs.yaml")),
+        ("billion-laughs.yaml", "line 9", "aliases"),
+    ),
+    Case(
+        "yaml-billion-laughs-protocol",
+        (*PLAN[:2], str(FIXED / "billion-laughs.yaml")),
+        ("billion-laughs.yaml", "aliases"),
+    ),
+    Case(
+        "yaml-billion-laughs-extends",
+        ("validate", "{c}/extends-laughs.yaml"),
+        ("extends", "billion-laughs.yaml", "aliases"),
+    ),
+    Case(
+        "yaml-recursive-alias",
+        ("validate", str(FIXED / "recursive-alias.yaml")),
+        ("recursive-alias.yaml", "name", "[..., ...]"),
+    ),
     Case("yaml-10000-deep-validate", ("validate", "{c}/deep.yaml"), ("deep.yaml", "line 1", "nested more than 32")),
     Case("yaml-10000-deep-protocol", (*PLAN[:2], "{c}/deep.yaml"), ("deep.yaml", "nested more than 32")),
     Case("yaml-huge-value-quoted-short", ("validate", "{c}/huge-value.yaml"), ("huge-value.yaml", "muscle", "'xxxx")),
@@ -62,19 +78,59 @@ CASES: tuple[Case, ...] = (
     # --- plan files: check
     Case("check-10000-deep-json", ("check", "{c}/deep.json"), ("deep.json", "nested more than 32")),
     Case("check-binary-plan", ("check", str(FIXED / "binary-plan.json")), ("binary-plan.json", "not UTF-8", "0x89")),
-    Case("check-no-landmarks_file", ("check", "{c}/no-landmarks-file.json"), ("no-landmarks-file.json", "landmarks_file", "missing")),
-    Case("check-nan-units", ("check", "{c}/nan-units.json"), ("nan-units.json", "sites.3 (site 'frontalis_1_right').units", "finite", "nan")),
-    Case("check-nan-position", ("check", "{c}/nan-position.json"), ("nan-position.json", "sites.5 (site", ".position.1", "nan")),
-    Case("check-position-1.7km", ("check", "{c}/far-position.json"), ("far-position.json", "sites.2 (site", "position.0", "1700000")),
-    Case("check-position-off-skin", ("check", "{c}/off-skin.json"), ("off-skin.json", "site procerus", "from the skin")),
+    Case(
+        "check-no-landmarks_file",
+        ("check", "{c}/no-landmarks-file.json"),
+        ("no-landmarks-file.json", "landmarks_file", "missing"),
+    ),
+    Case(
+        "check-nan-units",
+        ("check", "{c}/nan-units.json"),
+        ("nan-units.json", "sites.3 (site 'frontalis_1_right').units", "finite", "nan"),
+    ),
+    Case(
+        "check-nan-position",
+        ("check", "{c}/nan-position.json"),
+        ("nan-position.json", "sites.5 (site", ".position.1", "nan"),
+    ),
+    Case(
+        "check-position-1.7km",
+        ("check", "{c}/far-position.json"),
+        ("far-position.json", "sites.2 (site", "position.0", "1700000"),
+    ),
+    Case(
+        "check-position-off-skin", ("check", "{c}/off-skin.json"), ("off-skin.json", "site procerus", "from the skin")
+    ),
     Case("check-muscle-heart", ("check", "{c}/heart.json"), ("heart.json", "sites.4 (site", ".muscle", "'heart'")),
-    Case("check-duplicate-ids", ("check", "{c}/duplicate-ids.json"), ("duplicate-ids.json", "site procerus", "duplicate id")),
-    Case("check-1500U-over-30-sites", ("check", "{c}/1500-units.json"), ("1500-units.json", "total 1505 U", "155 U per session", "400 U cumulative")),
-    Case("check-1500U-one-nan", ("check", "{c}/1500-units-nan.json"), ("1500-units-nan.json", "sites.7 (site", ".units", "finite", "nan")),
-    Case("check-one-site-55U", ("check", "{c}/55-units.json"), ("55-units.json", "exceeds 50 U per site", "total 205 U")),
-    Case("check-ftp-caps", ("check", "{c}/ftp-caps.json"), ("ftp-caps.json", "follow-the-pain sites exceed the protocol's 8", "cap")),
+    Case(
+        "check-duplicate-ids",
+        ("check", "{c}/duplicate-ids.json"),
+        ("duplicate-ids.json", "site procerus", "duplicate id"),
+    ),
+    Case(
+        "check-1500U-over-30-sites",
+        ("check", "{c}/1500-units.json"),
+        ("1500-units.json", "total 1505 U", "155 U per session", "400 U cumulative"),
+    ),
+    Case(
+        "check-1500U-one-nan",
+        ("check", "{c}/1500-units-nan.json"),
+        ("1500-units-nan.json", "sites.7 (site", ".units", "finite", "nan"),
+    ),
+    Case(
+        "check-one-site-55U", ("check", "{c}/55-units.json"), ("55-units.json", "exceeds 50 U per site", "total 205 U")
+    ),
+    Case(
+        "check-ftp-caps",
+        ("check", "{c}/ftp-caps.json"),
+        ("ftp-caps.json", "follow-the-pain sites exceed the protocol's 8", "cap"),
+    ),
     Case("check-volume-mismatch", ("check", "{c}/volume.json"), ("volume.json", "site procerus", "volume_ml 9")),
-    Case("check-landmark-moved-off-skin", ("check", "{c}/landmark-off.json"), ("landmark-off.json", "landmarks", "nasion")),
+    Case(
+        "check-landmark-moved-off-skin",
+        ("check", "{c}/landmark-off.json"),
+        ("landmark-off.json", "landmarks", "nasion"),
+    ),
     Case("check-landmark-nan", ("check", "{c}/landmark-nan.json"), ("landmark-nan.json", "landmarks.nasion", "nan")),
     Case("check-pain-point-off-head", ("check", "{c}/pain-off.json"), ("pain-off.json", "pain.point", "from the skin")),
     Case("check-huge-id-quoted-short", ("check", "{c}/huge-id.json"), ("huge-id.json", "sites.0", ".id", "'yyyy")),
@@ -83,27 +139,79 @@ CASES: tuple[Case, ...] = (
     Case("check-dev-zero", ("check", "/dev/zero"), ("/dev/zero", "device")),
     Case("check-folder", ("check", "{c}"), ("a folder",)),
     # --- render and plan options
-    Case("render-size-minus-5", ("render", *PLAN[1:], "--out", "{o}/x.png", "--size", "-5", "-5"), ("--size", "16–4096", "[-5, -5]")),
+    Case(
+        "render-size-minus-5",
+        ("render", *PLAN[1:], "--out", "{o}/x.png", "--size", "-5", "-5"),
+        ("--size", "16–4096", "[-5, -5]"),
+    ),
     Case("render-size-0", ("render", *PLAN[1:], "--out", "{o}/x.png", "--size", "0", "0"), ("--size", "[0, 0]")),
-    Case("render-size-absurd", ("render", *PLAN[1:], "--out", "{o}/x.png", "--size", "100000", "100000"), ("--size", "[100000, 100000]")),
+    Case(
+        "render-size-absurd",
+        ("render", *PLAN[1:], "--out", "{o}/x.png", "--size", "100000", "100000"),
+        ("--size", "[100000, 100000]"),
+    ),
     Case("render-out-folder", ("render", *PLAN[1:], "--out", "{o}"), ("--out", "give a .png file name")),
-    Case("render-out-folder-named-png", ("render", *PLAN[1:], "--out", "{c}/folder.png"), ("--out", "folder.png", "is a folder")),
-    Case("render-out-missing-folder", ("render", *PLAN[1:], "--out", "{o}/missing/x.png"), ("--out", "missing", "does not exist")),
-    Case("plan-pain-point-1000", (*PLAN, "--pain-point", "1000", "1000", "1000"), ("pain point (1000, 1000, 1000)", "from the skin", "at most 6 mm")),
-    Case("render-pain-point-1000", ("render", *PLAN[1:], "--out", "{o}/x.png", "--pain-point", "1000", "1000", "1000"), ("pain point", "from the skin")),
+    Case(
+        "render-out-folder-named-png",
+        ("render", *PLAN[1:], "--out", "{c}/folder.png"),
+        ("--out", "folder.png", "is a folder"),
+    ),
+    Case(
+        "render-out-missing-folder",
+        ("render", *PLAN[1:], "--out", "{o}/missing/x.png"),
+        ("--out", "missing", "does not exist"),
+    ),
+    Case(
+        "plan-pain-point-1000",
+        (*PLAN, "--pain-point", "1000", "1000", "1000"),
+        ("pain point (1000, 1000, 1000)", "from the skin", "at most 6 mm"),
+    ),
+    Case(
+        "render-pain-point-1000",
+        ("render", *PLAN[1:], "--out", "{o}/x.png", "--pain-point", "1000", "1000", "1000"),
+        ("pain point", "from the skin"),
+    ),
     Case("plan-pain-point-nan", (*PLAN, "--pain-point", "nan", "0", "0"), ("--pain-point", "nan")),
-    Case("plan-size-not-a-number", ("render", *PLAN[1:], "--out", "{o}/x.png", "--size", "big", "2"), ("--size", "'big'")),
+    Case(
+        "plan-size-not-a-number", ("render", *PLAN[1:], "--out", "{o}/x.png", "--size", "big", "2"), ("--size", "'big'")
+    ),
     # --- meshes and landmarks (VTK's own output must not show)
-    Case("mesh-junk-vtp", (*PLAN, "--mesh", "{c}/junk.vtp", "--landmarks", LM), ("junk.vtp", "cannot read mesh", "XML")),
-    Case("mesh-truncated-vtp", (*PLAN, "--mesh", "{c}/truncated.vtp", "--landmarks", LM), ("truncated.vtp", "cannot read mesh")),
-    Case("mesh-random-ply", (*PLAN, "--mesh", "{c}/random.ply", "--landmarks", LM), ("random.ply", "cannot read mesh", "vtkPLYReader")),
-    Case("mesh-random-stl", (*PLAN, "--mesh", "{c}/random.stl", "--landmarks", LM), ("random.stl", "cannot read mesh", "vtkSTLReader")),
+    Case(
+        "mesh-junk-vtp", (*PLAN, "--mesh", "{c}/junk.vtp", "--landmarks", LM), ("junk.vtp", "cannot read mesh", "XML")
+    ),
+    Case(
+        "mesh-truncated-vtp",
+        (*PLAN, "--mesh", "{c}/truncated.vtp", "--landmarks", LM),
+        ("truncated.vtp", "cannot read mesh"),
+    ),
+    Case(
+        "mesh-random-ply",
+        (*PLAN, "--mesh", "{c}/random.ply", "--landmarks", LM),
+        ("random.ply", "cannot read mesh", "vtkPLYReader"),
+    ),
+    Case(
+        "mesh-random-stl",
+        (*PLAN, "--mesh", "{c}/random.stl", "--landmarks", LM),
+        ("random.stl", "cannot read mesh", "vtkSTLReader"),
+    ),
     Case("mesh-empty-stl", (*PLAN, "--mesh", "{c}/empty.stl", "--landmarks", LM), ("empty.stl", "mesh")),
     Case("mesh-dev-zero", (*PLAN, "--mesh", "/dev/zero", "--landmarks", LM), ("/dev/zero", "mesh file", "device")),
     Case("mesh-folder", (*PLAN, "--mesh", "{c}/folder.vtp", "--landmarks", LM), ("folder.vtp", "a folder")),
-    Case("landmarks-dev-zero", (*PLAN, "--mesh", MESH, "--landmarks", "/dev/zero"), ("/dev/zero", "landmarks file", "device")),
-    Case("landmarks-10000-deep", (*PLAN, "--mesh", MESH, "--landmarks", "{c}/deep.json"), ("deep.json", "nested more than 32")),
-    Case("landmarks-nan", (*PLAN, "--mesh", MESH, "--landmarks", "{c}/landmarks-nan.json"), ("landmarks-nan.json", "'nasion'", "[nan, 0, 0]")),
+    Case(
+        "landmarks-dev-zero",
+        (*PLAN, "--mesh", MESH, "--landmarks", "/dev/zero"),
+        ("/dev/zero", "landmarks file", "device"),
+    ),
+    Case(
+        "landmarks-10000-deep",
+        (*PLAN, "--mesh", MESH, "--landmarks", "{c}/deep.json"),
+        ("deep.json", "nested more than 32"),
+    ),
+    Case(
+        "landmarks-nan",
+        (*PLAN, "--mesh", MESH, "--landmarks", "{c}/landmarks-nan.json"),
+        ("landmarks-nan.json", "'nasion'", "[nan, 0, 0]"),
+    ),
 )
 
 
@@ -157,7 +265,9 @@ def build_corpus(c: Path) -> None:
     _edited(base, c / "nan-units.json", set_site(3, units=math.nan))
     _edited(base, c / "nan-position.json", lambda d: d["sites"][5]["position"].__setitem__(1, math.nan))
     _edited(base, c / "far-position.json", set_site(2, position=[1_700_000.0, 0.0, 0.0]))
-    _edited(base, c / "off-skin.json", lambda d: d["sites"][0]["position"].__setitem__(1, d["sites"][0]["position"][1] + 50))
+    _edited(
+        base, c / "off-skin.json", lambda d: d["sites"][0]["position"].__setitem__(1, d["sites"][0]["position"][1] + 50)
+    )
     _edited(base, c / "heart.json", set_site(4, muscle="heart"))
     _edited(base, c / "duplicate-ids.json", set_site(1, id="procerus"))
     _edited(base, c / "volume.json", set_site(0, volume_ml=9.0))
@@ -165,6 +275,7 @@ def build_corpus(c: Path) -> None:
     def fifty_units(d: dict) -> None:
         for s in d["sites"][:30]:
             s["units"], s["volume_ml"] = 50.0, 1.0  # the protocol's 5 U per 0.1 mL
+
     _edited(base, c / "1500-units.json", fifty_units)
     _edited(base, c / "1500-units-nan.json", lambda d: (fifty_units(d), d["sites"][7].update(units=math.nan)))
     _edited(base, c / "55-units.json", set_site(3, units=55.0, volume_ml=1.1))
@@ -176,10 +287,17 @@ def build_corpus(c: Path) -> None:
                 s["follow_the_pain"] = True
                 n += 1
         assert n > 8
+
     _edited(ftp_base, c / "ftp-caps.json", ten_ftp)
-    _edited(base, c / "landmark-off.json", lambda d: d["landmarks"]["nasion"].__setitem__(1, d["landmarks"]["nasion"][1] + 80))
+    _edited(
+        base,
+        c / "landmark-off.json",
+        lambda d: d["landmarks"]["nasion"].__setitem__(1, d["landmarks"]["nasion"][1] + 80),
+    )
     _edited(base, c / "landmark-nan.json", lambda d: d["landmarks"]["nasion"].__setitem__(0, math.nan))
-    _edited(base, c / "pain-off.json", lambda d: d.__setitem__("pain", {"regions": [], "point": [1000.0, 1000.0, 1000.0]}))
+    _edited(
+        base, c / "pain-off.json", lambda d: d.__setitem__("pain", {"regions": [], "point": [1000.0, 1000.0, 1000.0]})
+    )
     _edited(base, c / "huge-id.json", set_site(0, id="y" * 1_000_000))
 
 

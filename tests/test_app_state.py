@@ -309,16 +309,17 @@ def test_app_downloads(app):
     data = json.loads(app.plan_json())
     assert data["total_units"] == 155 and len(data["sites"]) == 31
     assert app.plan_csv().splitlines()[0].startswith("order,")
-    png = app.snapshot_png({"position": [0, 800, 0], "focalPoint": [0, 0, 0], "viewUp": [0, 0, 1],
-                            "viewAngle": 30})
+    png = app.snapshot_png({"position": [0, 800, 0], "focalPoint": [0, 0, 0], "viewUp": [0, 0, 1], "viewAngle": 30})
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_app_update_is_fast(app, head):
     """Server-side handling of a click (plan + scene), default mesh: well under 100 ms."""
     _set(app, protocol_id="preempt-ftp")
-    pts = [head.snap(np.asarray(head.landmarks[k]) + np.array([0, 0, 30]))[0]
-           for k in ("left_tragus", "right_tragus", "inion", "left_mastoid")]
+    pts = [
+        head.snap(np.asarray(head.landmarks[k]) + np.array([0, 0, 30]))[0]
+        for k in ("left_tragus", "right_tragus", "inion", "left_mastoid")
+    ]
     times = []
     for p in pts * 3:
         app.handle_pick(np.asarray(p), "head")
@@ -331,8 +332,7 @@ def test_app_local_click_is_picked_with_the_browser_camera(app, head):
     _set(app, protocol_id="preempt-ftp")
     target, _ = head.snap(np.asarray(head.landmarks["right_tragus"]) + np.array([0, 10, 45]))
     normal = np.asarray(head.snap(target)[1])
-    cam = {"position": list(target + 300 * normal), "focalPoint": list(target), "viewUp": [0, 0, 1],
-           "viewAngle": 30}
+    cam = {"position": list(target + 300 * normal), "focalPoint": list(target), "viewUp": [0, 0, 1], "viewAngle": 30}
     app.on_local_click(400, 300, 800, 600, cam, [400, 300], [400, 300])  # centre of an 800x600 view
     assert app.state.pain_point is not None
     assert np.linalg.norm(np.asarray(app.state.pain_point) - target) < 1.0

@@ -69,7 +69,17 @@ def test_plan_csv_and_table() -> None:
 def test_plan_on_a_protocol_file_and_a_pain_point() -> None:
     lm = json.loads((ROOT / "meshes/landmarks.json").read_text())
     x, y, z = lm["right_mastoid"]
-    r = run("plan", "--protocol", str(ROOT / "protocols/preempt-ftp.yaml"), "--pain-point", str(x), str(y), str(z), "--format", "json")
+    r = run(
+        "plan",
+        "--protocol",
+        str(ROOT / "protocols/preempt-ftp.yaml"),
+        "--pain-point",
+        str(x),
+        str(y),
+        str(z),
+        "--format",
+        "json",
+    )
     assert r.returncode == 0, r.stderr
     d = json.loads(r.stdout)
     ftp = [s for s in d["sites"] if s["follow_the_pain"]]
@@ -89,7 +99,10 @@ def test_bad_inputs_exit_2_with_a_clear_message(tmp_path: Path) -> None:
     # a mesh that is not a mesh, and a landmark file without a landmark the protocol needs
     junk = tmp_path / "junk.vtp"
     junk.write_text("not a mesh")
-    bad(run("plan", "--protocol", "preempt", "--mesh", str(junk), "--landmarks", str(ROOT / "meshes/landmarks.json")), "junk.vtp")
+    bad(
+        run("plan", "--protocol", "preempt", "--mesh", str(junk), "--landmarks", str(ROOT / "meshes/landmarks.json")),
+        "junk.vtp",
+    )
     lm = json.loads((ROOT / "meshes/landmarks.json").read_text())
     del lm["right_acromion"]
     partial = tmp_path / "partial.json"

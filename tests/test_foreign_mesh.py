@@ -117,5 +117,7 @@ def test_missing_landmark_is_named(tmp_path: Path, head: Head) -> None:
     lpath = tmp_path / "lm.json"
     lpath.write_text(json.dumps({k: v.tolist() for k, v in lms.items()}))
     partial = load_head(head.mesh_path, lpath)
-    with pytest.raises(LandmarkError, match=r"lm\.json: landmark 'left_zygomatic_arch' \(needed by .*preempt.*temporalis"):
+    with pytest.raises(
+        LandmarkError, match=r"lm\.json: landmark 'left_zygomatic_arch' \(needed by .*preempt.*temporalis"
+    ):
         make_plan(partial, load_protocol("preempt"))

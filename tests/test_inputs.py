@@ -17,8 +17,24 @@ import pytest
 from visualizer.app import guard, inputs
 from visualizer.app.inputs import InputRefused, check_state, check_trigger, quote
 
-HOSTILE = [None, True, 0, -1, 1e308, -1e308, math.nan, math.inf, "", "/etc/passwd", "/dev/stdin",
-           "Z" * 3_000_000, [], [math.nan] * 3, {}, {"a": 1}]
+HOSTILE = [
+    None,
+    True,
+    0,
+    -1,
+    1e308,
+    -1e308,
+    math.nan,
+    math.inf,
+    "",
+    "/etc/passwd",
+    "/dev/stdin",
+    "Z" * 3_000_000,
+    [],
+    [math.nan] * 3,
+    {},
+    {"a": 1},
+]
 
 
 def _deep(n: int):
@@ -41,12 +57,25 @@ def test_safe_text_cuts_and_hides_paths():
 
 
 # values of HOSTILE that are legitimate for a key (everything else must be refused)
-_LEGIT = {"pick_down": [None], "pick_up": [None], "pain_chips": [[]], "message": [""],
-          "drawer": [True], "follow_the_pain": [True], "show_muscles": [True], "show_labels": [True],
-          "show_landmarks": [True], "show_answers": [True], "debug": [True], "portrait": [True], "view_size": [None],
-          # well-formed names, refused by membership of the app's sets (next test)
-          "protocol_id": ["/etc/passwd", "/dev/stdin"], "landmark_name": ["/etc/passwd", "/dev/stdin"],
-          "selected_site": [None, "/etc/passwd", "/dev/stdin"]}
+_LEGIT = {
+    "pick_down": [None],
+    "pick_up": [None],
+    "pain_chips": [[]],
+    "message": [""],
+    "drawer": [True],
+    "follow_the_pain": [True],
+    "show_muscles": [True],
+    "show_labels": [True],
+    "show_landmarks": [True],
+    "show_answers": [True],
+    "debug": [True],
+    "portrait": [True],
+    "view_size": [None],
+    # well-formed names, refused by membership of the app's sets (next test)
+    "protocol_id": ["/etc/passwd", "/dev/stdin"],
+    "landmark_name": ["/etc/passwd", "/dev/stdin"],
+    "selected_site": [None, "/etc/passwd", "/dev/stdin"],
+}
 
 
 @pytest.mark.parametrize("key", sorted(inputs.STATE))
@@ -77,8 +106,14 @@ def test_membership_sets_come_from_the_app(app):
 
 def test_triggers_check_arity_and_values():
     assert check_trigger(None, "camera", ["front"], {}) == (["front"], {})
-    for args, kwargs in (([], {}), (["front", 1], {}), (["diagonal"], {}), ([], {"evil": 1}),
-                         (["/etc/passwd"], {}), ([_deep(2000)], {})):
+    for args, kwargs in (
+        ([], {}),
+        (["front", 1], {}),
+        (["diagonal"], {}),
+        ([], {"evil": 1}),
+        (["/etc/passwd"], {}),
+        ([_deep(2000)], {}),
+    ):
         with pytest.raises(InputRefused):
             check_trigger(None, "camera", args, kwargs)
     with pytest.raises(InputRefused, match="not accepted"):
@@ -87,23 +122,28 @@ def test_triggers_check_arity_and_values():
         check_trigger(None, "clear_pain", "not a list", {})
 
 
-@pytest.mark.parametrize("size", [[-1, 1], [16384, 16384], [15, 100], [100, 4097], [math.nan, 10],
-                                  [math.inf, 100], [True, 100], "100x100", [100]])
+@pytest.mark.parametrize(
+    "size",
+    [[-1, 1], [16384, 16384], [15, 100], [100, 4097], [math.nan, 10], [math.inf, 100], [True, 100], "100x100", [100]],
+)
 def test_snapshot_size_bounds(size):
     with pytest.raises(InputRefused):
         check_trigger(None, "snapshot_png", [None, size], {})
 
 
-@pytest.mark.parametrize("camera", [
-    {"position": [math.nan, 0, 0], "focalPoint": [0, 0, 0]},
-    {"position": [0, 0, 1e308], "focalPoint": [0, 0, 0]},
-    {"position": [0, 0, 1], "focalPoint": [0, 0, 1]},  # looking at itself
-    {"position": [0, 0, 500], "focalPoint": [0, 0, 0], "viewUp": [0, 0, 0]},
-    {"position": [0, 0, 500], "focalPoint": [0, 0, 0], "viewUp": [0, 0, 1]},  # up along the view
-    {"position": [0, 0, 500], "focalPoint": [0, 0, 0], "viewAngle": 0},
-    {"position": [0, 0, 500], "focalPoint": [0, 0, 0], "extra": "x"},
-    {"position": "0,0,500", "focalPoint": [0, 0, 0]},
-])
+@pytest.mark.parametrize(
+    "camera",
+    [
+        {"position": [math.nan, 0, 0], "focalPoint": [0, 0, 0]},
+        {"position": [0, 0, 1e308], "focalPoint": [0, 0, 0]},
+        {"position": [0, 0, 1], "focalPoint": [0, 0, 1]},  # looking at itself
+        {"position": [0, 0, 500], "focalPoint": [0, 0, 0], "viewUp": [0, 0, 0]},
+        {"position": [0, 0, 500], "focalPoint": [0, 0, 0], "viewUp": [0, 0, 1]},  # up along the view
+        {"position": [0, 0, 500], "focalPoint": [0, 0, 0], "viewAngle": 0},
+        {"position": [0, 0, 500], "focalPoint": [0, 0, 0], "extra": "x"},
+        {"position": "0,0,500", "focalPoint": [0, 0, 0]},
+    ],
+)
 def test_bad_cameras_are_refused(camera):
     with pytest.raises(InputRefused):
         check_trigger(None, "snapshot_png", [camera, [100, 100]], {})
@@ -169,9 +209,16 @@ def test_restore_applies_everything_or_nothing(app, head):
 
     p, _ = head.snap(np.asarray(head.landmarks["left_tragus"]) + np.array([0, 10, 45]))
     lm, _ = head.snap(np.asarray(head.landmarks["left_tragus"]) + np.array([0, 3, 2]))
-    saved = {"v": 1, "protocol": "preempt-ftp", "regions": ["temporal"], "side": "left",
-             "point": [float(v) for v in p], "ftp": False, "landmarks": {"left_tragus": [float(v) for v in lm]},
-             "tab": "trainer"}
+    saved = {
+        "v": 1,
+        "protocol": "preempt-ftp",
+        "regions": ["temporal"],
+        "side": "left",
+        "point": [float(v) for v in p],
+        "ftp": False,
+        "landmarks": {"left_tragus": [float(v) for v in lm]},
+        "tab": "trainer",
+    }
     faults.restore(app, saved)
     snap = faults.snapshot(app)
     assert snap["protocol"] == "preempt-ftp" and snap["regions"] == ["temporal"] and snap["side"] == "left"
@@ -179,10 +226,16 @@ def test_restore_applies_everything_or_nothing(app, head):
     assert np.allclose(snap["point"], p, atol=0.01) and app.state.tab == "trainer"
     assert app.state.saved_inputs == snap  # what the page writes into its address
     before = faults.snapshot(app)
-    for bad in (dict(saved, protocol="/etc/passwd"), dict(saved, point=[0.0, 900.0, 0.0]),
-                dict(saved, landmarks={"elbow": [0.0, 0.0, 0.0]}), dict(saved, side="up"),
-                dict(saved, regions=["temporal"] * 50), dict(saved, extra=1), dict(saved, point=[math.nan] * 3),
-                "not a dict"):
+    for bad in (
+        dict(saved, protocol="/etc/passwd"),
+        dict(saved, point=[0.0, 900.0, 0.0]),
+        dict(saved, landmarks={"elbow": [0.0, 0.0, 0.0]}),
+        dict(saved, side="up"),
+        dict(saved, regions=["temporal"] * 50),
+        dict(saved, extra=1),
+        dict(saved, point=[math.nan] * 3),
+        "not a dict",
+    ):
         with pytest.raises(InputRefused):
             faults.restore(app, bad)
         assert faults.snapshot(app) == before
@@ -263,8 +316,14 @@ def test_guard_checks_state_updates_and_triggers_first(app, caplog):
     eid = app.state.message.split("error id ")[1][:8]
     assert eid in caplog.text and "ZeroDivisionError" in caplog.text
     # and wslink's own error reply never carries a traceback
-    _run(h.sendWrappedError(1, EXCEPTION_ERROR, "Exception raised",
-                            {"method": "x", "exception": "E('/etc/shadow')", "trace": 'Traceback\n  File "/x.py"'}))
+    _run(
+        h.sendWrappedError(
+            1,
+            EXCEPTION_ERROR,
+            "Exception raised",
+            {"method": "x", "exception": "E('/etc/shadow')", "trace": 'Traceback\n  File "/x.py"'},
+        )
+    )
     _code, message, data = h.sent[-1]
     assert "Traceback" not in str(data) and "/etc" not in str(data) and "error id" in message
 

@@ -16,8 +16,16 @@ REQUIRED = ["nasion", "glabella", "inion", "vertex", "c7"] + [
     f"{side}_{name}"
     for side in ("left", "right")
     for name in (
-        "tragus", "pupil", "brow_medial", "brow_lateral", "orbital_rim", "lateral_canthus",
-        "mastoid", "zygomatic_arch", "acromion", "necklace",
+        "tragus",
+        "pupil",
+        "brow_medial",
+        "brow_lateral",
+        "orbital_rim",
+        "lateral_canthus",
+        "mastoid",
+        "zygomatic_arch",
+        "acromion",
+        "necklace",
     )
 ]
 
@@ -36,7 +44,9 @@ def test_surface_is_clean_with_one_planar_cut(head: Head) -> None:
     normal = np.linalg.svd(centred)[2][-1]
     assert np.abs(centred @ normal).max() < 0.5
     assert pts[:, 2].max() < min(head.landmarks["left_acromion"][2], head.landmarks["right_acromion"][2])
-    nm = mesh.extract_feature_edges(boundary_edges=False, feature_edges=False, manifold_edges=False, non_manifold_edges=True)
+    nm = mesh.extract_feature_edges(
+        boundary_edges=False, feature_edges=False, manifold_edges=False, non_manifold_edges=True
+    )
     assert nm.n_cells == 0
 
 

@@ -11,8 +11,17 @@ def test_own_origin_and_its_loopback_aliases_are_allowed_others_not():
     p = OriginPolicy("127.0.0.1", 8080)
     for ok in ("http://127.0.0.1:8080", "http://localhost:8080", "http://[::1]:8080", "HTTP://LOCALHOST:8080/"):
         assert p.allows(ok), ok
-    for bad in (None, "", "null", "http://evil.example:8080", "http://127.0.0.1:8081", "https://127.0.0.1:8080",
-                "http://127.0.0.1.evil.example:8080", "http://localhost:8080/path", "file://"):
+    for bad in (
+        None,
+        "",
+        "null",
+        "http://evil.example:8080",
+        "http://127.0.0.1:8081",
+        "https://127.0.0.1:8080",
+        "http://127.0.0.1.evil.example:8080",
+        "http://localhost:8080/path",
+        "file://",
+    ):
         assert not p.allows(bad), bad
 
 

@@ -42,10 +42,29 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str,
         else:
             shutil.copy2(ROOT / name, src / name)
     dist = tmp / "dist"
-    _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index", "-q", "-w", str(dist), str(src)], tmp)
+    _run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "-q",
+            "-w",
+            str(dist),
+            str(src),
+        ],
+        tmp,
+    )
     wheel = next(dist.glob("injectviz-*.whl"))
     names = set(zipfile.ZipFile(wheel).namelist())
-    assert {"visualizer/meshes/head.vtp", "visualizer/meshes/landmarks.json", "visualizer/protocols/preempt.yaml"} <= names
+    assert {
+        "visualizer/meshes/head.vtp",
+        "visualizer/meshes/landmarks.json",
+        "visualizer/protocols/preempt.yaml",
+    } <= names
 
     venv = tmp / "venv"
     _run([sys.executable, "-m", "venv", "--without-pip", str(venv)], tmp)
@@ -53,7 +72,9 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str,
     purelib = _run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], tmp).stdout.strip()
     deps = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
     (Path(purelib) / "_injectviz_test_deps.pth").write_text("\n".join(sorted(deps)) + "\n")
-    _run([sys.executable, "-m", "pip", "--python", str(py), "install", "--no-deps", "--no-index", "-q", str(wheel)], tmp)
+    _run(
+        [sys.executable, "-m", "pip", "--python", str(py), "install", "--no-deps", "--no-index", "-q", str(wheel)], tmp
+    )
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     env["VTK_DEFAULT_OPENGL_WINDOW"] = "vtkEGLRenderWindow"
     return venv, env
@@ -74,9 +95,17 @@ def test_installed_injectviz_lists_plans_and_renders(installed: tuple[Path, dict
     assert {line.split()[0] for line in listing.splitlines()} == {
         "preempt", "preempt-ftp", "glabellar", "lateral-canthal", "forehead",
     }  # fmt: skip
-    plan = json.loads(_run([exe, "plan", "--protocol", "preempt-ftp", "--pain", "left-temporal", "--format", "json"], tmp_path, env).stdout)
+    plan = json.loads(
+        _run(
+            [exe, "plan", "--protocol", "preempt-ftp", "--pain", "left-temporal", "--format", "json"], tmp_path, env
+        ).stdout
+    )
     assert plan["total_units"] == 165 and Path(plan["mesh"]).resolve().is_relative_to(venv.resolve())
     out = tmp_path / "front.png"
-    _run([exe, "render", "--protocol", "glabellar", "--view", "front", "--size", "320", "240", "--out", str(out)], tmp_path, env)
+    _run(
+        [exe, "render", "--protocol", "glabellar", "--view", "front", "--size", "320", "240", "--out", str(out)],
+        tmp_path,
+        env,
+    )
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 5000
     assert sorted(p.name for p in tmp_path.iterdir()) == ["front.png"]  # no temporary file left

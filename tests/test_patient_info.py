@@ -10,10 +10,16 @@ from visualizer.patient_info import GENERIC, patient_summary, session_minutes
 BOXED = ("swallowing", "speaking", "breathing", "muscle weakness", "drooping eyelid")
 
 
-@pytest.mark.parametrize(("protocol", "sites", "minutes"), [
-    ("glabellar", 5, 10), ("lateral-canthal", 6, 10), ("forehead", 5, 10),
-    ("preempt", 31, 15), ("preempt-ftp", 39, 20),
-])
+@pytest.mark.parametrize(
+    ("protocol", "sites", "minutes"),
+    [
+        ("glabellar", 5, 10),
+        ("lateral-canthal", 6, 10),
+        ("forehead", 5, 10),
+        ("preempt", 31, 15),
+        ("preempt-ftp", 39, 20),
+    ],
+)
 def test_duration_depends_on_the_protocol_and_is_an_estimate(protocol, sites, minutes):
     p = engine.load_protocol(protocol)
     s = patient_summary(p, sites)

@@ -267,7 +267,10 @@ def test_region_centres_lie_in_their_regions(head: Head) -> None:
         assert c[("neck", side)][1] < lm(head, "inion")[1] + 20  # back of the neck, not under the chin
         assert c[("occipital", side)][1] < 0 and c[("occipital", side)][2] > lm(head, "inion")[2]
         assert c[("frontal", side)][1] > 60 and sign * c[("frontal", side)][0] > 0
-        assert abs(c[("temporal", side)][0]) > 60 and abs(c[("shoulder", side)][0]) > abs(lm(head, f"{side}_necklace")[0]) - 20
+        assert (
+            abs(c[("temporal", side)][0]) > 60
+            and abs(c[("shoulder", side)][0]) > abs(lm(head, f"{side}_necklace")[0]) - 20
+        )
 
 
 def test_moving_a_landmark_replans_that_side(head: Head) -> None:

@@ -63,7 +63,9 @@ def test_yaml_alias_bomb_and_deep_nesting_are_refused_before_building(tmp_path: 
 def test_json_depth_and_big_numbers_are_refused() -> None:
     with pytest.raises(InjectVizError, match="nested more than 32"):
         load_json("[" * 10_000 + "]" * 10_000, "deep.json")
-    assert load_json('{"a": "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["}', "s.json") == {"a": "[" * 42}  # brackets in strings
+    assert load_json('{"a": "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["}', "s.json") == {
+        "a": "[" * 42
+    }  # brackets in strings
     with pytest.raises(InjectVizError, match=r"big\.json: unreadable JSON value"):
         load_json("9" * 5000, "big.json")
     with pytest.raises(InjectVizError, match=r"bad\.json: not valid JSON \(line 1, column 2"):
@@ -125,7 +127,9 @@ def test_kill_9_during_an_atomic_write_leaves_the_old_file(tmp_path: Path) -> No
         "    for i in range(10_000):\n"
         "        f.write('partial row\\n'); f.flush(); time.sleep(0.01)\n"
     )
-    proc = subprocess.Popen([sys.executable, "-c", writer, str(target)], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    proc = subprocess.Popen(
+        [sys.executable, "-c", writer, str(target)], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}
+    )
     deadline = time.monotonic() + 60
     while not [p for p in tmp_path.iterdir() if p.name.startswith(".plan.csv.")] and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -141,7 +145,9 @@ def test_pain_point_off_the_skin_is_an_error_as_in_the_app(head: Head) -> None:
     skin = head.landmarks["right_mastoid"]
     normal = head.snap(skin)[1]
     make_plan(head, protocol, PainOrigin.parse([], tuple(skin + 0.5 * OFF_HEAD_MM * normal)))  # near: accepted
-    with pytest.raises(PainError, match=r"pain point \(1000, 1000, 1000\) mm is \d+\.\d mm from the skin .*at most 6 mm"):
+    with pytest.raises(
+        PainError, match=r"pain point \(1000, 1000, 1000\) mm is \d+\.\d mm from the skin .*at most 6 mm"
+    ):
         make_plan(head, protocol, PainOrigin.parse([], (1000, 1000, 1000)))
     with pytest.raises(PainError, match="from the skin"):
         make_plan(head, protocol, PainOrigin.parse([], tuple(skin + 2 * OFF_HEAD_MM * normal)))
@@ -181,8 +187,12 @@ def test_check_uses_the_landmarks_stored_in_the_plan(head: Head, tmp_path: Path)
     cautions = [w for w in result.warnings if "above the left zygomatic arch" in w]
     assert len(cautions) >= 2 and result.errors == ()
     rebuilt = head_from_landmarks(data["mesh"], data["landmarks"], source="plan.json: landmarks")
-    assert rebuilt is not head and np.allclose(rebuilt.landmarks["left_zygomatic_arch"], moved.landmarks["left_zygomatic_arch"], atol=1e-3)
-    assert head_from_landmarks(data["mesh"], plan.to_dict()["landmarks"], source="x") is head  # same landmarks: cached head
+    assert rebuilt is not head and np.allclose(
+        rebuilt.landmarks["left_zygomatic_arch"], moved.landmarks["left_zygomatic_arch"], atol=1e-3
+    )
+    assert (
+        head_from_landmarks(data["mesh"], plan.to_dict()["landmarks"], source="x") is head
+    )  # same landmarks: cached head
 
 
 def test_plan_file_schema_names_site_field_and_value(head: Head, tmp_path: Path) -> None:
@@ -202,9 +212,13 @@ def test_stale_totals_warn_and_protocol_file_must_match(head: Head, tmp_path: Pa
     data = make_plan(head, load_protocol("glabellar")).to_dict()
     data["sites"][0]["units"], data["sites"][0]["volume_ml"] = 2.0, 0.05  # 4 U per 0.1 mL
     result = check_plan_file(_write(tmp_path, data))
-    assert result.errors == () and any("total_units in the file (20) is not the sites' own (18)" in w for w in result.warnings)
+    assert result.errors == () and any(
+        "total_units in the file (20) is not the sites' own (18)" in w for w in result.warnings
+    )
     data["protocol_file"] = str(ROOT / "protocols" / "forehead.yaml")
-    with pytest.raises(PlanFileError, match=r"the plan says 'glabellar' but protocol_file '.*forehead\.yaml' holds 'forehead'"):
+    with pytest.raises(
+        PlanFileError, match=r"the plan says 'glabellar' but protocol_file '.*forehead\.yaml' holds 'forehead'"
+    ):
         check_plan_file(_write(tmp_path, data))
     data["protocol_file"] = "/elsewhere/glabellar.yaml"  # a plan made on another machine: the bundled id
     assert check_plan_file(_write(tmp_path, data)).errors == ()
@@ -228,4 +242,8 @@ def test_check_a_plan_made_on_another_mesh(head: Head, tmp_path: Path) -> None:
     assert check_plan_file(_write(tmp_path, data)).errors == ()
     data["sites"][0]["position"][1] += 40.0
     errors = check_plan_file(_write(tmp_path, data)).errors
-    assert len(errors) == 1 and errors[0].startswith(f"site {data['sites'][0]['id']}: position") and "from the skin" in errors[0]
+    assert (
+        len(errors) == 1
+        and errors[0].startswith(f"site {data['sites'][0]['id']}: position")
+        and "from the skin" in errors[0]
+    )

@@ -29,8 +29,9 @@ def preempt(head):
 
 @pytest.fixture(scope="module")
 def ftp_plan(head):
-    return engine.make_plan(head, engine.load_protocol("preempt-ftp"),
-                            engine.PainOrigin.parse(["left-temporal", "occipital"]))
+    return engine.make_plan(
+        head, engine.load_protocol("preempt-ftp"), engine.PainOrigin.parse(["left-temporal", "occipital"])
+    )
 
 
 @pytest.fixture
@@ -155,6 +156,7 @@ def test_region_heat_points_come_from_the_engine(head):
 def test_updates_keep_actor_identity(plotter, head, preempt, ftp_plan):
     """Updates replace mesh content in place (trame's local view then sends deltas)."""
     s = sc.build_scene(plotter, head, preempt)
+
     def ident(a):
         return a.GetAddressAsString("vtkObject"), a.GetMapper().GetInput().GetAddressAsString("vtkObject")
 
@@ -182,8 +184,7 @@ def test_camera_views_follow_the_head_frame(plotter, head, view):
     pos, focal, _up = (np.array(v) for v in plotter.camera_position)
     d = head.frame.to_head(pos) - head.frame.to_head(focal)
     d /= np.linalg.norm(d)
-    expected = {"front": (0, 1, 0), "back": (0, -1, 0), "left": (-1, 0, 0), "right": (1, 0, 0),
-                "top": (0, 0, 1)}[view]
+    expected = {"front": (0, 1, 0), "back": (0, -1, 0), "left": (-1, 0, 0), "right": (1, 0, 0), "top": (0, 0, 1)}[view]
     assert np.allclose(d, expected, atol=1e-6)
 
 
@@ -208,8 +209,9 @@ def test_scene_on_a_foreign_head_without_muscle_map(plotter):
     """A sphere head with no muscle array and no landmarks still draws."""
     sphere = pv.Sphere(radius=80, theta_resolution=40, phi_resolution=40)
     fake_head = SimpleNamespace(mesh=sphere, landmarks={}, frame=SimpleNamespace(matrix=np.eye(4)))
-    site = SimpleNamespace(id="a", muscle="frontalis", units=5.0, position=(0, 80, 0), normal=(0, 1, 0),
-                           follow_the_pain=True, order=1)
+    site = SimpleNamespace(
+        id="a", muscle="frontalis", units=5.0, position=(0, 80, 0), normal=(0, 1, 0), follow_the_pain=True, order=1
+    )
     plan = SimpleNamespace(sites=[site])
     s = sc.build_scene(plotter, fake_head, plan)
     assert s.meshes["sites"].n_points > 0 and s.actors["ftp_rings"].GetVisibility()

@@ -36,10 +36,19 @@ def _chest(head):
     return head.snap(p)[0]
 
 
-@pytest.mark.parametrize(("x", "nd", "text"), [
-    (10.0, 0, "10"), (100.0, 1, "100"), (2.5, 2, "2.5"), (2.0, 2, "2"), (0.1, 3, "0.1"),
-    (-0.0, 1, "0"), (155.0, 2, "155"), (3.14159, 2, "3.14"),
-])
+@pytest.mark.parametrize(
+    ("x", "nd", "text"),
+    [
+        (10.0, 0, "10"),
+        (100.0, 1, "100"),
+        (2.5, 2, "2.5"),
+        (2.0, 2, "2"),
+        (0.1, 3, "0.1"),
+        (-0.0, 1, "0"),
+        (155.0, 2, "155"),
+        (3.14159, 2, "3.14"),
+    ],
+)
 def test_number_format_keeps_integer_zeros(x, nd, text):
     assert st._fmt(x, nd) == text
 

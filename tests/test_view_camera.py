@@ -21,22 +21,25 @@ def head():
     return engine.load_head()
 
 
-@pytest.mark.parametrize(("camera", "width", "height", "needle"), [
-    (None, 800, 600, "missing"),
-    ({**GOOD, "position": [0, 1]}, 800, 600, "position"),
-    ({**GOOD, "position": [0, "x", 1]}, 800, 600, "position"),
-    ({**GOOD, "focalPoint": [0, float("nan"), 0]}, 800, 600, "focalPoint"),
-    ({**GOOD, "focalPoint": [0, 1e9, 0]}, 800, 600, "focalPoint"),
-    ({**GOOD, "viewUp": [0, 1, 0]}, 800, 600, "viewUp"),
-    ({**GOOD, "viewUp": [0, 0, 0]}, 800, 600, "viewUp"),
-    ({**GOOD, "focalPoint": [0, 600, 0]}, 800, 600, "same point"),
-    ({**GOOD, "viewAngle": 0}, 800, 600, "viewAngle"),
-    ({**GOOD, "viewAngle": True}, 800, 600, "viewAngle"),
-    (GOOD, 0, 600, "width"),
-    (GOOD, 800, 1e9, "height"),
-    (GOOD, "wide", 600, "width"),
-    (GOOD, 2, 16000, "aspect"),
-])
+@pytest.mark.parametrize(
+    ("camera", "width", "height", "needle"),
+    [
+        (None, 800, 600, "missing"),
+        ({**GOOD, "position": [0, 1]}, 800, 600, "position"),
+        ({**GOOD, "position": [0, "x", 1]}, 800, 600, "position"),
+        ({**GOOD, "focalPoint": [0, float("nan"), 0]}, 800, 600, "focalPoint"),
+        ({**GOOD, "focalPoint": [0, 1e9, 0]}, 800, 600, "focalPoint"),
+        ({**GOOD, "viewUp": [0, 1, 0]}, 800, 600, "viewUp"),
+        ({**GOOD, "viewUp": [0, 0, 0]}, 800, 600, "viewUp"),
+        ({**GOOD, "focalPoint": [0, 600, 0]}, 800, 600, "same point"),
+        ({**GOOD, "viewAngle": 0}, 800, 600, "viewAngle"),
+        ({**GOOD, "viewAngle": True}, 800, 600, "viewAngle"),
+        (GOOD, 0, 600, "width"),
+        (GOOD, 800, 1e9, "height"),
+        (GOOD, "wide", 600, "width"),
+        (GOOD, 2, 16000, "aspect"),
+    ],
+)
 def test_bad_cameras_are_refused_with_the_field_named(camera, width, height, needle):
     with pytest.raises(ValueError, match=needle):
         parse_view_camera(camera, width, height)
@@ -46,8 +49,9 @@ def test_projection_agrees_with_vtk_and_inverts_the_ray():
     """Our pixel of a point = VTK's display coordinate (y flipped); the ray through it hits it."""
     import pyvista as pv
 
-    cam = parse_view_camera({"position": [120, 500, 80], "focalPoint": [5, -10, 20],
-                             "viewUp": [0.1, 0, 1], "viewAngle": 28}, 900, 600)
+    cam = parse_view_camera(
+        {"position": [120, 500, 80], "focalPoint": [5, -10, 20], "viewUp": [0.1, 0, 1], "viewAngle": 28}, 900, 600
+    )
     pl = pv.Plotter(off_screen=True, window_size=(900, 600))
     try:
         pl.add_mesh(pv.Sphere(radius=1))

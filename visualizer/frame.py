@@ -35,17 +35,13 @@ class HeadFrame:
     origin: NDArray[np.float64]
 
     @classmethod
-    def from_landmarks(
-        cls, left_tragus: ArrayLike, right_tragus: ArrayLike, nasion: ArrayLike
-    ) -> HeadFrame:
+    def from_landmarks(cls, left_tragus: ArrayLike, right_tragus: ArrayLike, nasion: ArrayLike) -> HeadFrame:
         """Build the frame from three points given in mesh coordinates (mm)."""
         lt, rt, nas = (np.asarray(p, dtype=float) for p in (left_tragus, right_tragus, nasion))
         right = rt - lt
         width = np.linalg.norm(right)
         if width < 1e-6:
-            raise LandmarkError(
-                "head frame: left_tragus and right_tragus coincide; cannot define the x axis"
-            )
+            raise LandmarkError("head frame: left_tragus and right_tragus coincide; cannot define the x axis")
         x = right / width
         origin = lt + np.dot(nas - lt, x) * x
         anterior = nas - origin

@@ -51,8 +51,15 @@ def head_up(head: Any) -> NDArray[np.float64]:
     return _unit(head.frame.dir_from_head(np.array([0.0, 0.0, 1.0])))
 
 
-def frame_points(head: Any, points: ArrayLike, normals: ArrayLike | None = None, *,
-                 min_extent: float = 200.0, aspect: float = 1.2, margin: float = 1.35) -> Pose:
+def frame_points(
+    head: Any,
+    points: ArrayLike,
+    normals: ArrayLike | None = None,
+    *,
+    min_extent: float = 200.0,
+    aspect: float = 1.2,
+    margin: float = 1.35,
+) -> Pose:
     """A pose that shows all ``points`` (mesh frame) from outside the head, upright.
 
     Parameters
@@ -101,8 +108,9 @@ CONTEXT_LANDMARKS = ("left_tragus", "right_tragus", "nasion", "inion")  # ear, n
 CONTEXT_MM = 60.0  # a site farther than this from every context landmark is framed with the nearest
 
 
-def frame_site(head: Any, position: ArrayLike, normal: ArrayLike, *, min_extent: float = 230.0,
-               aspect: float = 1.2) -> Pose:
+def frame_site(
+    head: Any, position: ArrayLike, normal: ArrayLike, *, min_extent: float = 230.0, aspect: float = 1.2
+) -> Pose:
     """Frame one site so that a person recognises where on the body it is.
 
     Sites far from the face, the ears and the back of the head (e.g. on the shoulder) are framed
@@ -120,8 +128,9 @@ def frame_site(head: Any, position: ArrayLike, normal: ArrayLike, *, min_extent:
     return frame_points(head, pts, nrm, min_extent=min_extent, aspect=aspect, margin=1.25)
 
 
-def is_visible(head: Any, camera: ViewCamera, point: ArrayLike, *, margin_px: float = 20.0,
-               tolerance_mm: float = 3.0) -> bool:
+def is_visible(
+    head: Any, camera: ViewCamera, point: ArrayLike, *, margin_px: float = 20.0, tolerance_mm: float = 3.0
+) -> bool:
     """True when a skin point is inside the view and not hidden behind other skin."""
     p = np.asarray(point, dtype=float)
     if not camera.in_view(p, margin_px):

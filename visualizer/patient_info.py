@@ -15,8 +15,8 @@ ROUND_TO_MINUTES = 5
 
 BOXED_WARNING_SOURCE = Source(
     citation="BOTOX prescribing information, boxed warning: distant spread of toxin effect "
-             "(swallowing and breathing difficulties, muscle weakness, ptosis, diplopia), reported "
-             "hours to weeks after injection; applies to all botulinum toxin products",
+    "(swallowing and breathing difficulties, muscle weakness, ptosis, diplopia), reported "
+    "hours to weeks after injection; applies to all botulinum toxin products",
     url="https://api.fda.gov/drug/label.json?search=openfda.generic_name%3A%22Onabotulinumtoxina%22",
 )
 
@@ -24,10 +24,11 @@ GENERIC = PatientInfo(
     setup_minutes=8,
     seconds_per_site=15,
     duration_note="Chosen, not published: 8 minutes of preparation plus 15 s per injection "
-                  "(this protocol file gives no figures of its own).",
+    "(this protocol file gives no figures of its own).",
     aftercare=Aftercare(
-        normal=["Some soreness, redness or a small bruise where the needle went in is common and "
-                "settles within a few days."],
+        normal=[
+            "Some soreness, redness or a small bruise where the needle went in is common and settles within a few days."
+        ],
         starts_to_work="Ask your injector when to expect the effect for this treatment.",
         come_back="Ask your injector when to come back.",
         urgent=[

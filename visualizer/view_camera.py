@@ -39,9 +39,14 @@ class ViewCamera:
     @classmethod
     def from_vtk(cls, camera: Any, width: float, height: float) -> ViewCamera:
         """Copy of a ``vtkCamera``'s pose for a view of ``width`` x ``height`` pixels."""
-        return cls(tuple(camera.GetPosition()), tuple(camera.GetFocalPoint()),  # type: ignore[arg-type]
-                   tuple(camera.GetViewUp()), float(camera.GetViewAngle()),
-                   float(width), float(height))
+        return cls(
+            tuple(camera.GetPosition()),
+            tuple(camera.GetFocalPoint()),  # type: ignore[arg-type]
+            tuple(camera.GetViewUp()),
+            float(camera.GetViewAngle()),
+            float(width),
+            float(height),
+        )
 
     def apply(self, camera: Any) -> None:
         """Set a ``vtkCamera`` to this pose (the view size is the caller's business)."""
@@ -53,8 +58,12 @@ class ViewCamera:
 
     def to_browser(self) -> dict[str, Any]:
         """The vtk.js spelling (what ``VtkLocalView.setCamera`` takes)."""
-        return {"position": list(self.position), "focalPoint": list(self.focal_point),
-                "viewUp": list(self.view_up), "viewAngle": self.view_angle}
+        return {
+            "position": list(self.position),
+            "focalPoint": list(self.focal_point),
+            "viewUp": list(self.view_up),
+            "viewAngle": self.view_angle,
+        }
 
     # -- geometry ----------------------------------------------------------------------------
     def basis(self) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
@@ -143,6 +152,7 @@ def parse_view_camera(camera: Any, width: Any, height: Any) -> ViewCamera:
         raise ValueError("camera position and focalPoint are the same point")
     upv = np.asarray(up)
     if float(np.linalg.norm(upv)) < 1e-9 or float(np.linalg.norm(np.cross(fwd / dist, upv))) < 1e-6 * float(
-            np.linalg.norm(upv)):
+        np.linalg.norm(upv)
+    ):
         raise ValueError("camera viewUp is zero or along the view direction")
     return ViewCamera(pos, foc, up, angle, w, h)

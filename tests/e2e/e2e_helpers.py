@@ -25,8 +25,13 @@ START_TIMEOUT_S = 60
 
 
 def chromium_path() -> str | None:
-    for cand in (os.environ.get("INJECTVIZ_CHROMIUM"), "/usr/lib/chromium/chromium", "/usr/bin/chromium",
-                 shutil.which("chromium"), shutil.which("chromium-browser")):
+    for cand in (
+        os.environ.get("INJECTVIZ_CHROMIUM"),
+        "/usr/lib/chromium/chromium",
+        "/usr/bin/chromium",
+        shutil.which("chromium"),
+        shutil.which("chromium-browser"),
+    ):
         if cand and Path(cand).exists():
             return cand
     return None
@@ -42,7 +47,11 @@ def start_app(*args: str, env: dict | None = None) -> tuple[subprocess.Popen, st
     t0 = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, str(ROOT / "app.py"), "--host", "127.0.0.1", "--port", "0", *args],
-        cwd=str(ROOT), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=e,
+        cwd=str(ROOT),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=e,
     )
     lines: list[str] = []
     assert proc.stdout is not None
@@ -79,8 +88,16 @@ def stop_app(proc: subprocess.Popen) -> None:
             proc.wait(timeout=5)
 
 
-def open_app(browser, url: str, *, width: int = 1280, height: int = 800, wait_view: bool = True,
-             on_page=None, timeout_ms: float = 30000):
+def open_app(
+    browser,
+    url: str,
+    *,
+    width: int = 1280,
+    height: int = 800,
+    wait_view: bool = True,
+    on_page=None,
+    timeout_ms: float = 30000,
+):
     """A new context (= a new connection and patient) with the app loaded.
 
     ``on_page(page)`` runs before the page loads (e.g. to listen to its websocket).
@@ -93,8 +110,7 @@ def open_app(browser, url: str, *, width: int = 1280, height: int = 800, wait_vi
     page.on("pageerror", lambda e: page.errors.append(str(e)))  # type: ignore[attr-defined]
     page.goto(url)
     page.wait_for_function(
-        "() => { const e = document.querySelector('#total-units');"
-        " return e && e.textContent.trim().length > 0 }",
+        "() => { const e = document.querySelector('#total-units'); return e && e.textContent.trim().length > 0 }",
         timeout=timeout_ms,
     )
     if wait_view:
@@ -158,15 +174,17 @@ def head_box(page, top_fraction: float = 0.5):
     img = view_image(page)
     m = skin_mask(img)
     h = m.shape[0]
-    m[int(h * top_fraction):, :] = False
+    m[int(h * top_fraction) :, :] = False
     ys, xs = np.nonzero(m)
     assert len(xs), "no head pixels in the upper half of the view"
     box = view_element(page).bounding_box()
     sx = box["width"] / m.shape[1]
     sy = box["height"] / m.shape[0]
     return {
-        "x0": box["x"] + xs.min() * sx, "x1": box["x"] + xs.max() * sx,
-        "y0": box["y"] + ys.min() * sy, "y1": box["y"] + ys.max() * sy,
+        "x0": box["x"] + xs.min() * sx,
+        "x1": box["x"] + xs.max() * sx,
+        "y0": box["y"] + ys.min() * sy,
+        "y1": box["y"] + ys.max() * sy,
     }
 
 

@@ -110,8 +110,16 @@ def test_reload_restores_inputs(page, artifacts):
 
 def test_restored_inputs_are_checked_like_any_input(browser, app_url):
     """A doctored address is browser input: refused with a message, the defaults stay."""
-    bad = {"v": 1, "protocol": "/etc/passwd", "regions": ["temporal"], "side": "both", "point": None,
-           "ftp": True, "landmarks": {}, "tab": "plan"}
+    bad = {
+        "v": 1,
+        "protocol": "/etc/passwd",
+        "regions": ["temporal"],
+        "side": "both",
+        "point": None,
+        "ftp": True,
+        "landmarks": {},
+        "tab": "plan",
+    }
     url = app_url + "index.html#iv=" + json.dumps(bad)
     page = open_app(browser, url)
     try:
@@ -160,8 +168,9 @@ def test_reconnects_by_itself_after_kill_9_and_restart(browser, artifacts):
         after = _wait_inputs(page, before, timeout=90)
         wait_for_head(page)
         assert after["units"] == before["units"]
-        assert "lost" not in (page.locator("#connection-banner").inner_text() if
-                              page.locator("#connection-banner").count() else "")
+        assert "lost" not in (
+            page.locator("#connection-banner").inner_text() if page.locator("#connection-banner").count() else ""
+        )
         assert text(page, "#pain-summary").startswith("right temporal")
         shot(page, artifacts, "faults-reconnected")
         for d in downloads:

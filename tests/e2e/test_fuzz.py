@@ -29,8 +29,18 @@ def _passwd_line() -> str:
         return "root:x:0:0:"
 
 
-FORBIDDEN = ["Traceback", 'File "', str(ROOT), "site-packages", "/etc/", "/dev/", "/home", "/root",
-             _passwd_line(), "Z" * 64]
+FORBIDDEN = [
+    "Traceback",
+    'File "',
+    str(ROOT),
+    "site-packages",
+    "/etc/",
+    "/dev/",
+    "/home",
+    "/root",
+    _passwd_line(),
+    "Z" * 64,
+]
 
 # Values, page-side.  "big" is a 0.9 MB string (a 3 MB one is sent last, see HUGE_JS); "deep" 200 nested lists; NaN and infinities are
 # sent as msgpack floats.
@@ -181,8 +191,10 @@ def test_fuzz_every_state_key_and_trigger_while_another_session_clicks(browser, 
         a = open_app(browser, url, wait_view=False, on_page=fa.attach)
         b = open_app(browser, url, on_page=fb.attach)
         box = head_box(b, top_fraction=0.5)
-        spots = [(box["x0"] + 0.38 * (box["x1"] - box["x0"]), box["y0"] + 0.5 * (box["y1"] - box["y0"])),
-                 (box["x0"] + 0.62 * (box["x1"] - box["x0"]), box["y0"] + 0.5 * (box["y1"] - box["y0"]))]
+        spots = [
+            (box["x0"] + 0.38 * (box["x1"] - box["x0"]), box["y0"] + 0.5 * (box["y1"] - box["y0"])),
+            (box["x0"] + 0.62 * (box["x1"] - box["x0"]), box["y0"] + 0.5 * (box["y1"] - box["y0"])),
+        ]
 
         found = a.evaluate(HOSTILE_JS)
         # what was fuzzed was read from the page itself
@@ -208,13 +220,16 @@ def test_fuzz_every_state_key_and_trigger_while_another_session_clicks(browser, 
 
         while not a.evaluate("() => window.__fuzz.done"):
             assert time.time() - t0 < FUZZ_BUDGET_S, (
-                f"fuzzing did not finish in {FUZZ_BUDGET_S} s: {a.evaluate('() => window.__fuzz.calls')} requests")
+                f"fuzzing did not finish in {FUZZ_BUDGET_S} s: {a.evaluate('() => window.__fuzz.calls')} requests"
+            )
             assert proc.poll() is None, "the server died"
             click_b()
         fuzz = a.evaluate("() => window.__fuzz")
-        print(f"\nfuzz: {fuzz['calls']} requests ({fuzz['values']} hostile values) in {time.time() - t0:.1f} s; session B: {len(updates)} "
-              f"clicks, update median {sorted(updates)[len(updates) // 2]:.2f} s, max {max(updates):.2f} s; "
-              f"A received {fa.messages} messages ({fa.bytes / 1e6:.1f} MB), B {fb.messages}")
+        print(
+            f"\nfuzz: {fuzz['calls']} requests ({fuzz['values']} hostile values) in {time.time() - t0:.1f} s; session B: {len(updates)} "
+            f"clicks, update median {sorted(updates)[len(updates) // 2]:.2f} s, max {max(updates):.2f} s; "
+            f"A received {fa.messages} messages ({fa.bytes / 1e6:.1f} MB), B {fb.messages}"
+        )
         assert len(updates) >= 3, updates
         assert fuzz["values"] > 2500 and fuzz["calls"] > 700
 
@@ -223,8 +238,7 @@ def test_fuzz_every_state_key_and_trigger_while_another_session_clicks(browser, 
         assert _health(url)["ok"] is True
         # the hostile page's own session still works too
         set_state(a, "pain_chips", ["occipital"])
-        a.wait_for_function("() => (window.trame.state.get('pain_summary') || '').includes('occipital')",
-                            timeout=20000)
+        a.wait_for_function("() => (window.trame.state.get('pain_summary') || '').includes('occipital')", timeout=20000)
         # strings of a few MB: the server and the other session carry on
         a.evaluate(HUGE_JS)
         click_b()

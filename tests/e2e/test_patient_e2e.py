@@ -69,8 +69,10 @@ def test_the_boxed_warning_is_visible_on_a_touch_screen(browser, app_url, artifa
     page = ctx.new_page()
     try:
         page.goto(app_url)
-        page.wait_for_function("() => { const e = document.querySelector('#total-units');"
-                               " return e && e.textContent.trim().length > 0 }", timeout=30000)
+        page.wait_for_function(
+            "() => { const e = document.querySelector('#total-units'); return e && e.textContent.trim().length > 0 }",
+            timeout=30000,
+        )
         if not page.locator("#tab-patient").is_visible():
             page.locator("button[title='Show/hide panel']").tap()
         page.locator("#tab-patient").tap()

@@ -22,8 +22,9 @@ def _get(url: str) -> int:
 
 
 def test_help_lists_the_flags():
-    out = subprocess.run([sys.executable, str(ROOT / "app.py"), "--help"], capture_output=True, text=True,
-                         timeout=60, cwd=str(ROOT))
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "app.py"), "--help"], capture_output=True, text=True, timeout=60, cwd=str(ROOT)
+    )
     assert out.returncode == 0
     for flag in ("--port", "--host", "--server", "--timeout", "--protocol", "--mesh", "--landmarks"):
         assert flag in out.stdout
@@ -44,8 +45,13 @@ def test_bad_start_up_input_is_one_clear_message(args, needle, tmp_path):
     garbage = tmp_path / "garbage.vtp"
     garbage.write_text("not a mesh")
     args = [a.replace("{garbage}", str(garbage)) for a in args]
-    out = subprocess.run([sys.executable, str(ROOT / "app.py"), "--port", "0", *args], capture_output=True,
-                         text=True, timeout=180, cwd=str(ROOT))
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "app.py"), "--port", "0", *args],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=str(ROOT),
+    )
     assert out.returncode == 2
     assert needle in out.stderr and "Traceback" not in out.stderr
     assert "running at" not in out.stdout  # nothing was served
@@ -106,8 +112,9 @@ def test_browser_without_webgl_falls_back_to_server_rendering(browser, app_url, 
     """No WebGL in the browser: the page switches itself to the server-rendered view."""
     from e2e_helpers import CHROMIUM_ARGS, chromium_path, wait_for_head
 
-    b = browser.browser_type.launch(executable_path=chromium_path(), headless=True,
-                                    args=[*CHROMIUM_ARGS, "--disable-webgl", "--disable-3d-apis"])
+    b = browser.browser_type.launch(
+        executable_path=chromium_path(), headless=True, args=[*CHROMIUM_ARGS, "--disable-webgl", "--disable-3d-apis"]
+    )
     try:
         page = open_app(b, app_url, wait_view=False)
         page.wait_for_selector("#view-3d img", timeout=30000)

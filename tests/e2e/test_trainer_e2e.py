@@ -100,8 +100,9 @@ def test_quiz_after_turning_and_zooming(page, artifacts, head):
     page.locator("#cam-front").click()
     page.wait_for_timeout(1200)
     f = head.frame
-    chest = head.surface.ray_hit(f.from_head(np.array([0.0, 400.0, -190.0])),
-                                 f.from_head(np.array([0.0, -400.0, -190.0])))
+    chest = head.surface.ray_hit(
+        f.from_head(np.array([0.0, 400.0, -190.0])), f.from_head(np.array([0.0, -400.0, -190.0]))
+    )
     _click_point(page, chest)
     err, how, score = _result(page)
     chord = float(np.linalg.norm(np.asarray(chest) - np.asarray(site2.position)))

@@ -23,8 +23,15 @@ def main() -> None:
     print("ready", flush=True)
     day = dt.date(1950, 1, 1)
     while True:
-        res = records.record_visit("TEST-BURST", checked, product="BOTOX", lot="TESTLOT-1",
-                                   expiry=day + dt.timedelta(days=365), injector="Dr Test", visit_date=day)
+        res = records.record_visit(
+            "TEST-BURST",
+            checked,
+            product="BOTOX",
+            lot="TESTLOT-1",
+            expiry=day + dt.timedelta(days=365),
+            injector="Dr Test",
+            visit_date=day,
+        )
         print(res.visit_id, flush=True)  # acknowledged: the transaction has committed
         day += dt.timedelta(days=91)
 

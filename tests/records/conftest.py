@@ -23,8 +23,10 @@ def _pg_admin_url() -> str | None:
     if url:
         return url
     if os.environ.get("INJECTVIZ_REQUIRE_PG") == "1":
-        pytest.fail(f"INJECTVIZ_REQUIRE_PG=1 but {PG_ENV} is not set: run the tests via scripts/test.sh "
-                    "(scripts/with-postgres.sh starts PostgreSQL)")
+        pytest.fail(
+            f"INJECTVIZ_REQUIRE_PG=1 but {PG_ENV} is not set: run the tests via scripts/test.sh "
+            "(scripts/with-postgres.sh starts PostgreSQL)"
+        )
     pytest.skip(f"{PG_ENV} not set (run via scripts/test.sh or scripts/with-postgres.sh for the PostgreSQL cases)")
     return None
 

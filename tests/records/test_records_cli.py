@@ -15,7 +15,9 @@ VISIT = ("--product", "BOTOX 100 U", "--lot", "TESTLOT-1", "--expiry", "2027-12-
 
 
 def _record(capsys, db, plan_file, *extra: str, code: str = "TEST-0001", date: str = "2026-01-05"):
-    return run_cli(capsys, "--db", db, "visit", "record", code, "--plan", str(plan_file), *VISIT, "--date", date, *extra)
+    return run_cli(
+        capsys, "--db", db, "visit", "record", code, "--plan", str(plan_file), *VISIT, "--date", date, *extra
+    )
 
 
 def _show(capsys, db, code="TEST-0001") -> dict:
@@ -25,8 +27,23 @@ def _show(capsys, db, code="TEST-0001") -> dict:
 
 
 def test_patient_add_show_and_unique_codes(db_url, capsys):
-    rc, out, err = run_cli(capsys, "--db", db_url, "patient", "add", "TEST-0001", "--name", "Test Person",
-                           "--birth-year", "1980", "--pain", "left-temporal", "occipital", "--protocol", "preempt")
+    rc, out, err = run_cli(
+        capsys,
+        "--db",
+        db_url,
+        "patient",
+        "add",
+        "TEST-0001",
+        "--name",
+        "Test Person",
+        "--birth-year",
+        "1980",
+        "--pain",
+        "left-temporal",
+        "occipital",
+        "--protocol",
+        "preempt",
+    )
     assert rc == 0, err
     p = _show(capsys, db_url)
     assert p["code"] == "TEST-0001"
@@ -50,14 +67,32 @@ def test_patient_add_show_and_unique_codes(db_url, capsys):
 
 def test_visit_record_prints_id_alone_and_show_lists_it(db_url, plan_file, capsys):
     run_cli(capsys, "--db", db_url, "patient", "add", "TEST-0001")
-    rc, out, err = _record(capsys, db_url, plan_file, "--skip", "trapezius_3_right=patient declined",
-                           "--given", "procerus=4", "--reason", "narrow brow")
+    rc, out, err = _record(
+        capsys,
+        db_url,
+        plan_file,
+        "--skip",
+        "trapezius_3_right=patient declined",
+        "--given",
+        "procerus=4",
+        "--reason",
+        "narrow brow",
+    )
     assert rc == 0, err
     assert out.strip().isdigit() and out == out.strip() + "\n"  # the id alone on a line
     vid = int(out)
     p = _show(capsys, db_url)
-    assert p["visits"] == [{"id": vid, "date": "2026-01-05", "protocol": "preempt", "total_given_units": 149.0,
-                            "status": "signed", "version": 1, "lot": "TESTLOT-1"}]
+    assert p["visits"] == [
+        {
+            "id": vid,
+            "date": "2026-01-05",
+            "protocol": "preempt",
+            "total_given_units": 149.0,
+            "status": "signed",
+            "version": 1,
+            "lot": "TESTLOT-1",
+        }
+    ]
     assert p["next_due"] == (dt.date(2026, 1, 5) + dt.timedelta(weeks=12)).isoformat()
     rc, out, err = run_cli(capsys, "--db", db_url, "visit", "list", "TEST-0001", "--format", "json")
     assert rc == 0 and json.loads(out)[0]["id"] == vid
@@ -85,8 +120,20 @@ def test_visit_refusals_name_field_and_value_and_write_nothing(db_url, plan_file
     import re
 
     run_cli(capsys, "--db", db_url, "patient", "add", "TEST-0001")
-    rc, out, err = run_cli(capsys, "--db", db_url, "visit", "record", "TEST-0001", "--plan", str(plan_file), *VISIT,
-                           "--date", "2026-01-05", *args)
+    rc, out, err = run_cli(
+        capsys,
+        "--db",
+        db_url,
+        "visit",
+        "record",
+        "TEST-0001",
+        "--plan",
+        str(plan_file),
+        *VISIT,
+        "--date",
+        "2026-01-05",
+        *args,
+    )
     assert rc == 2, (out, err)
     assert re.search(message, err), err
     assert "Traceback" not in err and out == ""
@@ -114,8 +161,17 @@ def test_caps_need_an_override_which_is_stored(db_url, plan_file, capsys):
     rc, out, err = _record(capsys, db_url, plan_file, "--given", "procerus=10", "--reason", "thick procerus")
     assert rc == 2 and "given total 160 U exceeds the preempt maximum of 155 U per session" in err
     assert "--override" in err
-    rc, out, err = _record(capsys, db_url, plan_file, "--given", "procerus=10", "--reason", "thick procerus",
-                           "--override", "specialist decision, documented")
+    rc, out, err = _record(
+        capsys,
+        db_url,
+        plan_file,
+        "--given",
+        "procerus=10",
+        "--reason",
+        "thick procerus",
+        "--override",
+        "specialist decision, documented",
+    )
     assert rc == 0, err
     vid = int(out)
     # cumulative: 160 + 155 within 90 days is fine, a third visit within the same 90 days is 470 U
@@ -151,8 +207,22 @@ def test_amend_keeps_the_signed_version(db_url, plan_file, capsys):
     run_cli(capsys, "--db", db_url, "patient", "add", "TEST-0001")
     vid = int(_record(capsys, db_url, plan_file)[1])
     before = json.loads(run_cli(capsys, "--db", db_url, "export", "TEST-0001", "--format", "json")[1])["visits"][0]
-    rc, out, err = run_cli(capsys, "--db", db_url, "visit", "amend", str(vid), "--reason", "site 1 was 4 U",
-                           "--by", "Dr Second", "--given", "procerus=4", "--skip", "trapezius_1_left=bruise")
+    rc, out, err = run_cli(
+        capsys,
+        "--db",
+        db_url,
+        "visit",
+        "amend",
+        str(vid),
+        "--reason",
+        "site 1 was 4 U",
+        "--by",
+        "Dr Second",
+        "--given",
+        "procerus=4",
+        "--skip",
+        "trapezius_1_left=bruise",
+    )
     assert rc == 0 and "version 2" in out, err
     after = json.loads(run_cli(capsys, "--db", db_url, "export", "TEST-0001", "--format", "json")[1])["visits"][0]
     assert after["version"] == 2 and after["author"] == "Dr Second" and after["amend_reason"] == "site 1 was 4 U"
@@ -160,7 +230,9 @@ def test_amend_keeps_the_signed_version(db_url, plan_file, capsys):
     old = after["history"][0]
     assert old["version"] == 1 and old["sites"] == before["sites"] and old["total_given_units"] == 155.0
     assert old["signed_at"] == before["signed_at"]
-    rc, out, err = run_cli(capsys, "--db", db_url, "visit", "amend", str(vid), "--reason", "x", "--given", "procerus=99")
+    rc, out, err = run_cli(
+        capsys, "--db", db_url, "visit", "amend", str(vid), "--reason", "x", "--given", "procerus=99"
+    )
     assert rc == 2 and "--given procerus 99: exceeds 50 U per site" in err
     rc, out, err = run_cli(capsys, "--db", db_url, "visit", "amend", "999", "--reason", "x")
     assert rc == 2 and "visit 999: no such visit" in err
@@ -171,14 +243,43 @@ def test_amend_keeps_the_signed_version(db_url, plan_file, capsys):
 def test_diary(db_url, capsys):
     run_cli(capsys, "--db", db_url, "patient", "add", "TEST-0001")
     for m, n in (("2025-10", 20), ("2025-11", 18)):
-        rc, _, err = run_cli(capsys, "--db", db_url, "diary", "add", "TEST-0001", "--month", m, "--headache-days",
-                               str(n), "--migraine-days", "9", "--acute-days", "6")
+        rc, _, err = run_cli(
+            capsys,
+            "--db",
+            db_url,
+            "diary",
+            "add",
+            "TEST-0001",
+            "--month",
+            m,
+            "--headache-days",
+            str(n),
+            "--migraine-days",
+            "9",
+            "--acute-days",
+            "6",
+        )
         assert rc == 0, err
-    rc, _, err = run_cli(capsys, "--db", db_url, "diary", "add", "TEST-0001", "--month", "2025-11",
-                           "--headache-days", "3")
+    rc, _, err = run_cli(
+        capsys, "--db", db_url, "diary", "add", "TEST-0001", "--month", "2025-11", "--headache-days", "3"
+    )
     assert rc == 2 and "--month 2025-11: patient TEST-0001 already has this month" in err
-    assert run_cli(capsys, "--db", db_url, "diary", "add", "TEST-0001", "--month", "2025-11", "--headache-days", "3",
-                   "--replace")[0] == 0
+    assert (
+        run_cli(
+            capsys,
+            "--db",
+            db_url,
+            "diary",
+            "add",
+            "TEST-0001",
+            "--month",
+            "2025-11",
+            "--headache-days",
+            "3",
+            "--replace",
+        )[0]
+        == 0
+    )
     for args, msg in (
         (("--month", "2025-13", "--headache-days", "3"), "--month '2025-13': not a month"),
         (("--month", "2026-02", "--headache-days", "29"), "--headache-days 29: must be between 0 and 28"),
@@ -204,19 +305,25 @@ def test_export_json_and_csv(db_url, plan_file, tmp_path, capsys):
     assert (v["product"], v["lot"], v["expiry"]) == ("BOTOX 100 U", "TESTLOT-1", "2027-12-31")
     assert len(v["sites"]) == 31
     pro = next(s for s in v["sites"] if s["site_id"] == "procerus")
-    assert pro["planned_units"] == 5.0 and pro["given_units"] == 0.0 and pro["skipped"] and pro["skip_reason"] == "declined"
+    assert (
+        pro["planned_units"] == 5.0
+        and pro["given_units"] == 0.0
+        and pro["skipped"]
+        and pro["skip_reason"] == "declined"
+    )
     rc, out, err = run_cli(capsys, "--db", db_url, "export", "TEST-0001", "--format", "csv")
     rows = list(csv.DictReader(io.StringIO(out)))
     assert len(rows) == 31 and rows[0]["site_id"] == "procerus" and rows[0]["skipped"] == "True"
     assert rows[1]["planned_units"] == "5.0" and rows[1]["given_units"] == "5.0" and rows[1]["lot"] == "TESTLOT-1"
-    rc, out, err = run_cli(capsys, "--db", db_url, "export", "TEST-0001", "--format", "json", "--out",
-                           str(tmp_path / "no" / "x.json"))
+    rc, out, err = run_cli(
+        capsys, "--db", db_url, "export", "TEST-0001", "--format", "json", "--out", str(tmp_path / "no" / "x.json")
+    )
     assert rc == 2 and "does not exist" in err
 
 
 def test_csv_neutralises_formulas(db_url, plan_file, capsys):
     run_cli(capsys, "--db", db_url, "patient", "add", "TEST-0001")
-    _record(capsys, db_url, plan_file, "--skip", "procerus==HYPERLINK(\"x\")")
+    _record(capsys, db_url, plan_file, "--skip", 'procerus==HYPERLINK("x")')
     _rc, out, _err = run_cli(capsys, "--db", db_url, "export", "TEST-0001", "--format", "csv")
     assert "'=HYPERLINK" in out
 

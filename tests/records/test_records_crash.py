@@ -19,8 +19,13 @@ WRITER = Path(__file__).with_name("burst_writer.py")
 
 
 def test_kill_9_mid_burst_keeps_every_acknowledged_visit(db_url, plan_file):
-    proc = subprocess.Popen([sys.executable, str(WRITER), db_url, str(plan_file)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    proc = subprocess.Popen(
+        [sys.executable, str(WRITER), db_url, str(plan_file)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
     acked: list[int] = []
     try:
         assert proc.stdout is not None
@@ -51,11 +56,14 @@ def test_kill_9_mid_burst_keeps_every_acknowledged_visit(db_url, plan_file):
     with db.sessions() as s:
         stored = set(s.scalars(select(Visit.id)))
         assert set(acked) <= stored, f"lost acknowledged visits: {sorted(set(acked) - stored)}"
-        assert len(stored) - len(acked) <= 1  # at most the one in flight when it was killed (committed, not yet printed)
+        assert (
+            len(stored) - len(acked) <= 1
+        )  # at most the one in flight when it was killed (committed, not yet printed)
         # every stored visit is whole: one version with its 31 sites (no half-written visit)
         counts = s.execute(
             select(VisitVersion.visit_id, func.count(VisitSite.id))
-            .join(VisitSite, VisitSite.version_id == VisitVersion.id).group_by(VisitVersion.visit_id)
+            .join(VisitSite, VisitSite.version_id == VisitVersion.id)
+            .group_by(VisitVersion.visit_id)
         ).all()
         assert {v: n for v, n in counts} == dict.fromkeys(stored, 31)
     db.dispose()

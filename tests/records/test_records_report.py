@@ -41,9 +41,28 @@ def _red(img: np.ndarray) -> int:
 
 def test_visit_record_pdf(db_url, plan_file, tmp_path, capsys):
     run_cli(capsys, "--db", db_url, "patient", "add", "TEST-0001")
-    rc, out, err = run_cli(capsys, "--db", db_url, "visit", "record", "TEST-0001", "--plan", str(plan_file), *VISIT,
-                           "--date", "2026-01-05", "--skip", "trapezius_3_right=patient declined", "--given",
-                           "procerus=10", "frontalis_1_right=10", "--reason", "strong procerus", "--override", "TEST override reason")
+    rc, out, err = run_cli(
+        capsys,
+        "--db",
+        db_url,
+        "visit",
+        "record",
+        "TEST-0001",
+        "--plan",
+        str(plan_file),
+        *VISIT,
+        "--date",
+        "2026-01-05",
+        "--skip",
+        "trapezius_3_right=patient declined",
+        "--given",
+        "procerus=10",
+        "frontalis_1_right=10",
+        "--reason",
+        "strong procerus",
+        "--override",
+        "TEST override reason",
+    )
     assert rc == 0, err
     vid = out.strip()
     pdf = tmp_path / "visit.pdf"
@@ -53,10 +72,25 @@ def test_visit_record_pdf(db_url, plan_file, tmp_path, capsys):
     text = _text(pdf)
     from visualizer.records.plan_input import load_checked_plan
 
-    for needle in ("TEST-0001", "2026-01-05", "preempt", load_checked_plan(plan_file).protocol_hash, "BOTOX 100 U",
-                   "TESTLOT-7", "2027-12-31", "5 U per 0.1 mL", "Dr Test", "skipped: patient declined",
-                   "OVERRIDE: TEST override reason", "strong procerus", "Injector signature", "front", "back",
-                   "left", "right"):
+    for needle in (
+        "TEST-0001",
+        "2026-01-05",
+        "preempt",
+        load_checked_plan(plan_file).protocol_hash,
+        "BOTOX 100 U",
+        "TESTLOT-7",
+        "2027-12-31",
+        "5 U per 0.1 mL",
+        "Dr Test",
+        "skipped: patient declined",
+        "OVERRIDE: TEST override reason",
+        "strong procerus",
+        "Injector signature",
+        "front",
+        "back",
+        "left",
+        "right",
+    ):
         assert needle in text, needle
     assert "160" in text and "155" in text  # given and planned totals
     pages = _pages(pdf, tmp_path)
@@ -78,6 +112,7 @@ def test_visit_record_pdf(db_url, plan_file, tmp_path, capsys):
 def _pictures(page: np.ndarray) -> list[np.ndarray]:
     """The rendered views on a page: blocks of non-white rows and columns, top-left to bottom-right."""
     ink = (page < 245).any(axis=2)
+
     def runs(mask: np.ndarray, min_len: int) -> list[tuple[int, int]]:
         out, start = [], None
         for i, v in enumerate([*mask.tolist(), False]):
@@ -88,6 +123,7 @@ def _pictures(page: np.ndarray) -> list[np.ndarray]:
                     out.append((start, i))
                 start = None
         return out
+
     side = page.shape[1] // 5  # a picture is about a third of the page wide
     rows = runs(ink.mean(axis=1) > 0.3, side)
     out = []
@@ -99,8 +135,21 @@ def _pictures(page: np.ndarray) -> list[np.ndarray]:
 
 def test_handout_pdf(db_url, plan_file, tmp_path, capsys):
     run_cli(capsys, "--db", db_url, "patient", "add", "TEST-0001")
-    vid = run_cli(capsys, "--db", db_url, "visit", "record", "TEST-0001", "--plan", str(plan_file), *VISIT,
-                  "--date", "2026-01-05", "--skip", "procerus=declined")[1].strip()
+    vid = run_cli(
+        capsys,
+        "--db",
+        db_url,
+        "visit",
+        "record",
+        "TEST-0001",
+        "--plan",
+        str(plan_file),
+        *VISIT,
+        "--date",
+        "2026-01-05",
+        "--skip",
+        "procerus=declined",
+    )[1].strip()
     pdf = tmp_path / "handout.pdf"
     rc, _out, err = run_cli(capsys, "--db", db_url, "report", vid, "--out", str(pdf), "--handout")
     assert rc == 0, err

@@ -17,8 +17,7 @@ def test_second_save_of_the_same_visit_is_refused(records, checked):
     records.add_patient("TEST-0001")
     res = records.record_visit("TEST-0001", checked, visit_date="2026-01-05", **SIGN)
     seen = records.visit_record(res.visit_id)["lock_version"]  # two browsers open the visit
-    first = records.amend_visit(res.visit_id, reason="browser A", author="A", given={"procerus": 4},
-                                expected_lock=seen)
+    first = records.amend_visit(res.visit_id, reason="browser A", author="A", given={"procerus": 4}, expected_lock=seen)
     assert first.version == 2 and first.lock_version == seen + 1
     with pytest.raises(StaleRecordError, match=r"visit \d+: changed by someone else since it was opened"):
         records.amend_visit(res.visit_id, reason="browser B", author="B", given={"procerus": 3}, expected_lock=seen)
@@ -52,8 +51,12 @@ def test_signed_version_rows_never_change(records, checked):
     v1 = records.visit_record(vid, version=1)
     records.amend_visit(vid, reason="lot typo", author="Dr Test", lot="TESTLOT-2")
     records.amend_visit(vid, reason="one site", author="Dr Test", skip={"procerus": "declined"})
-    assert records.visit_record(vid, version=1) == {**v1, "current_version": 3, "versions": 3,
-                                                    "lock_version": v1["lock_version"] + 2}
+    assert records.visit_record(vid, version=1) == {
+        **v1,
+        "current_version": 3,
+        "versions": 3,
+        "lock_version": v1["lock_version"] + 2,
+    }
     cur = records.visit_record(vid)
     assert cur["version"] == 3 and cur["lot"] == "TESTLOT-2" and cur["total_given_units"] == 150.0
     assert cur["plan"] == v1["plan"]  # the plan as computed then, never recomputed
@@ -79,9 +82,15 @@ def test_draft_and_extra_sites(records, checked):
     from visualizer.records.service import ExtraSite
 
     records.add_patient("TEST-0001")
-    res = records.record_visit("TEST-0001", checked, visit_date="2026-01-05", sign=False,
-                               extras=[ExtraSite("masseter_left", 10, "bruxism")], reason="added masseter",
-                               **{**SIGN, "lot": None, "expiry": None})
+    res = records.record_visit(
+        "TEST-0001",
+        checked,
+        visit_date="2026-01-05",
+        sign=False,
+        extras=[ExtraSite("masseter_left", 10, "bruxism")],
+        reason="added masseter",
+        **{**SIGN, "lot": None, "expiry": None},
+    )
     rec = records.visit_record(res.visit_id)
     assert rec["status"] == "draft" and rec["lot"] is None and rec["total_given_units"] == 165.0
     extra = rec["sites"][-1]
@@ -112,7 +121,10 @@ def test_migrations_ship_inside_the_package():
 
     folder = Path(m.__file__).parent
     assert (folder / "env.py").is_file() and (folder / "script.py.mako").is_file()
-    assert sorted(p.name for p in (folder / "versions").glob("0*.py")) == ["0001_initial.py", "0002_visit_date_index.py"]
+    assert sorted(p.name for p in (folder / "versions").glob("0*.py")) == [
+        "0001_initial.py",
+        "0002_visit_date_index.py",
+    ]
     import tomllib
 
     pyproject = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
@@ -139,8 +151,12 @@ def test_old_schema_is_refused_until_db_upgrade_which_backs_up_first(db_url, che
 
     db = open_database(db_url, check_schema=False)
     with db.engine.begin() as c:
-        c.execute(text("INSERT INTO patients (code, usual_pain, created_at, lock_version) "
-                       "VALUES ('TEST-0001', '{}', '2026-01-01 00:00:00', 1)"))
+        c.execute(
+            text(
+                "INSERT INTO patients (code, usual_pain, created_at, lock_version) "
+                "VALUES ('TEST-0001', '{}', '2026-01-01 00:00:00', 1)"
+            )
+        )
     db.dispose()
     if not db_url.startswith("sqlite"):
         import shutil
@@ -200,8 +216,9 @@ def test_db_backup(db_url, checked, tmp_path, capsys):
 
 def test_draft_save_and_sign_with_optimistic_locking(records, checked):
     records.add_patient("TEST-0001")
-    res = records.record_visit("TEST-0001", checked, visit_date="2026-01-05", sign=False,
-                               **{**SIGN, "lot": None, "expiry": None})
+    res = records.record_visit(
+        "TEST-0001", checked, visit_date="2026-01-05", sign=False, **{**SIGN, "lot": None, "expiry": None}
+    )
     seen = res.lock_version  # two browsers open the draft
     a = records.update_draft(res.visit_id, seen, skip={"procerus": "declined"}, lot="TESTLOT-9")
     assert a.lock_version == seen + 1
