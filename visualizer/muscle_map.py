@@ -15,18 +15,11 @@ from collections.abc import Mapping
 import numpy as np
 from numpy.typing import NDArray
 
-#: Muscle names in code order; the point array ``muscle`` stores indices into this tuple.
-MUSCLES: tuple[str, ...] = (
-    "none",
-    "frontalis",
-    "corrugator",
-    "procerus",
-    "temporalis",
-    "occipitalis",
-    "cervical_paraspinal",
-    "trapezius",
-    "orbicularis_oculi",
-)
+from visualizer.muscles import MUSCLES as REGISTRY_MUSCLES
+
+#: Muscle names in code order (``"none"`` then the registry's rows); the point array ``muscle``
+#: stores indices into this tuple.
+MUSCLES: tuple[str, ...] = ("none", *REGISTRY_MUSCLES)
 MUSCLE_CODE: dict[str, int] = {name: i for i, name in enumerate(MUSCLES)}
 
 #: Landmarks the rules read.

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from visualizer.checks import check_option
 from visualizer.errors import LandmarkError, MeshError
 from visualizer.head import Head
 from visualizer.surface import point_at_fraction
@@ -52,8 +53,7 @@ def offset_vector(offsets: Mapping[str, float], side: str) -> Vec:
     """Head-frame displacement (mm) for an offset mapping on ``side`` ('left'/'right'/'midline')."""
     v = np.zeros(3)
     for key, mm in offsets.items():
-        if key not in OFFSET_DIRECTIONS:
-            raise ValueError(f"unknown offset direction {key!r}; use one of {', '.join(OFFSET_DIRECTIONS)}")
+        check_option("offset direction", key, OFFSET_DIRECTIONS)
         d = np.array(OFFSET_DIRECTIONS[key])
         if key in ("lateral", "medial"):
             if side == "midline":
