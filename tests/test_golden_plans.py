@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "golden"))
-from golden_plans import compute, path_of  # noqa: E402
+from golden_plans import compute, path_of
 
-from visualizer.protocol import known_protocol_ids  # noqa: E402
+from visualizer.protocol import known_protocol_ids
 
 POSITION_TOL_MM = 0.15  # the files round to 0.1 mm
 
