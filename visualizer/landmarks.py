@@ -13,9 +13,9 @@ Examples
 --------
 >>> resolve_landmark("tragus", "left")
 'left_tragus'
->>> landmark_info("left_brow_medial").plain
-'the inner end of the eyebrow'
->>> "inion" in MIDLINE_LANDMARKS
+>>> landmark_info("gonion").sided
+True
+>>> "sternal_notch" in MIDLINE_LANDMARKS
 True
 """
 
@@ -92,6 +92,23 @@ LANDMARK_TABLE: tuple[LandmarkInfo, ...] = (
                  "ray from above over MakeHuman's shoulder joint"),
     LandmarkInfo("necklace", True, "where the side of the neck bends into the shoulder",
                  "deepest point of the shoulder line under the neck-to-acromion chord"),
+    LandmarkInfo("trichion", False, "the middle of the hairline on the forehead",
+                 "midline point 58 mm (straight line) above the glabella (chosen; the mesh has no hairline)"),
+    LandmarkInfo("menton", False, "the lowest point of the chin",
+                 "lowest midline hit of front rays on the chin before they pass under it"),
+    LandmarkInfo("sternal_notch", False, "the dip at the base of the front of the neck, above the breastbone",
+                 "most concave point of the midline neck profile below the menton"),
+    LandmarkInfo("medial_canthus", True, "the inner corner of the eye", "innermost eyelash-helper vertex"),
+    LandmarkInfo("temporal_line", True, "where the forehead turns into the temple (temporal fusion line)",
+                 "30 mm above the glabella, where the skin turns more than 45° from facing forward (chosen)"),
+    LandmarkInfo("oral_commissure", True, "the corner of the mouth",
+                 "lateral end of the lip line (where its groove is under 1 mm deep)"),
+    LandmarkInfo("mandibular_border", True, "the lower edge of the jaw below the corner of the mouth",
+                 "lowest jaw hit of front rays below the mouth corner before they pass under the jaw"),
+    LandmarkInfo("gonion", True, "the angle of the jaw, below and in front of the ear lobe",
+                 "widest point of the jaw's lower border traced with lateral rays"),
+    LandmarkInfo("clavicular_head", True, "the inner end of the collarbone, beside the notch",
+                 "front ray 25 mm from the midline, 5 mm below the sternal notch (chosen)"),
 )  # fmt: skip
 
 #: Landmarks on the midline (one of each).
