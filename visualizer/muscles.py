@@ -123,6 +123,49 @@ MUSCLE_TABLE: tuple[MuscleInfo, ...] = (
         "a ring around the orbit about 12–15 mm wide, outside the eyelids; the lateral part (crow's feet) "
         "reaches about 2 cm beyond the lateral canthus (Gladstone oculoplastic atlas: sites 1 cm apart)",
     ),
+    MuscleInfo(
+        "sternocleidomastoid", "Sternocleidomastoid", "{side} side of the neck", (214, 97, 140), "neck", False,
+        "PREEMPT gives no FTP in the neck (Blumenfeld 2010)",
+        "a band about 3 cm wide from the mastoid process down and forward to the sternal notch (sternal head) "
+        "and the medial clavicle (clavicular head)",
+    ),
+    MuscleInfo(
+        "splenius_capitis", "Splenius capitis", "back of the neck, {side}, high up", (0, 114, 178), "neck", False,
+        "PREEMPT gives no FTP in the neck (Blumenfeld 2010)",
+        "the back and side of the upper neck between the trapezius and the sternocleidomastoid, from below "
+        "the mastoid and the lateral superior nuchal line down towards C7",
+    ),
+    MuscleInfo(
+        "levator_scapulae", "Levator scapulae", "{side} side of the neck, low and at the back", (86, 180, 233),
+        "neck", False, "PREEMPT gives no FTP in the neck (Blumenfeld 2010)",
+        "the lower side of the neck behind the sternocleidomastoid, down to the top of the shoulder blade "
+        "(in front of the upper trapezius border)",
+    ),
+    MuscleInfo(
+        "scalenes", "Scalenes", "{side} side of the neck, low and in front", (204, 121, 167), "neck", False,
+        "PREEMPT gives no FTP in the neck (Blumenfeld 2010)",
+        "the lower side of the neck behind the clavicular head of the sternocleidomastoid, above the clavicle",
+    ),
+    MuscleInfo(
+        "masseter", "Masseter", "{side} jaw, at the back of the cheek", (0, 158, 115), "jaw", False, _PREEMPT_FTP,
+        "the jaw between the zygomatic arch and the angle of the mandible (gonion), in front of the ear and "
+        "behind the line from the tragus to the mouth corner; stay about 1 cm above the mandibular border "
+        "(nasafordoctors masseter guide)",
+    ),
+    MuscleInfo(
+        "platysma", "Platysma", "front and {side} side of the neck", (128, 0, 0), "neck", False,
+        "PREEMPT gives no FTP in the neck (Blumenfeld 2010)",
+        "a thin sheet over the front and sides of the neck from the mandibular border down to the clavicles",
+    ),
+    MuscleInfo(
+        "depressor_anguli_oris", "Depressor anguli oris", "below the {side} corner of the mouth", (230, 159, 0),
+        "lower_face", False, _PREEMPT_FTP,
+        "a triangle from the mouth corner (oral commissure) down to the mandibular border, lateral to the chin",
+    ),
+    MuscleInfo(
+        "mentalis", "Mentalis", "the chin", (120, 94, 240), "lower_face", False, _PREEMPT_FTP,
+        "the chin either side of the midline, above the menton and below the lower lip",
+    ),
 )  # fmt: skip
 
 #: Muscle names (snake_case) a site may name, in code order.
