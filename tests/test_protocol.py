@@ -87,7 +87,10 @@ def write(folder: Path, data: dict[str, Any], name: str | None = None) -> Path:
 
 # --------------------------------------------------------------------------- bundled protocols
 def test_bundled_ids() -> None:
-    assert known_protocol_ids() == ["forehead", "glabellar", "lateral-canthal", "preempt", "preempt-ftp"]
+    assert known_protocol_ids() == [
+        "cd-anterocollis", "cd-laterocollis", "cd-retrocollis", "cd-torticollis",
+        "forehead", "glabellar", "lateral-canthal", "masseter", "preempt", "preempt-ftp",
+    ]  # fmt: skip
     assert [p.id for p in list_protocols()] == known_protocol_ids()
 
 

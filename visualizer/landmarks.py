@@ -199,7 +199,11 @@ def resolve_landmark(name: str, side: str) -> str:
 
 
 def landmark_problem(name: str, site_side: str) -> str | None:
-    """Why ``name`` cannot be used in a site with ``site_side`` ('midline'/'bilateral'), or None."""
+    """Why ``name`` cannot be used in a site with ``site_side``, or None.
+
+    ``site_side`` is the site's side in the file: ``midline``, ``bilateral``, or ``left``/``right``
+    for a one-sided site (whose bare names resolve to its own side).
+    """
     if site_side == "bilateral":
         if name in _FULL_SIDED:
             bare = name.split("_", 1)[1]
@@ -207,7 +211,9 @@ def landmark_problem(name: str, site_side: str) -> str | None:
                 f"a bilateral site must not name one side's landmark {shorten(name)}: write {shorten(bare)} "
                 f"(each side uses its own) or '{OPPOSITE_PREFIX}{bare}' (the other side's)"
             )
-        sides = ("left", "right")
+        sides: tuple[str, ...] = ("left", "right")
+    elif site_side in ("left", "right"):
+        sides = (site_side,)
     else:
         sides = ("midline",)
     for side in sides:

@@ -149,7 +149,7 @@ def _raw_site_issues(raw: dict[str, Any]) -> list[Issue]:
         found += [(("placement", *loc), m, v) for loc, m, v in placement_issues(placement)]
     if offsets:
         found += [(("placement", "offset_mm", *loc), m, v) for loc, m, v in offset_issues(offsets)]
-    if side not in ("midline", "bilateral"):
+    if side not in ("midline", "bilateral", "left", "right"):
         return found
     names: list[tuple[Loc, str]] = []
     if isinstance(placement.get("landmark"), str):
@@ -185,7 +185,7 @@ def _raw_totals(data: dict[str, Any]) -> list[Issue]:
         if not isinstance(s, dict):
             return []
         sid, side, units = s.get("id"), s.get("side"), s.get("units")
-        if side not in ("midline", "bilateral") or not is_number(units):
+        if side not in ("midline", "bilateral", "left", "right") or not is_number(units):
             return []
         rows.append((str(sid), side, float(units)))
     e_sites, e_units, cap = expected.get("sites"), expected.get("units"), data.get("max_total_units")

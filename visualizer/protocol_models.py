@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import string
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -30,6 +31,7 @@ from pydantic import (
     model_validator,
 )
 
+from visualizer.checks import option_message
 from visualizer.landmarks import FRAME_LANDMARKS, landmark_problem, resolve_landmark
 from visualizer.muscles import MUSCLES, muscle_info
 from visualizer.protocol_messages import NO_VALUE, Issue, Loc, bundle
@@ -96,7 +98,7 @@ def placement_issues(values: dict[str, Any]) -> list[Issue]:
 def site_issues(
     site_id: Any, side: str, names: list[tuple[Loc, str]], offsets: dict[str, Any], description: Any
 ) -> list[Issue]:
-    """Checks of one site that depend on its side ('midline' or 'bilateral')."""
+    """Checks of one site that depend on its side ('midline', 'bilateral', 'left' or 'right')."""
     found: list[Issue] = []
     if isinstance(site_id, str) and site_id.endswith(_SIDE_SUFFIXES):
         found.append((("id",), "must not end in _left/_right (added when bilateral sites are expanded)", site_id))
@@ -318,14 +320,33 @@ class Placement(_Model):
         return out
 
 
+class UnitsRange(_Model):
+    """The doses (U) an injector may choose from at one site: ``{min: 10, max: 40}``."""
+
+    min: float = Field(gt=0, le=MAX_UNITS_PER_SITE)
+    max: float = Field(gt=0, le=MAX_UNITS_PER_SITE)
+
+    @property
+    def bounds(self) -> tuple[float, float]:
+        """``(min, max)`` as floats."""
+        return (float(self.min), float(self.max))
+
+
 class Site(_Model):
-    """One fixed site as written in the file (a bilateral site stands for two injections)."""
+    """One fixed site as written in the file (a bilateral site stands for two injections).
+
+    ``side`` is ``midline``, ``bilateral`` (left and right, each from its own landmarks) or
+    ``left``/``right`` for a one-sided site (the asymmetric patterns of cervical dystonia).
+    ``units`` is the template's dose; with ``units_range`` the injector may choose any dose in
+    ``[min, max]`` for this site (:meth:`Protocol.units_problems` checks a choice).
+    """
 
     id: str
     label: NonBlank
     muscle: Muscle
-    side: Literal["midline", "bilateral"]
+    side: Literal["midline", "bilateral", "left", "right"]
     units: float = Field(gt=0, le=MAX_UNITS_PER_SITE)
+    units_range: UnitsRange | None = None
     description: NonBlank
     placement: Placement
     note: str | None = None
@@ -341,13 +362,23 @@ class Site(_Model):
     def _check(self) -> Site:
         offsets = self.placement.offset_mm.as_dict() if self.placement.offset_mm else {}
         found = site_issues(self.id, self.side, self.placement.named_landmarks(), offsets, self.description)
+        if self.units_range is not None:
+            lo, hi = self.units_range.min, self.units_range.max
+            if lo > hi:
+                found.append((("units_range",), "min must not exceed max", self.units_range.model_dump()))
+            elif not lo - 1e-9 <= self.units <= hi + 1e-9:
+                found.append(
+                    (("units",), f"must lie in units_range [{_fmt_units(lo)}, {_fmt_units(hi)}] U", self.units)
+                )
         if found:
             raise bundle(found)
         return self
 
     def expand(self, dilution: Dilution) -> list[ExpandedSite]:
         """The injections this site stands for: left then right, or the single midline one."""
-        sides: tuple[str, ...] = ("left", "right") if self.side == "bilateral" else ("midline",)
+        sides: tuple[str, ...] = (
+            ("left", "right") if self.side == "bilateral" else ("midline",) if self.side == "midline" else (self.side,)
+        )
         out = []
         for side in sides:
             arc = self.placement.arc
@@ -355,10 +386,11 @@ class Site(_Model):
                 ExpandedSite(
                     id=f"{self.id}_{side}" if self.side == "bilateral" else self.id,
                     base_id=self.id,
-                    label=f"{self.label}, {side}" if self.side == "bilateral" else self.label,
+                    label=self.label if self.side == "midline" else f"{self.label}, {side}",
                     muscle=self.muscle,
                     side=side,
                     units=float(self.units),
+                    units_range=self.units_range.bounds if self.units_range else None,
                     volume_ml=float(self.units) * dilution.volume_ml / dilution.units,
                     description=self.description.format(side=side),
                     placement=self.placement,
@@ -406,7 +438,9 @@ class ExpandedSite:
     muscle : str
     side : {"left", "right", "midline"}
     units : float
-        Dose (U).
+        The template's dose (U).
+    units_range : tuple of float or None
+        ``(min, max)`` U the injector may choose from, or None for a fixed dose.
     volume_ml : float
         Injected volume at the protocol's dilution (mL).
     description : str
@@ -429,6 +463,7 @@ class ExpandedSite:
     muscle: str
     side: Literal["left", "right", "midline"]
     units: float
+    units_range: tuple[float, float] | None
     volume_ml: float
     description: str
     placement: Placement
@@ -492,6 +527,7 @@ class Protocol(_Model):
     dilution: Dilution
     expected: Expected
     max_total_units: float = Field(gt=0)
+    muscle_caps: dict[Muscle, Annotated[float, Field(gt=0, le=MAX_SESSION_UNITS)]] | None = None
     min_spacing_mm: float = Field(ge=0)
     notes: str | None = None
     sites: list[Site] = Field(min_length=1)
@@ -526,9 +562,64 @@ class Protocol(_Model):
             float(self.max_total_units),
             float(self.follow_the_pain.max_units) if self.follow_the_pain else None,
         )
+        for muscle, cap in (self.muscle_caps or {}).items():
+            used = self.units_per_muscle().get(muscle, 0.0)
+            if used > cap + 1e-9:
+                found.append((("muscle_caps", muscle), f"the sites give {_fmt_units(used)} U, more than the cap", cap))
         if found:
             raise bundle(found)
         return self
+
+    def units_problems(self, chosen: Mapping[str, float]) -> list[str]:
+        """What is wrong with the units an injector chose, one message per problem (empty: fine).
+
+        Parameters
+        ----------
+        chosen : mapping of str to float
+            Units per expanded site id (``sites`` of :meth:`expanded_sites`); a site left out keeps
+            the template's dose.
+
+        Notes
+        -----
+        A site with ``units_range`` takes any dose in it; a site without one keeps its dose. Every
+        site stays at or below 50 U (label), each muscle at or below its ``muscle_caps`` entry
+        (e.g. sternocleidomastoid ≤ 100 U to reduce dysphagia), the whole session at or below
+        ``max_total_units``.
+        """
+        sites = {e.id: e for e in self.expanded_sites()}
+        problems: list[str] = []
+        units: dict[str, float] = {}
+        for sid, value in chosen.items():
+            if sid not in sites:
+                problems.append(option_message("site", sid, list(sites)))
+                continue
+            if not is_number(value) or not math.isfinite(value) or value <= 0:
+                problems.append(f"site {sid}: units must be a positive number (got {value!r})")
+                continue
+            units[sid] = float(value)
+        per_muscle: dict[str, float] = {}
+        for sid, e in sites.items():
+            u = units.get(sid, e.units)
+            lo, hi = e.units_range if e.units_range else (e.units, e.units)
+            if u > MAX_UNITS_PER_SITE + 1e-9:
+                problems.append(
+                    f"site {sid}: {_fmt_units(u)} U is more than {_fmt_units(MAX_UNITS_PER_SITE)} U per site"
+                )
+            elif not lo - 1e-9 <= u <= hi + 1e-9:
+                allowed = f"{_fmt_units(lo)}–{_fmt_units(hi)} U" if e.units_range else f"fixed at {_fmt_units(lo)} U"
+                problems.append(f"site {sid}: {_fmt_units(u)} U is outside this site's dose ({allowed})")
+            per_muscle[e.muscle] = per_muscle.get(e.muscle, 0.0) + u
+        for muscle, cap in (self.muscle_caps or {}).items():
+            if per_muscle.get(muscle, 0.0) > cap + 1e-9:
+                problems.append(
+                    f"{muscle}: {_fmt_units(per_muscle[muscle])} U in total is more than its cap {_fmt_units(cap)} U"
+                )
+        total = sum(per_muscle.values())
+        if total > self.max_total_units + 1e-9:
+            problems.append(
+                f"total {_fmt_units(total)} U is more than this protocol's {_fmt_units(self.max_total_units)} U"
+            )
+        return problems
 
     # ------------------------------------------------------------------ derived data
     @property
@@ -596,7 +687,7 @@ def totals_problems(
         else:
             first_index[sid] = i
     count = sum(2 if side == "bilateral" else 1 for _, side, _ in sites)
-    units = sum((2 if side == "bilateral" else 1) * u for _, side, u in sites)
+    units = sum((2 if side == "bilateral" else 1) * u for _, side, u in sites)  # one-sided sites count once
     if count != expected_sites:
         found.append(
             (
