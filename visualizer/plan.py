@@ -2,6 +2,10 @@
 
 Positions and normals are in the **mesh frame** (mm): the coordinates of the mesh the plan was
 made on. ``head_frame`` is the 4×4 matrix taking them to the Neuromag head frame.
+
+The head is described by ``mesh``, ``landmarks`` and, for the bundled head reshaped to a body
+type (:mod:`visualizer.body_type`), ``body_type`` (sex, age, weight, muscle, ethnic blend); a
+plan on the bundled head as it is carries no ``body_type`` key.
 """
 
 from __future__ import annotations
@@ -74,6 +78,7 @@ class Plan:
     notes: tuple[str, ...] = ()
     sources: tuple[str, ...] = ()
     disclaimer: str = DISCLAIMER
+    body_type: dict[str, float] | None = None
     per_muscle: dict[str, MuscleTotal] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -119,6 +124,7 @@ class Plan:
             "protocol_file": self.protocol_file,
             "mesh": self.mesh,
             "landmarks_file": self.landmarks_file,
+            **({"body_type": dict(self.body_type)} if self.body_type is not None else {}),
             "frame": "mesh coordinates in mm; head_frame maps them to the Neuromag head frame",
             "head_frame": [list(r) for r in self.head_frame],
             "pain": self.pain,
@@ -182,6 +188,7 @@ class Plan:
             errors=tuple(data.get("errors", ())),
             notes=tuple(data.get("notes", ())),
             sources=tuple(data.get("sources", ())),
+            body_type=_body(data.get("body_type")),
         )
 
     def to_table(self) -> str:
@@ -209,6 +216,14 @@ class Plan:
 
 def _num(v: float) -> str:
     return str(int(v)) if float(v).is_integer() else f"{v:g}"
+
+
+def _body(v: Any) -> dict[str, float] | None:
+    if v is None:
+        return None
+    if not isinstance(v, dict):
+        raise ValueError(f"body_type: expected an object, got {type(v).__name__}")
+    return {str(k): float(x) for k, x in v.items()}
 
 
 def _vec(v: Any) -> tuple[float, float, float]:

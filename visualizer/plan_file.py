@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
+from visualizer.body_type import BodyType
 from visualizer.errors import PlanFileError, ProtocolError, shorten
 from visualizer.plan import Plan
 from visualizer.protocol import Muscle, Protocol, known_protocol_ids, load_protocol
@@ -94,6 +95,7 @@ class PlanFile(_Model):
     protocol_file: PathText
     mesh: PathText
     landmarks_file: PathText
+    body_type: BodyType | None = None
     frame: Text | None = None
     head_frame: Annotated[list[Row4], Field(min_length=4, max_length=4)]
     pain: PainEntry
@@ -240,7 +242,9 @@ def check_plan_file(path: str | Path) -> CheckResult:
     path = Path(path)
     plan, entry = read_plan_file(path)
     protocol = _protocol_of(path, entry)
-    head = head_from_landmarks(entry.mesh or None, entry.landmarks, source=f"{path}: landmarks")
+    head = head_from_landmarks(
+        entry.mesh or None, entry.landmarks, source=f"{path}: landmarks", body_type=entry.body_type
+    )
     checked = recheck(head, protocol, plan)
     warnings, errors = _file_checks(head, protocol, checked, entry)
     return CheckResult(checked, (*checked.warnings, *warnings), (*checked.errors, *errors))
