@@ -280,3 +280,23 @@ def test_records_keep_the_body_type_of_a_visit() -> None:
     data.pop("body_type")  # the same sites on today's head are off its skin: refused, not silently redrawn
     with pytest.raises(Exception, match="fails its checks"):
         check_plan_data(data)
+
+
+def test_body_preview_carries_skin_and_sites(head: Head) -> None:
+    """The slider preview draws the reshaped skin and the plan carried with it, all on the skin."""
+    from visualizer.body_preview import BodyPreview
+    from visualizer.scene import display_mesh
+
+    plan = make_plan(head, load_protocol("preempt"))
+    shown, _ = display_mesh(head, 20_000)
+    preview = BodyPreview(head.mesh.points, head.mesh, shown.points, shown.regular_faces, plan, head.mesh)
+    body = BodyType(sex=0.0, age=80.0, weight=0.2)
+    frame = preview.at(body)
+    target = body_head(body)
+    sample = frame.display_points[:: max(1, len(frame.display_points) // 3000)]
+    assert target.surface.distance_to_surface(sample).max() < 0.01
+    sites = np.array([s.position for s in frame.plan.sites])
+    assert target.surface.distance_to_surface(sites).max() < 0.01
+    assert frame.plan.total_sites == 31 and frame.plan.total_units == 155 and frame.plan.body_type == body.to_dict()
+    assert np.allclose(np.linalg.norm(frame.display_normals, axis=1), 1.0)
+    assert any("preview" in n for n in frame.plan.notes)

@@ -13,8 +13,11 @@ from dataclasses import dataclass
 import numpy as np
 import pyvista as pv
 from numpy.typing import ArrayLike, NDArray
+from scipy import sparse
 
-__all__ = ["SkinPlaces", "vertex_normals"]
+from visualizer.surface import Surface
+
+__all__ = ["SkinPlaces", "VertexNormals", "vertex_normals"]
 
 
 @dataclass(frozen=True)
@@ -33,13 +36,16 @@ class SkinPlaces:
     weights: NDArray[np.float64]
 
     @classmethod
-    def of(cls, mesh: pv.PolyData, points: ArrayLike) -> SkinPlaces:
+    def of(cls, mesh: pv.PolyData, points: ArrayLike, surface: Surface | None = None) -> SkinPlaces:
         """The places of ``points`` (mesh coordinates, mm) on ``mesh``: each snapped to its closest
-        triangle."""
+        triangle. ``surface`` (the mesh's :class:`~visualizer.surface.Surface`) reuses its locator."""
         pts = np.asarray(points, dtype=float).reshape(-1, 3)
         if len(pts) == 0:
             return cls(np.zeros((0, 3), np.int64), np.zeros((0, 3)))
-        cells, closest = mesh.find_closest_cell(pts, return_closest_point=True)
+        if surface is not None:
+            cells, closest = surface.closest_cells(pts)
+        else:
+            cells, closest = mesh.find_closest_cell(pts, return_closest_point=True)
         tri = np.asarray(mesh.regular_faces, dtype=np.int64)[np.atleast_1d(cells)]
         corners = np.asarray(mesh.points, dtype=float)[tri]  # (n, 3 corners, 3)
         a, b, c = corners[:, 0], corners[:, 1], corners[:, 2]
@@ -60,11 +66,36 @@ class SkinPlaces:
         return np.einsum("nk,nkc->nc", self.weights, p[self.vertices])
 
 
+class VertexNormals:
+    """Area-weighted outward vertex normals for one set of triangles, for many point positions.
+
+    The vertex–face incidence is built once (a sparse matrix), so each call is a few
+    vectorised products: used while a body-type slider moves.
+    """
+
+    def __init__(self, faces: ArrayLike, n_points: int) -> None:
+        self.faces = np.asarray(faces, dtype=np.int64)
+        rows = self.faces.ravel()
+        cols = np.repeat(np.arange(len(self.faces)), 3)
+        self._incidence = sparse.csr_matrix(
+            (np.ones(len(rows)), (rows, cols)), shape=(int(n_points), len(self.faces))
+        )
+
+    def __call__(self, points: ArrayLike) -> NDArray[np.float64]:
+        """Unit normals at every point (a point on no triangle gets a zero vector)."""
+        p = np.asarray(points, dtype=float)
+        f = self.faces
+        u = p[f[:, 1]] - p[f[:, 0]]
+        v = p[f[:, 2]] - p[f[:, 0]]
+        n = np.empty_like(u)
+        n[:, 0] = u[:, 1] * v[:, 2] - u[:, 2] * v[:, 1]
+        n[:, 1] = u[:, 2] * v[:, 0] - u[:, 0] * v[:, 2]
+        n[:, 2] = u[:, 0] * v[:, 1] - u[:, 1] * v[:, 0]
+        out = self._incidence @ n
+        length = np.sqrt(np.einsum("ij,ij->i", out, out))[:, None]
+        return out / np.where(length > 0, length, 1.0)
+
+
 def vertex_normals(points: ArrayLike, faces: ArrayLike) -> NDArray[np.float64]:
     """Area-weighted outward vertex normals of a consistently oriented triangle mesh (unit length)."""
-    p = np.asarray(points, dtype=float)
-    f = np.asarray(faces, dtype=np.int64)
-    n = np.cross(p[f[:, 1]] - p[f[:, 0]], p[f[:, 2]] - p[f[:, 0]])
-    out = np.column_stack([np.bincount(f.ravel(), weights=np.repeat(n[:, k], 3), minlength=len(p)) for k in range(3)])
-    length = np.linalg.norm(out, axis=1, keepdims=True)
-    return out / np.where(length > 0, length, 1.0)
+    return VertexNormals(faces, len(np.asarray(points)))(points)

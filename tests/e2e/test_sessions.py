@@ -164,6 +164,7 @@ def server():
 # ------------------------------------------------------------------------------------------------
 # tests
 # ------------------------------------------------------------------------------------------------
+@pytest.mark.timeout(900)  # ten session processes and ten Chromium pages on two cores
 def test_ten_sessions_click_close_then_a_new_page_draws_the_head(browser, server, artifacts):
     """Issue 6's crash: 10 pages open and click, all close, then a new page still draws the head."""
     front, url = server()
