@@ -33,6 +33,7 @@ from pydantic import (
     model_validator,
 )
 
+from visualizer.landmarks import LANDMARKS
 from visualizer.pain import REGIONS as PAIN_REGIONS
 
 # ------------------------------------------------------------------------------------------
@@ -44,7 +45,7 @@ MAX_VIEW_PX = 4096  # a view the browser reports (clicks are picked in a window 
 MAX_COORD_MM = 10_000.0  # no coordinate of a head scene is 10 m away
 MAX_PAGE_PX = 100_000.0  # pointer positions on the page
 MAX_NAME = 64  # ids and names (protocol, landmark, site)
-MAX_LANDMARKS = 32
+MAX_LANDMARKS = 2 * len(LANDMARKS)  # every landmark of the registry, with room for a scan's extras
 QUOTE_CHARS = 60  # a value quoted in a message or a log line is cut to about this many characters
 
 TABS = ("plan", "patient", "trainer")
