@@ -98,8 +98,10 @@ def main() -> None:
             errors[label] = (float(np.median(d)), float(d.max()))
     load = os.getloadavg()[0]
     print(f"machine: {machine()}; load average (1 min) {load:.1f}")
-    print(f"table load (once per process): {t_table * 1000:.0f} ms; preview set-up (once per plan): "
-          f"{t_preview_init * 1000:.0f} ms\n")
+    print(
+        f"table load (once per process): {t_table * 1000:.0f} ms; preview set-up (once per plan): "
+        f"{t_preview_init * 1000:.0f} ms\n"
+    )
     print("| step per slider change | ms, median (max) |")
     print("|---|---:|")
     print(f"| reshape the head (`morph`: 72 targets → 77k points, landmarks, frame) | {ms(steps['morph'])} |")

@@ -28,8 +28,9 @@ def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     return ImageFont.load_default(size=size)
 
 
-_GLYPHS = str.maketrans({"\u2014": "-", "\u2013": "-", "\u2022": "-", "\u2265": ">=", "\u2264": "<=",
-                         "\u2192": "->", "\u00b7": "-"})
+_GLYPHS = str.maketrans(
+    {"\u2014": "-", "\u2013": "-", "\u2022": "-", "\u2265": ">=", "\u2264": "<=", "\u2192": "->", "\u00b7": "-"}
+)
 
 
 def _plain(text: str) -> str:
@@ -47,8 +48,9 @@ def _wrap(draw: ImageDraw.ImageDraw, text: str, font, width_px: int) -> list[str
     return textwrap.wrap(_plain(text), width=max(10, int(width_px / avg))) or [""]
 
 
-def compose_figure(view_png: bytes, plan: Plan, *, pain: str = "", date: str | None = None,
-                   subtitle_lines: Sequence[str] = ()) -> bytes:
+def compose_figure(
+    view_png: bytes, plan: Plan, *, pain: str = "", date: str | None = None, subtitle_lines: Sequence[str] = ()
+) -> bytes:
     """The view plus title, totals, pain origin, legend per muscle, safety findings and the
     disclaimer, as PNG bytes (width of the view, at least 1200 px)."""
     view = Image.open(io.BytesIO(view_png)).convert("RGB")
@@ -64,8 +66,9 @@ def compose_figure(view_png: bytes, plan: Plan, *, pain: str = "", date: str | N
     for line in _wrap(scratch, plan.protocol_name, f_title, inner):
         header.append((line, f_title, INK))
     ftp = len(plan.ftp_sites)
-    totals = (f"{plan.total_sites} sites   {_num(plan.total_units)} U   {_num(plan.total_volume_ml)} mL"
-              + (f"   ({ftp} follow-the-pain)" if ftp else ""))
+    totals = f"{plan.total_sites} sites   {_num(plan.total_units)} U   {_num(plan.total_volume_ml)} mL" + (
+        f"   ({ftp} follow-the-pain)" if ftp else ""
+    )
     header.append((totals, f_big, INK))
     for line in [f"Pain origin: {pain}" if pain else "", *subtitle_lines]:
         if line:
@@ -105,8 +108,12 @@ def compose_figure(view_png: bytes, plan: Plan, *, pain: str = "", date: str | N
         x = MARGIN + (i % 2) * col_w
         yy = y + (i // 2) * row_h
         d.ellipse((x, yy + 4, x + 22, yy + 26), fill=tuple(rgb), outline=(60, 60, 60))
-        d.text((x + 34, yy), f"{name}: {t.sites} site{'s' if t.sites != 1 else ''}, {_num(t.units)} U",
-               font=f_text, fill=INK)
+        d.text(
+            (x + 34, yy),
+            f"{name}: {t.sites} site{'s' if t.sites != 1 else ''}, {_num(t.units)} U",
+            font=f_text,
+            fill=INK,
+        )
     if ftp:
         yy = y + ((len(entries) + 1) // 2) * row_h
         d.ellipse((MARGIN, yy + 4, MARGIN + 22, yy + 26), outline=(20, 20, 24), width=4)

@@ -32,8 +32,9 @@ NASION_ON_NOSE = "nasion_on_nose"
 RIM_ABOVE_BROW = "orbital_rim_above_brow"
 
 
-def similarity_fit(src: NDArray[np.float64], dst: NDArray[np.float64]) -> tuple[float, NDArray[np.float64],
-                                                                                NDArray[np.float64]]:
+def similarity_fit(
+    src: NDArray[np.float64], dst: NDArray[np.float64]
+) -> tuple[float, NDArray[np.float64], NDArray[np.float64]]:
     """Scale ``s``, rotation ``R`` and translation ``t`` minimising ``|s R src + t - dst|²`` (Umeyama)."""
     mu_s, mu_d = src.mean(axis=0), dst.mean(axis=0)
     a, b = src - mu_s, dst - mu_d
@@ -82,10 +83,13 @@ def check_landmarks(head: Head, reference: Head | Mapping[str, NDArray[np.float6
             break
         flagged = new
     findings = [
-        Finding(LANDMARK_FAR, "warning",
-                f"The {landmark_words(names[i])} is {off[i]:.0f} mm from where the other landmarks put it "
-                f"(more than {MAX_OFF_MM * scale:.0f} mm){_gloss(names[i])}.",
-                landmarks=(names[i],))
+        Finding(
+            LANDMARK_FAR,
+            "warning",
+            f"The {landmark_words(names[i])} is {off[i]:.0f} mm from where the other landmarks put it "
+            f"(more than {MAX_OFF_MM * scale:.0f} mm){_gloss(names[i])}.",
+            landmarks=(names[i],),
+        )
         for i in sorted(flagged, key=lambda i: -off[i])
     ]
     # anatomical rules in the reference frame, after aligning this head onto the reference
@@ -100,19 +104,28 @@ def check_landmarks(head: Head, reference: Head | Mapping[str, NDArray[np.float6
         below = (np.mean([p[2] for p in pupils]) - nas[2]) if pupils else 0.0
         ahead = nas[1] - aligned["glabella"][1] if "glabella" in aligned else 0.0
         if below > NASION_BELOW_PUPILS_MM or ahead > NASION_AHEAD_OF_GLABELLA_MM:
-            findings.append(Finding(
-                NASION_ON_NOSE, "warning",
-                f"The nasion is {max(below, 0):.0f} mm below the pupils and {max(ahead, 0):.0f} mm in front of "
-                "the glabella: it looks placed on the nose; it belongs at the bridge of the nose, between the eyes.",
-                landmarks=("nasion",)))
+            findings.append(
+                Finding(
+                    NASION_ON_NOSE,
+                    "warning",
+                    f"The nasion is {max(below, 0):.0f} mm below the pupils and {max(ahead, 0):.0f} mm in front of "
+                    "the glabella: it looks placed on the nose; it belongs at the bridge of the nose, between the eyes.",
+                    landmarks=("nasion",),
+                )
+            )
     for side in ("left", "right"):
         rim, brows = f"{side}_orbital_rim", [f"{side}_brow_medial", f"{side}_brow_lateral"]
         if rim in aligned and all(b in aligned for b in brows):
             brow_z = max(aligned[b][2] for b in brows)
             above = aligned[rim][2] - brow_z
             if above > RIM_ABOVE_BROW_MM:
-                findings.append(Finding(
-                    RIM_ABOVE_BROW, "warning",
-                    f"The {landmark_words(rim)} is {above:.0f} mm above the {side} eyebrow: the rim is the upper "
-                    "edge of the eye socket, at or below the brow.", landmarks=(rim,)))
+                findings.append(
+                    Finding(
+                        RIM_ABOVE_BROW,
+                        "warning",
+                        f"The {landmark_words(rim)} is {above:.0f} mm above the {side} eyebrow: the rim is the upper "
+                        "edge of the eye socket, at or below the brow.",
+                        landmarks=(rim,),
+                    )
+                )
     return findings

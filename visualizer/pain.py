@@ -65,7 +65,7 @@ class PainRegion:
 
 
 def region_words(region: PainRegion) -> str:
-    """"left temple", "back of the head (both sides)"."""
+    """ "left temple", "back of the head (both sides)"."""
     words = REGION_WORDS.get(region.region, region.region)
     return f"{words} (both sides)" if region.side == "both" else f"{region.side} {words}"
 
@@ -239,22 +239,28 @@ def choose_ftp_sites(
     for r in origin.regions:
         served = [m for m in REGION_MUSCLES[r.region] if m in eligible]
         if not served:
-            warnings.append(Finding(
-                FTP_REGION_NOT_ELIGIBLE, "info",
-                f"Pain in the {region_words(r)}: this protocol adds follow-the-pain sites only in {allowed}, "
-                f"so none are added for it.",
-            ))
+            warnings.append(
+                Finding(
+                    FTP_REGION_NOT_ELIGIBLE,
+                    "info",
+                    f"Pain in the {region_words(r)}: this protocol adds follow-the-pain sites only in {allowed}, "
+                    f"so none are added for it.",
+                )
+            )
             continue
         for side in SIDES if r.side == "both" else (r.side,):
             anchor = cands.anchors.get((r.region, side))
             mask = np.isin(cands.muscles, served) & (cands.sides == side)
             if anchor is None or not mask.any():
                 areas = " or ".join(m.replace("_", " ") for m in served)
-                warnings.append(Finding(
-                    FTP_REGION_NO_AREA, "info",
-                    f"Pain in the {region_words(r)}: this head has no {areas} "
-                    f"area on the {side} side, so no follow-the-pain site is added there.",
-                ))
+                warnings.append(
+                    Finding(
+                        FTP_REGION_NO_AREA,
+                        "info",
+                        f"Pain in the {region_words(r)}: this head has no {areas} "
+                        f"area on the {side} side, so no follow-the-pain site is added there.",
+                    )
+                )
                 continue
             targets.append((f"pain in the {region_words(PainRegion(r.region, side))}", anchor, mask))
     if origin.point is not None:
@@ -267,11 +273,14 @@ def choose_ftp_sites(
         near = np.linalg.norm(cands.positions - p, axis=1) <= reach
         mask = near & side_ok & np.isin(cands.muscles, list(eligible))
         if not mask.any():
-            warnings.append(Finding(
-                FTP_POINT_OUT_OF_REACH, "info",
-                f"Pain at {point_words(head, p)}: no muscle this protocol treats for follow-the-pain ({allowed}) "
-                f"lies within {reach:.0f} mm, so no sites are added for it.",
-            ))
+            warnings.append(
+                Finding(
+                    FTP_POINT_OUT_OF_REACH,
+                    "info",
+                    f"Pain at {point_words(head, p)}: no muscle this protocol treats for follow-the-pain ({allowed}) "
+                    f"lies within {reach:.0f} mm, so no sites are added for it.",
+                )
+            )
         else:
             targets.append((f"pain at {point_words(head, p)}", p, mask))
 

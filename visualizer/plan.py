@@ -63,8 +63,13 @@ class Finding:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
-        return {"code": self.code, "severity": self.severity, "message": self.message,
-                "site_ids": list(self.site_ids), "landmarks": list(self.landmarks)}
+        return {
+            "code": self.code,
+            "severity": self.severity,
+            "message": self.message,
+            "site_ids": list(self.site_ids),
+            "landmarks": list(self.landmarks),
+        }
 
     @classmethod
     def from_dict(cls, data: Any) -> Finding:
@@ -80,8 +85,7 @@ class Finding:
             if not isinstance(val, list):
                 raise ValueError(f"finding {key} must be a list, got {type(val).__name__}")
             lists[key] = tuple(str(i) for i in val)
-        return cls(code=str(data.get("code", "")), severity=sev, message=str(data.get("message", "")),
-                   **lists)
+        return cls(code=str(data.get("code", "")), severity=sev, message=str(data.get("message", "")), **lists)
 
 
 @dataclass(frozen=True)
@@ -224,11 +228,13 @@ class Plan:
     def public(self) -> Plan:
         """This plan with file references reduced to bare file names (no server paths), for a
         plan sent to a browser or downloaded from the web app."""
+
         def name(p: str) -> str:
             return p.replace("\\", "/").rsplit("/", 1)[-1] if p else ""
 
-        return replace(self, protocol_file=name(self.protocol_file), mesh=name(self.mesh),
-                       landmarks_file=name(self.landmarks_file))
+        return replace(
+            self, protocol_file=name(self.protocol_file), mesh=name(self.mesh), landmarks_file=name(self.landmarks_file)
+        )
 
     def to_json(self, indent: int | None = 2) -> str:
         """JSON text of :meth:`to_dict`."""
@@ -253,10 +259,16 @@ class Plan:
         """Rebuild a plan from :meth:`to_dict` output (e.g. an edited plan file)."""
         sites = tuple(
             Site(
-                id=str(s["id"]), label=str(s["label"]), muscle=str(s["muscle"]), side=str(s["side"]),
-                units=float(s["units"]), volume_ml=float(s["volume_ml"]),
-                position=_vec(s["position"]), normal=_vec(s["normal"]),
-                follow_the_pain=bool(s["follow_the_pain"]), order=int(s["order"]),
+                id=str(s["id"]),
+                label=str(s["label"]),
+                muscle=str(s["muscle"]),
+                side=str(s["side"]),
+                units=float(s["units"]),
+                volume_ml=float(s["volume_ml"]),
+                position=_vec(s["position"]),
+                normal=_vec(s["normal"]),
+                follow_the_pain=bool(s["follow_the_pain"]),
+                order=int(s["order"]),
                 description=str(s.get("description", "")),
             )
             for s in data["sites"]

@@ -43,8 +43,6 @@ class Prepared:
     candidates: Candidates | None
 
 
-
-
 def _placement_of(site: ExpandedSite, head: Head, protocol: Protocol) -> Placed:
     who = f"{protocol.path or protocol.id}: site {site.base_id!r} ({site.side})"
     if site.kind == "arc":
@@ -104,13 +102,17 @@ def make_plan(
     ftp = protocol.follow_the_pain
     if not pain.empty:
         if ftp is None:
-            findings.append(Finding(
-                NO_FTP_IN_PROTOCOL, "info",
-                f"{protocol.name} has no follow-the-pain sites: the pain origin is recorded but adds no sites.",
-            ))
+            findings.append(
+                Finding(
+                    NO_FTP_IN_PROTOCOL,
+                    "info",
+                    f"{protocol.name} has no follow-the-pain sites: the pain origin is recorded but adds no sites.",
+                )
+            )
         elif not follow_the_pain:
-            findings.append(Finding(FTP_SWITCHED_OFF, "info",
-                                    "Follow-the-pain is switched off: the pain origin adds no sites."))
+            findings.append(
+                Finding(FTP_SWITCHED_OFF, "info", "Follow-the-pain is switched off: the pain origin adds no sites.")
+            )
         else:
             assert prep.candidates is not None
             picks, ftp_warn = choose_ftp_sites(
@@ -142,23 +144,31 @@ def make_plan(
                 for pk in picks:
                     per[pk.reason] = per.get(pk.reason, 0) + 1
                 served = "; ".join(f"{n} for {why}" for why, n in per.items())
-                findings.append(Finding(
-                    FTP_ADDED, "info",
-                    f"Follow-the-pain added {used} site{'s' if used != 1 else ''} ({added:g} U): {served}.",
-                    tuple(r["id"] for r in rows if r["ftp"]),
-                ))
+                findings.append(
+                    Finding(
+                        FTP_ADDED,
+                        "info",
+                        f"Follow-the-pain added {used} site{'s' if used != 1 else ''} ({added:g} U): {served}.",
+                        tuple(r["id"] for r in rows if r["ftp"]),
+                    )
+                )
     elif ftp is not None and follow_the_pain:
-        findings.append(Finding(NO_PAIN_ORIGIN, "info",
-                                "No pain origin given: no follow-the-pain sites added."))
+        findings.append(Finding(NO_PAIN_ORIGIN, "info", "No pain origin given: no follow-the-pain sites added."))
 
     rows.sort(key=lambda r: r["key"])
     sites = tuple(
         Site(
-            id=r["id"], label=r["label"], muscle=r["muscle"], side=r["side"], units=r["units"],
+            id=r["id"],
+            label=r["label"],
+            muscle=r["muscle"],
+            side=r["side"],
+            units=r["units"],
             volume_ml=protocol.volume_ml(r["units"]),
             position=tuple(round(float(c), 3) for c in r["position"]),  # type: ignore[arg-type]
             normal=tuple(round(float(c), 4) for c in r["normal"]),  # type: ignore[arg-type]
-            follow_the_pain=r["ftp"], order=k + 1, description=r["description"],
+            follow_the_pain=r["ftp"],
+            order=k + 1,
+            description=r["description"],
         )
         for k, r in enumerate(rows)
     )
@@ -207,4 +217,3 @@ def _is_bundled(protocol: Protocol) -> bool:
         return True
     p = Path(protocol.path).resolve()
     return p.parent == PROTOCOLS_DIR.resolve() and p.stem == protocol.id
-

@@ -125,41 +125,63 @@ def check_sites(head: Head, sites: Sequence[Site], limits: Limits) -> list[Findi
     total = sum(s.units for s in sane)
     all_ids = [s.id for s in sane]
     if total > limits.max_total_units + 1e-9:
-        err(TOTAL_OVER_PROTOCOL_MAX,
+        err(
+            TOTAL_OVER_PROTOCOL_MAX,
             f"total {total:g} U exceeds the {limits.protocol_id} maximum of {limits.max_total_units:g} U per session.",
-            all_ids)
+            all_ids,
+        )
     if total > CUMULATIVE_LIMIT_U + 1e-9:
-        err(TOTAL_OVER_CUMULATIVE_LIMIT,
+        err(
+            TOTAL_OVER_CUMULATIVE_LIMIT,
             f"total {total:g} U exceeds the {CUMULATIVE_LIMIT_U:g} U cumulative limit for a 3-month interval.",
-            all_ids)
+            all_ids,
+        )
     for s in sane:
         if s.units > MAX_UNITS_PER_SITE:
-            err(SITE_UNITS_OVER_MAX,
-                f"{site_name(s).capitalize()}: {s.units:g} U exceeds {MAX_UNITS_PER_SITE:g} U per site.", [s.id])
+            err(
+                SITE_UNITS_OVER_MAX,
+                f"{site_name(s).capitalize()}: {s.units:g} U exceeds {MAX_UNITS_PER_SITE:g} U per site.",
+                [s.id],
+            )
         if s.units <= 0:
-            err(SITE_UNITS_NOT_POSITIVE, f"{site_name(s).capitalize()}: units must be positive, got {s.units:g}.",
-                [s.id])
+            err(
+                SITE_UNITS_NOT_POSITIVE,
+                f"{site_name(s).capitalize()}: units must be positive, got {s.units:g}.",
+                [s.id],
+            )
     ftp = [s for s in sane if s.follow_the_pain]
     if ftp:
         caps = dict(limits.ftp_muscle_caps or {})
         ftp_ids = [s.id for s in ftp]
         if len(ftp) > limits.ftp_max_sites:
-            err(FTP_SITES_OVER_MAX,
-                f"{len(ftp)} follow-the-pain sites exceed the protocol's {limits.ftp_max_sites}.", ftp_ids)
+            err(
+                FTP_SITES_OVER_MAX,
+                f"{len(ftp)} follow-the-pain sites exceed the protocol's {limits.ftp_max_sites}.",
+                ftp_ids,
+            )
         ftp_units = sum(s.units for s in ftp)
         if ftp_units > limits.ftp_max_units + 1e-9:
-            err(FTP_UNITS_OVER_MAX,
-                f"Follow-the-pain {ftp_units:g} U exceeds the protocol's {limits.ftp_max_units:g} U.", ftp_ids)
+            err(
+                FTP_UNITS_OVER_MAX,
+                f"Follow-the-pain {ftp_units:g} U exceeds the protocol's {limits.ftp_max_units:g} U.",
+                ftp_ids,
+            )
         for m in sorted({s.muscle for s in ftp}):
             of_m = [s for s in ftp if s.muscle == m]
             mu = sum(s.units for s in of_m)
             words = shorten(m) if m not in MUSCLES else m.replace("_", " ")
             if m not in caps:
-                err(FTP_MUSCLE_NOT_ALLOWED,
-                    f"Follow-the-pain site in {words}: not allowed by {limits.protocol_id}.", [s.id for s in of_m])
+                err(
+                    FTP_MUSCLE_NOT_ALLOWED,
+                    f"Follow-the-pain site in {words}: not allowed by {limits.protocol_id}.",
+                    [s.id for s in of_m],
+                )
             elif mu > caps[m] + 1e-9:
-                err(FTP_MUSCLE_OVER_CAP,
-                    f"Follow-the-pain {words} {mu:g} U exceeds its cap of {caps[m]:g} U.", [s.id for s in of_m])
+                err(
+                    FTP_MUSCLE_OVER_CAP,
+                    f"Follow-the-pain {words} {mu:g} U exceeds its cap of {caps[m]:g} U.",
+                    [s.id for s in of_m],
+                )
 
     placed = [s for s in sites if np.all(np.isfinite(s.position)) and s.side in ("left", "right", "midline")]
     pos = np.array([s.position for s in placed], dtype=float).reshape(-1, 3)
@@ -167,18 +189,28 @@ def check_sites(head: Head, sites: Sequence[Site], limits: Limits) -> list[Findi
         d = np.linalg.norm(pos[:, None, :] - pos[None, :, :], axis=2)
         i, j = np.nonzero(np.triu(d < limits.min_spacing_mm, k=1))
         for a, b in zip(i, j, strict=True):
-            out.append(Finding(
-                SITES_TOO_CLOSE, "warning",
-                f"{site_name(placed[a]).capitalize()} and {site_name(placed[b])} are {d[a, b]:.1f} mm apart "
-                f"(protocol minimum {limits.min_spacing_mm:g} mm).",
-                (placed[a].id, placed[b].id)))
+            out.append(
+                Finding(
+                    SITES_TOO_CLOSE,
+                    "warning",
+                    f"{site_name(placed[a]).capitalize()} and {site_name(placed[b])} are {d[a, b]:.1f} mm apart "
+                    f"(protocol minimum {limits.min_spacing_mm:g} mm).",
+                    (placed[a].id, placed[b].id),
+                )
+            )
 
     for site in placed:
         caution = placement_caution(head, site.muscle, site.side, site.position)
         if caution:
             code, text = caution
-            out.append(Finding(code, "warning", f"{site_name(site).capitalize()}, "
-                                                f"{site.muscle.replace('_', ' ')}, is {text}.", (site.id,)))
+            out.append(
+                Finding(
+                    code,
+                    "warning",
+                    f"{site_name(site).capitalize()}, {site.muscle.replace('_', ' ')}, is {text}.",
+                    (site.id,),
+                )
+            )
     return out
 
 

@@ -76,6 +76,7 @@ _HEAT_SIGMA_MM = 16.0  # soft heat area of a clicked pain point
 _HEAT_REGION_SIGMA_MM = 26.0  # broader heat around the centre of a chosen pain region
 _HEAT_ALPHA = 0.85
 
+
 def muscle_color(name: str) -> tuple[int, int, int]:
     """RGB 0-255 marker colour of a muscle (grey for an unknown name)."""
     return MUSCLE_COLORS.get(str(name), _FALLBACK_COLOR)
@@ -152,8 +153,13 @@ def _text_template(text: str) -> tuple[np.ndarray, np.ndarray]:
     return pts, np.asarray(t.faces, dtype=np.int64).reshape(-1, 4)[:, 1:]
 
 
-def _tile(template: tuple[np.ndarray, np.ndarray], rotations: np.ndarray, scales: np.ndarray,
-          centers: np.ndarray, colors: np.ndarray | None) -> pv.PolyData:
+def _tile(
+    template: tuple[np.ndarray, np.ndarray],
+    rotations: np.ndarray,
+    scales: np.ndarray,
+    centers: np.ndarray,
+    colors: np.ndarray | None,
+) -> pv.PolyData:
     """Copies of a template mesh: rotated (columns = local axes), scaled, translated; RGB colours."""
     pts0, tri0 = template
     k = len(centers)
@@ -172,8 +178,13 @@ def _tile(template: tuple[np.ndarray, np.ndarray], rotations: np.ndarray, scales
     return mesh
 
 
-def _tile_variable(templates: list[tuple[np.ndarray, np.ndarray]], rotations: np.ndarray,
-                   scales: np.ndarray, centers: np.ndarray, colors: np.ndarray | None) -> pv.PolyData:
+def _tile_variable(
+    templates: list[tuple[np.ndarray, np.ndarray]],
+    rotations: np.ndarray,
+    scales: np.ndarray,
+    centers: np.ndarray,
+    colors: np.ndarray | None,
+) -> pv.PolyData:
     """Like _tile with one template per item (used for text labels)."""
     if not templates:
         return pv.PolyData()
@@ -209,8 +220,14 @@ def landmark_label(name: str) -> str:
     return "C7" if name == "c7" else name.replace("_", " ")
 
 
-def _declutter(names: Sequence[str], centers: np.ndarray, widths: Sequence[float], height: float,
-               up: np.ndarray, first: str | None = None) -> list[int]:
+def _declutter(
+    names: Sequence[str],
+    centers: np.ndarray,
+    widths: Sequence[float],
+    height: float,
+    up: np.ndarray,
+    first: str | None = None,
+) -> list[int]:
     """Indices of labels to draw so that none overlaps another (greedy; ``first``, then midline names).
 
     Labels are upright boxes ``width`` × ``height`` mm around their centres; two overlap when they
@@ -313,8 +330,13 @@ def _display_mesh(head: Any, max_cells: int | None) -> tuple[pv.PolyData, np.nda
     if decimated:
         mesh = mesh.triangulate().decimate(1.0 - float(max_cells) / mesh.n_cells)
     if decimated or "Normals" not in src.point_data:
-        mesh = mesh.compute_normals(cell_normals=False, point_normals=True, split_vertices=False,
-                                    consistent_normals=True, auto_orient_normals=False)
+        mesh = mesh.compute_normals(
+            cell_normals=False,
+            point_normals=True,
+            split_vertices=False,
+            consistent_normals=True,
+            auto_orient_normals=False,
+        )
     else:
         mesh.point_data["Normals"] = np.asarray(src.point_data["Normals"])
     for name in list(mesh.point_data.keys()):
@@ -346,11 +368,21 @@ class Scene:
     and never has to be sent to a browser again.
     """
 
-    def __init__(self, plotter: pv.Plotter, head: Any, plan: Any = None, *, show_muscles: bool = True,
-                 show_labels: bool = True, show_sites: bool = True, show_landmarks: bool = False,
-                 highlight: str | None = None, pain_point: Sequence[float] | None = None,
-                 heat_points: Iterable[Sequence[float]] | None = None,
-                 display_cells: int | None = None) -> None:
+    def __init__(
+        self,
+        plotter: pv.Plotter,
+        head: Any,
+        plan: Any = None,
+        *,
+        show_muscles: bool = True,
+        show_labels: bool = True,
+        show_sites: bool = True,
+        show_landmarks: bool = False,
+        highlight: str | None = None,
+        pain_point: Sequence[float] | None = None,
+        heat_points: Iterable[Sequence[float]] | None = None,
+        display_cells: int | None = None,
+    ) -> None:
         self.plotter = plotter
         self.head = head
         self.plan = None
@@ -378,12 +410,20 @@ class Scene:
         self.landmark_focus: str | None = None
         self._tint_muscles: frozenset[str] | None = None
         self._add_heat()
-        for name in ("sites", "ftp_rings", "labels", "highlight", "flagged", "landmarks", "landmark_labels",
-                     "guess", "answer"):
+        for name in (
+            "sites",
+            "ftp_rings",
+            "labels",
+            "highlight",
+            "flagged",
+            "landmarks",
+            "landmark_labels",
+            "guess",
+            "answer",
+        ):
             self._add_overlay(name)
         self._build_landmarks()
-        self.update(plan=plan, highlight=highlight, pain_point=pain_point, heat_points=heat_points,
-                    _force=True)
+        self.update(plan=plan, highlight=highlight, pain_point=pain_point, heat_points=heat_points, _force=True)
 
     # -- construction ---------------------------------------------------------------------
     def _build_head(self) -> None:
@@ -392,8 +432,17 @@ class Scene:
         mesh.point_data["rgb"] = np.zeros((mesh.n_points, 3), dtype=np.uint8)
         self.meshes["head"] = mesh
         self.actors["head"] = self.plotter.add_mesh(
-            mesh, scalars="rgb", rgb=True, smooth_shading=True, ambient=0.22, diffuse=0.78,
-            specular=0.06, specular_power=12, name="head", pickable=True, show_scalar_bar=False,
+            mesh,
+            scalars="rgb",
+            rgb=True,
+            smooth_shading=True,
+            ambient=0.22,
+            diffuse=0.78,
+            specular=0.06,
+            specular_power=12,
+            name="head",
+            pickable=True,
+            show_scalar_bar=False,
         )
 
     def _add_heat(self) -> None:
@@ -404,8 +453,17 @@ class Scene:
         _replace(mesh, pv.PolyData())
         self.meshes["heat"] = mesh
         self.actors["heat"] = self.plotter.add_mesh(
-            mesh, scalars="rgb", rgb=True, smooth_shading=True, ambient=0.22, diffuse=0.78,
-            specular=0.06, specular_power=12, name="heat", pickable=False, show_scalar_bar=False,
+            mesh,
+            scalars="rgb",
+            rgb=True,
+            smooth_shading=True,
+            ambient=0.22,
+            diffuse=0.78,
+            specular=0.06,
+            specular_power=12,
+            name="heat",
+            pickable=False,
+            show_scalar_bar=False,
         )
         self.actors["heat"].SetVisibility(False)
 
@@ -416,9 +474,9 @@ class Scene:
         kw = dict(ambient=0.3, diffuse=0.75, specular=0.15, smooth_shading=True)
         if name in ("labels", "landmark_labels"):
             kw = dict(ambient=0.6, diffuse=0.4, specular=0.0, smooth_shading=False, culling="back")
-        self.actors[name] = self.plotter.add_mesh(mesh, scalars="rgb", rgb=True, name=name,
-                                                  pickable=(name == "sites"), show_scalar_bar=False,
-                                                  **kw)
+        self.actors[name] = self.plotter.add_mesh(
+            mesh, scalars="rgb", rgb=True, name=name, pickable=(name == "sites"), show_scalar_bar=False, **kw
+        )
         self.actors[name].SetVisibility(False)
 
     def _skin_rgb(self, tinted: bool, muscles: Iterable[str] | None = None) -> np.ndarray:
@@ -470,19 +528,29 @@ class Scene:
         normals = _unit(np.array(normals))
         rot = _orthonormal_frames(normals, self.up, self.forward)
         lm_r = 1.6
-        _replace(self.meshes["landmarks"], _tile(_unit_sphere(10), rot, np.full(len(pts), lm_r),
-                                                 pts + normals * lm_r * 0.3,
-                                                 np.tile(LANDMARK_RGB, (len(pts), 1))))
+        _replace(
+            self.meshes["landmarks"],
+            _tile(
+                _unit_sphere(10),
+                rot,
+                np.full(len(pts), lm_r),
+                pts + normals * lm_r * 0.3,
+                np.tile(LANDMARK_RGB, (len(pts), 1)),
+            ),
+        )
         h = LANDMARK_LABEL_MM
         centers = pts + normals * 0.8 + rot[:, :, 1] * (lm_r + h * 0.9)
-        keep = _declutter(names, centers, [len(landmark_label(n)) * 0.62 * h for n in names], h, self.up,
-                          first=self.landmark_focus)
+        keep = _declutter(
+            names, centers, [len(landmark_label(n)) * 0.62 * h for n in names], h, self.up, first=self.landmark_focus
+        )
         self.landmark_label_names = [names[i] for i in keep]
         texts = [_text_template(landmark_label(names[i])) for i in keep]
         scale = np.array([h * (1.3 if names[i] == self.landmark_focus else 1.0) for i in keep])
         colors = np.array([(200, 30, 30) if names[i] == self.landmark_focus else (60, 60, 60) for i in keep])
-        _replace(self.meshes["landmark_labels"],
-                 _tile_variable(texts, rot[keep], scale, centers[keep], colors.reshape(-1, 3)))
+        _replace(
+            self.meshes["landmark_labels"],
+            _tile_variable(texts, rot[keep], scale, centers[keep], colors.reshape(-1, 3)),
+        )
 
     def set_landmark_focus(self, name: str | None) -> None:
         """Label this landmark always (larger, red): the one being placed."""
@@ -491,10 +559,20 @@ class Scene:
             self._build_landmarks()
 
     # -- updates --------------------------------------------------------------------------
-    def update(self, *, plan: Any = ..., highlight: Any = ..., pain_point: Any = ...,
-               heat_points: Any = ..., show_muscles: Any = ..., show_labels: Any = ...,
-               show_sites: Any = ..., show_landmarks: Any = ..., flagged: Any = ...,
-               _force: bool = False) -> None:
+    def update(
+        self,
+        *,
+        plan: Any = ...,
+        highlight: Any = ...,
+        pain_point: Any = ...,
+        heat_points: Any = ...,
+        show_muscles: Any = ...,
+        show_labels: Any = ...,
+        show_sites: Any = ...,
+        show_landmarks: Any = ...,
+        flagged: Any = ...,
+        _force: bool = False,
+    ) -> None:
         """Change any part of the scene; arguments left out keep their value.
 
         ``flagged``: ids of sites a safety finding names (drawn with a red ring).
@@ -594,9 +672,16 @@ class Scene:
         g = self.geometry
         r = self.radius
         # a new plan with the same sites (most pain changes) changes nothing to draw or to send
-        key = (tuple(g.ids), np.asarray(g.positions).tobytes(), np.asarray(g.normals).tobytes(),
-               tuple(g.muscles), tuple(np.asarray(g.order).tolist()), tuple(np.asarray(g.units).tolist()),
-               tuple(np.asarray(g.ftp).tolist()), float(r))
+        key = (
+            tuple(g.ids),
+            np.asarray(g.positions).tobytes(),
+            np.asarray(g.normals).tobytes(),
+            tuple(g.muscles),
+            tuple(np.asarray(g.order).tolist()),
+            tuple(np.asarray(g.units).tolist()),
+            tuple(np.asarray(g.ftp).tolist()),
+            float(r),
+        )
         if key == getattr(self, "_sites_key", None):
             return
         self._sites_key = key
@@ -612,9 +697,13 @@ class Scene:
         # follow-the-pain sites: a dark ring lying on the skin around the bead
         ftp = np.flatnonzero(g.ftp)
         if len(ftp):
-            ring = _tile(_unit_torus(1.0, 0.16), rot[ftp], np.full(len(ftp), 1.75 * r),
-                         g.positions[ftp] + g.normals[ftp] * 0.25 * r,
-                         np.tile(FTP_RING_RGB, (len(ftp), 1)))
+            ring = _tile(
+                _unit_torus(1.0, 0.16),
+                rot[ftp],
+                np.full(len(ftp), 1.75 * r),
+                g.positions[ftp] + g.normals[ftp] * 0.25 * r,
+                np.tile(FTP_RING_RGB, (len(ftp), 1)),
+            )
         else:
             ring = pv.PolyData()
         _replace(self.meshes["ftp_rings"], ring)
@@ -634,8 +723,9 @@ class Scene:
         lift = g.normals * (1.0 + 0.5 * h * tilt)
         # above the marker and clear of a follow-the-pain ring (radius 1.75 r)
         centers_l = g.positions + lift + rot_l[:, :, 1] * (r * 2.05 + h * 0.55)
-        _replace(self.meshes["labels"], _tile_variable(texts, rot_l, np.full(k, h), centers_l,
-                                                       np.tile(LABEL_RGB, (k, 1))))
+        _replace(
+            self.meshes["labels"], _tile_variable(texts, rot_l, np.full(k, h), centers_l, np.tile(LABEL_RGB, (k, 1)))
+        )
 
     def _update_highlight(self) -> None:
         g = self.geometry
@@ -643,10 +733,15 @@ class Scene:
             _replace(self.meshes["highlight"], pv.PolyData())
             return
         i = g.ids.index(self.highlight)
-        rot = _orthonormal_frames(g.normals[i:i + 1], self.up, self.forward)
+        rot = _orthonormal_frames(g.normals[i : i + 1], self.up, self.forward)
         r = self.radius
-        ring = _tile(_unit_torus(1.0, 0.22), rot, np.array([2.5 * r]),
-                     g.positions[i:i + 1] + g.normals[i:i + 1] * 0.5 * r, np.array([HIGHLIGHT_RGB]))
+        ring = _tile(
+            _unit_torus(1.0, 0.22),
+            rot,
+            np.array([2.5 * r]),
+            g.positions[i : i + 1] + g.normals[i : i + 1] * 0.5 * r,
+            np.array([HIGHLIGHT_RGB]),
+        )
         _replace(self.meshes["highlight"], ring)
 
     def _update_flagged(self) -> None:
@@ -657,8 +752,13 @@ class Scene:
             return
         rot = _orthonormal_frames(g.normals[idx], self.up, self.forward)
         r = self.radius
-        ring = _tile(_unit_torus(1.0, 0.2), rot, np.full(len(idx), 2.1 * r),
-                     g.positions[idx] + g.normals[idx] * 0.4 * r, np.tile(FLAGGED_RGB, (len(idx), 1)))
+        ring = _tile(
+            _unit_torus(1.0, 0.2),
+            rot,
+            np.full(len(idx), 2.1 * r),
+            g.positions[idx] + g.normals[idx] * 0.4 * r,
+            np.tile(FLAGGED_RGB, (len(idx), 1)),
+        )
         _replace(self.meshes["flagged"], ring)
 
     def _update_visibility(self) -> None:
@@ -676,19 +776,24 @@ class Scene:
         self.actors["landmark_labels"].SetVisibility(self.show_landmarks and has_lm)
 
     # -- quiz markers ---------------------------------------------------------------------
-    def set_markers(self, guess: Sequence[float] | None = None, answer: Sequence[float] | None = None,
-                    answer_normal: Sequence[float] | None = None,
-                    guess_normal: Sequence[float] | None = None) -> None:
+    def set_markers(
+        self,
+        guess: Sequence[float] | None = None,
+        answer: Sequence[float] | None = None,
+        answer_normal: Sequence[float] | None = None,
+        guess_normal: Sequence[float] | None = None,
+    ) -> None:
         """Trainer markers: the trainee's click (pink) and the true site (green)."""
-        for name, p, nrm, rgb, shape in (("guess", guess, guess_normal, GUESS_RGB, "sphere"),
-                                         ("answer", answer, answer_normal, ANSWER_RGB, "ring")):
+        for name, p, nrm, rgb, shape in (
+            ("guess", guess, guess_normal, GUESS_RGB, "sphere"),
+            ("answer", answer, answer_normal, ANSWER_RGB, "ring"),
+        ):
             if p is None:
                 _replace(self.meshes[name], pv.PolyData())
                 self.actors[name].SetVisibility(False)
                 continue
             p = np.asarray(p, float).reshape(1, 3)
-            nrm = _unit(np.asarray(nrm if nrm is not None else p[0] - self.meshes["head"].center,
-                                   float).reshape(1, 3))
+            nrm = _unit(np.asarray(nrm if nrm is not None else p[0] - self.meshes["head"].center, float).reshape(1, 3))
             rot = _orthonormal_frames(nrm, self.up, self.forward)
             if shape == "sphere":
                 m = _tile(_unit_sphere(12), rot, np.array([2.2]), p + nrm * 1.0, np.array([rgb]))
@@ -717,10 +822,18 @@ class Scene:
         return g.positions[i], g.normals[i]
 
 
-def build_scene(plotter: pv.Plotter, head: Any, plan: Any, *, show_muscles: bool = True,
-                show_labels: bool = True, highlight: str | None = None,
-                pain_point: Sequence[float] | None = None, antialias: bool = True,
-                **kwargs: Any) -> Scene:
+def build_scene(
+    plotter: pv.Plotter,
+    head: Any,
+    plan: Any,
+    *,
+    show_muscles: bool = True,
+    show_labels: bool = True,
+    highlight: str | None = None,
+    pain_point: Sequence[float] | None = None,
+    antialias: bool = True,
+    **kwargs: Any,
+) -> Scene:
     """Add the head, sites, labels and pain heat to ``plotter``; returns the updatable Scene.
 
     ``antialias`` (SSAA) is for pictures; interactive server rendering is ~3x faster without it.
@@ -728,8 +841,16 @@ def build_scene(plotter: pv.Plotter, head: Any, plan: Any, *, show_muscles: bool
     ``heat_points``, ``display_cells``).
     """
     _style_plotter(plotter, antialias=antialias)
-    return Scene(plotter, head, plan, show_muscles=show_muscles, show_labels=show_labels,
-                 highlight=highlight, pain_point=pain_point, **kwargs)
+    return Scene(
+        plotter,
+        head,
+        plan,
+        show_muscles=show_muscles,
+        show_labels=show_labels,
+        highlight=highlight,
+        pain_point=pain_point,
+        **kwargs,
+    )
 
 
 def _style_plotter(plotter: pv.Plotter, *, antialias: bool = True) -> None:
@@ -758,8 +879,16 @@ def _scene_center_and_size(head: Any) -> tuple[np.ndarray, float]:
     return b.mean(axis=1), float(np.linalg.norm(b[:, 1] - b[:, 0]))
 
 
-def set_camera(plotter: pv.Plotter, head: Any, view: str, *, zoom: float = 1.0,
-               points: Any = None, min_extent: float = 220.0, aspect: float | None = None) -> None:
+def set_camera(
+    plotter: pv.Plotter,
+    head: Any,
+    view: str,
+    *,
+    zoom: float = 1.0,
+    points: Any = None,
+    min_extent: float = 220.0,
+    aspect: float | None = None,
+) -> None:
     """Point the camera at the head from a named view (head-frame directions).
 
     Frames ``points`` (e.g. the plan's site positions) with a margin, at least ``min_extent`` mm
@@ -767,8 +896,10 @@ def set_camera(plotter: pv.Plotter, head: Any, view: str, *, zoom: float = 1.0,
     view that will show it (default: this plotter's viewport).
     """
     if view not in _VIEW_DIRS:
-        raise ValueError(f"Invalid value for the 'view' parameter: allowed values are "
-                         f"{', '.join(repr(v) for v in VIEWS)}, but got {view!r} instead.")
+        raise ValueError(
+            f"Invalid value for the 'view' parameter: allowed values are "
+            f"{', '.join(repr(v) for v in VIEWS)}, but got {view!r} instead."
+        )
     d_head, up_head = _VIEW_DIRS[view]
     d = view_direction(head, d_head)
     up = view_direction(head, up_head)
@@ -806,8 +937,9 @@ def set_camera(plotter: pv.Plotter, head: Any, view: str, *, zoom: float = 1.0,
     plotter.reset_camera_clipping_range()
 
 
-def focus_camera(plotter: pv.Plotter, head: Any, position: Sequence[float], normal: Sequence[float],
-                 *, distance: float = 330.0) -> None:
+def focus_camera(
+    plotter: pv.Plotter, head: Any, position: Sequence[float], normal: Sequence[float], *, distance: float = 330.0
+) -> None:
     """Look at a surface point from outside along (a softened) normal, head upright."""
     p = np.asarray(position, float)
     n = _unit(np.asarray(normal, float))
@@ -825,8 +957,12 @@ def focus_camera(plotter: pv.Plotter, head: Any, position: Sequence[float], norm
 # --- offscreen picture ---------------------------------------------------------------------
 def _plan_title(plan: Any) -> str:
     proto = getattr(plan, "protocol", None)
-    name = (getattr(plan, "protocol_name", None) or getattr(proto, "name", None)
-            or getattr(proto, "id", None) or (proto if isinstance(proto, str) else ""))
+    name = (
+        getattr(plan, "protocol_name", None)
+        or getattr(proto, "name", None)
+        or getattr(proto, "id", None)
+        or (proto if isinstance(proto, str) else "")
+    )
     for sep in (" \u2014 ", " - ", " ("):
         name = str(name).split(sep)[0]
     n = len(getattr(plan, "sites", []) or [])
@@ -874,16 +1010,27 @@ def check_image_size(size: Sequence[int] | None, *, what: str = "size") -> None:
         )
 
 
-def render_png(head: Any, plan: Any, path: str | Path, *, view: str = "front",
-               size: tuple[int, int] | None = None, pain_point: Sequence[float] | None = None,
-               heat_points: Iterable[Sequence[float]] | None = None, show_muscles: bool = True,
-               show_labels: bool = True, title: bool = True) -> Path:
+def render_png(
+    head: Any,
+    plan: Any,
+    path: str | Path,
+    *,
+    view: str = "front",
+    size: tuple[int, int] | None = None,
+    pain_point: Sequence[float] | None = None,
+    heat_points: Iterable[Sequence[float]] | None = None,
+    show_muscles: bool = True,
+    show_labels: bool = True,
+    title: bool = True,
+) -> Path:
     """Render the plan offscreen to a PNG. ``view`` is one of VIEWS or ``"all"`` (a grid)."""
     path = Path(path)
     check_image_size(size)
     if view != "all" and view not in _VIEW_DIRS:
-        raise ValueError(f"Invalid value for the 'view' parameter: allowed values are "
-                         f"{', '.join(repr(v) for v in (*VIEWS, 'all'))}, but got {view!r} instead.")
+        raise ValueError(
+            f"Invalid value for the 'view' parameter: allowed values are "
+            f"{', '.join(repr(v) for v in (*VIEWS, 'all'))}, but got {view!r} instead."
+        )
     pain = getattr(plan, "pain", None)
     if pain_point is None:
         pain_point = pain.get("point") if isinstance(pain, dict) else getattr(pain, "point", None)
@@ -900,23 +1047,42 @@ def render_png(head: Any, plan: Any, path: str | Path, *, view: str = "front",
             if v is None:
                 _legend_panel(pl, plan)
                 continue
-            Scene(pl, head, plan, show_muscles=show_muscles, show_labels=show_labels,
-                  pain_point=pain_point, heat_points=heat_points)
+            Scene(
+                pl,
+                head,
+                plan,
+                show_muscles=show_muscles,
+                show_labels=show_labels,
+                pain_point=pain_point,
+                heat_points=heat_points,
+            )
             set_camera(pl, head, v, points=_site_points(plan))
             pl.add_text(v, position="upper_left", font_size=12, color="#333333")
     else:
         size = size or (1400, 1200)
         pl = pv.Plotter(off_screen=True, window_size=list(size))
-        build_scene(pl, head, plan, show_muscles=show_muscles, show_labels=show_labels,
-                    pain_point=pain_point, heat_points=heat_points)
+        build_scene(
+            pl,
+            head,
+            plan,
+            show_muscles=show_muscles,
+            show_labels=show_labels,
+            pain_point=pain_point,
+            heat_points=heat_points,
+        )
         set_camera(pl, head, view, points=_site_points(plan))
         if title:
             pl.add_text(_plan_title(plan), position="upper_left", font_size=14, color="#222222")
             entries = _legend_entries(plan)
             if entries:
-                pl.add_legend([*entries, ("follow-the-pain (ring)", "#141418")], bcolor="white",
-                              border=True, size=(0.2, 0.035 * (len(entries) + 1)), loc="upper right",
-                              face="circle")
+                pl.add_legend(
+                    [*entries, ("follow-the-pain (ring)", "#141418")],
+                    bcolor="white",
+                    border=True,
+                    size=(0.2, 0.035 * (len(entries) + 1)),
+                    loc="upper right",
+                    face="circle",
+                )
     image = pl.screenshot(None, return_img=True)  # rendered in memory: nothing on disk yet
     pl.close()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -942,7 +1108,7 @@ def region_heat_points(head: Any, regions: Iterable[Any]) -> list[np.ndarray]:
     out = []
     for r in names:
         side, _, name = r.rpartition("-")
-        for sd in ((side,) if side in ("left", "right") else ("left", "right")):
+        for sd in (side,) if side in ("left", "right") else ("left", "right"):
             a = anchors.get((name, sd))
             if a is not None:
                 out.append(np.asarray(a, dtype=float))
@@ -956,5 +1122,11 @@ def _legend_panel(pl: pv.Plotter, plan: Any) -> None:
         entries.append(("follow-the-pain (ring)", "#141418"))
     if entries:
         # "center" puts the box's corner at the centre (it would run off the panel): pin it left
-        pl.add_legend(entries, bcolor="white", border=False,
-                      size=(0.8, min(0.8, 0.09 * len(entries))), loc="center left", face="circle")
+        pl.add_legend(
+            entries,
+            bcolor="white",
+            border=False,
+            size=(0.8, min(0.8, 0.09 * len(entries))),
+            loc="center left",
+            face="circle",
+        )

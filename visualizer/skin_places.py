@@ -77,9 +77,7 @@ class VertexNormals:
         self.faces = np.asarray(faces, dtype=np.int64)
         rows = self.faces.ravel()
         cols = np.repeat(np.arange(len(self.faces)), 3)
-        self._incidence = sparse.csr_matrix(
-            (np.ones(len(rows)), (rows, cols)), shape=(int(n_points), len(self.faces))
-        )
+        self._incidence = sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(int(n_points), len(self.faces)))
 
     def __call__(self, points: ArrayLike) -> NDArray[np.float64]:
         """Unit normals at every point (a point on no triangle gets a zero vector)."""

@@ -30,8 +30,14 @@ class AppContext:
     protocols: tuple[Any, ...] = ()
 
     @classmethod
-    def load(cls, *, protocol: str = "preempt", mesh: str | Path | None = None,
-             landmarks: str | Path | None = None, **options: Any) -> AppContext:
+    def load(
+        cls,
+        *,
+        protocol: str = "preempt",
+        mesh: str | Path | None = None,
+        landmarks: str | Path | None = None,
+        **options: Any,
+    ) -> AppContext:
         """Load the head and the protocols (raises the engine's errors).
 
         ``protocol`` is a bundled protocol's id or a protocol file: a file is loaded now (a bad
@@ -47,11 +53,16 @@ class AppContext:
             loaded = engine.load_protocol(protocol)  # a file given on the command line
             by_id[str(loaded.id)] = loaded  # it wins over a bundled protocol of the same id
             protocol = str(loaded.id)
-        return cls(engine=engine, head=head, protocol=protocol,
-                   mesh=Path(mesh) if mesh else None,
-                   landmarks=Path(landmarks) if landmarks else None,
-                   load_seconds=time.perf_counter() - t0, options=dict(options),
-                   protocols=tuple(sorted(by_id.values(), key=lambda p: str(p.id))))
+        return cls(
+            engine=engine,
+            head=head,
+            protocol=protocol,
+            mesh=Path(mesh) if mesh else None,
+            landmarks=Path(landmarks) if landmarks else None,
+            load_seconds=time.perf_counter() - t0,
+            options=dict(options),
+            protocols=tuple(sorted(by_id.values(), key=lambda p: str(p.id))),
+        )
 
 
 _DEFAULT: AppContext | None = None

@@ -113,20 +113,34 @@ def png_bytes(img: np.ndarray) -> bytes:
 class InjectVizApp(TrameApp):
     """One connection's app: a plotter, a scene, a session and the page layout."""
 
-    def __init__(self, server: Any = None, context: AppContext | None = None, *,
-                 protocol: str | None = None, page_only: bool = False) -> None:
+    def __init__(
+        self,
+        server: Any = None,
+        context: AppContext | None = None,
+        *,
+        protocol: str | None = None,
+        page_only: bool = False,
+    ) -> None:
         """``page_only`` builds the page without a 3D scene (used once to register static files)."""
         super().__init__(server)
         self.context = context or default_context()
         self.head = self.context.head
-        self.session = st.Session(self.context.engine, self.head,
-                                  protocol=protocol or self.context.protocol,
-                                  protocols=self.context.protocols)
+        self.session = st.Session(
+            self.context.engine, self.head, protocol=protocol or self.context.protocol, protocols=self.context.protocols
+        )
         self.plotter = pv.Plotter(off_screen=True, window_size=(1000, 760))
-        self.scene = None if page_only else build_scene(
-            self.plotter, self.head, self.session.plan, show_muscles=UI_DEFAULTS["show_muscles"],
-            show_labels=UI_DEFAULTS["show_labels"],
-            antialias=False, display_cells=DISPLAY_CELLS,
+        self.scene = (
+            None
+            if page_only
+            else build_scene(
+                self.plotter,
+                self.head,
+                self.session.plan,
+                show_muscles=UI_DEFAULTS["show_muscles"],
+                show_labels=UI_DEFAULTS["show_labels"],
+                antialias=False,
+                display_cells=DISPLAY_CELLS,
+            )
         )
         self._picker = None
         self.view_size: tuple[float, float] = tuple(float(v) for v in self.plotter.window_size)  # type: ignore[assignment]
@@ -149,48 +163,49 @@ class InjectVizApp(TrameApp):
     def _init_state(self) -> None:
         s = self.state
         s.client_only("pick_down", "pick_up")
-        s.update({
-            **UI_DEFAULTS,
-            "pick_down": None,
-            "pick_up": None,
-            "protocol_items": [
-                {"value": st.protocol_id(p), "title": st.protocol_name(p)}
-                for p in self.session.protocols
-            ],
-            "protocol_id": st.protocol_id(self.session.protocol),
-            "pain_regions_all": list(st.PAIN_REGIONS),
-            "pain_chips": [],
-            "click_action": "pain" if self.session.has_ftp else "select",
-            "landmark_items": [{"value": k, "title": landmark_title(k)} for k in sorted(self.head.landmarks)],
-            "landmark_title": landmark_title(UI_DEFAULTS["landmark_name"]),
-            "moved_landmarks": [],
-            "moved_landmarks_words": [],
-            "pain_point_words": "",
-            "view_size": None,  # [width, height] of the 3D view in the browser (px), for framing
-            "view_framed": False,  # the first picture was framed for that size (or the user moved it)
-            "pain_point": None,
-            "pain_summary": "none set",
-            "selected_site": None,
-            "message": "",
-            "message_type": "info",
-            "message_id": 0,
-            "last_click": None,
-            "update_ms": 0,
-            "findings": [],
-            "safety_findings": [],
-            "info_findings": [],
-            "flagged_sites": [],
-            "has_ftp": True,
-            "update_timing": {},
-            "patient": {},
-            "patient_playing": False,
-            "quiz": None,
-            "quiz_result": None,
-            "quiz_summary": None,
-            "patient_info": {},
-            "muscle_colors": {},
-            "views": list(VIEWS),
-        })
+        s.update(
+            {
+                **UI_DEFAULTS,
+                "pick_down": None,
+                "pick_up": None,
+                "protocol_items": [
+                    {"value": st.protocol_id(p), "title": st.protocol_name(p)} for p in self.session.protocols
+                ],
+                "protocol_id": st.protocol_id(self.session.protocol),
+                "pain_regions_all": list(st.PAIN_REGIONS),
+                "pain_chips": [],
+                "click_action": "pain" if self.session.has_ftp else "select",
+                "landmark_items": [{"value": k, "title": landmark_title(k)} for k in sorted(self.head.landmarks)],
+                "landmark_title": landmark_title(UI_DEFAULTS["landmark_name"]),
+                "moved_landmarks": [],
+                "moved_landmarks_words": [],
+                "pain_point_words": "",
+                "view_size": None,  # [width, height] of the 3D view in the browser (px), for framing
+                "view_framed": False,  # the first picture was framed for that size (or the user moved it)
+                "pain_point": None,
+                "pain_summary": "none set",
+                "selected_site": None,
+                "message": "",
+                "message_type": "info",
+                "message_id": 0,
+                "last_click": None,
+                "update_ms": 0,
+                "findings": [],
+                "safety_findings": [],
+                "info_findings": [],
+                "flagged_sites": [],
+                "has_ftp": True,
+                "update_timing": {},
+                "patient": {},
+                "patient_playing": False,
+                "quiz": None,
+                "quiz_result": None,
+                "quiz_summary": None,
+                "patient_info": {},
+                "muscle_colors": {},
+                "views": list(VIEWS),
+            }
+        )
         self._push_plan_state()
 
     def _push_plan_state(self) -> None:
@@ -277,17 +292,25 @@ class InjectVizApp(TrameApp):
         t0 = getattr(self, "_t0", None) or time.perf_counter()
         self._t0 = None
         t1 = time.perf_counter()
-        self._apply_scene(plan=self.session.plan, pain_point=self.session.pain_point,
-                          heat_points=self._heat_points(), highlight=self._highlight_id(),
-                          flagged=self.session.flagged_sites())
+        self._apply_scene(
+            plan=self.session.plan,
+            pain_point=self.session.pain_point,
+            heat_points=self._heat_points(),
+            highlight=self._highlight_id(),
+            flagged=self.session.flagged_sites(),
+        )
         t2 = time.perf_counter()
         self.view_update(camera=camera)
         t3 = time.perf_counter()
         self._push_plan_state()
         t4 = time.perf_counter()
         self.last_update_ms = (t4 - t0) * 1000
-        self.last_timing = {"plan": (t1 - t0) * 1000, "scene": (t2 - t1) * 1000,
-                            "view": (t3 - t2) * 1000, "page": (t4 - t3) * 1000}
+        self.last_timing = {
+            "plan": (t1 - t0) * 1000,
+            "scene": (t2 - t1) * 1000,
+            "view": (t3 - t2) * 1000,
+            "page": (t4 - t3) * 1000,
+        }
         self.state.update_ms = round(self.last_update_ms, 1)
         self.state.update_timing = {k: round(v, 1) for k, v in self.last_timing.items()}
         if self.state.message and self.state.message_type == "error":
@@ -417,17 +440,30 @@ class InjectVizApp(TrameApp):
         s = self.state
         tab = s.tab
         if tab == "patient":
-            self.scene.update(show_muscles=False, show_labels=False, show_sites=True,
-                              show_landmarks=False, highlight=self._highlight_id())
+            self.scene.update(
+                show_muscles=False,
+                show_labels=False,
+                show_sites=True,
+                show_landmarks=False,
+                highlight=self._highlight_id(),
+            )
             self.scene.set_markers()
         elif tab == "trainer":
-            self.scene.update(show_muscles=bool(s.show_muscles), show_labels=bool(s.show_answers),
-                              show_sites=bool(s.show_answers), show_landmarks=bool(s.show_landmarks),
-                              highlight=None)
+            self.scene.update(
+                show_muscles=bool(s.show_muscles),
+                show_labels=bool(s.show_answers),
+                show_sites=bool(s.show_answers),
+                show_landmarks=bool(s.show_landmarks),
+                highlight=None,
+            )
         else:
-            self.scene.update(show_muscles=bool(s.show_muscles), show_labels=bool(s.show_labels),
-                              show_sites=True, show_landmarks=bool(s.show_landmarks),
-                              highlight=self.session.selected)
+            self.scene.update(
+                show_muscles=bool(s.show_muscles),
+                show_labels=bool(s.show_labels),
+                show_sites=True,
+                show_landmarks=bool(s.show_landmarks),
+                highlight=self.session.selected,
+            )
             self.scene.set_markers()
         if tab != "patient":
             self._stop_play()
@@ -456,8 +492,14 @@ class InjectVizApp(TrameApp):
         if has and not face:  # the whole head stays in the picture (crown to ears), not just the sites
             lm = self.session.head.landmarks
             pts = np.vstack([pts, *(np.asarray(lm[k], float)[None] for k in HEAD_EXTENT_LANDMARKS if k in lm)])
-        set_camera(self.plotter, self.head, view, points=pts if has else None,
-                   min_extent=FACE_EXTENT_MM if face else 220.0, aspect=self._view_aspect())
+        set_camera(
+            self.plotter,
+            self.head,
+            view,
+            points=pts if has else None,
+            min_extent=FACE_EXTENT_MM if face else 220.0,
+            aspect=self._view_aspect(),
+        )
 
     @change("view_size")
     @guarded
@@ -558,8 +600,7 @@ class InjectVizApp(TrameApp):
 
         The caller pushes it to the browser (``view_update(camera=True)``).
         """
-        self._set_pose(frame_points(self.head, points, normals, min_extent=min_extent,
-                                    aspect=self._server_aspect()))
+        self._set_pose(frame_points(self.head, points, normals, min_extent=min_extent, aspect=self._server_aspect()))
 
     def _server_aspect(self) -> float:
         cam = self.server_camera()
@@ -578,8 +619,9 @@ class InjectVizApp(TrameApp):
             self._camera_moved = True
             self.adopt_camera(camera, width, height)
 
-    def pick_with_camera(self, x: float, y: float, width: float, height: float,
-                         camera: dict | None) -> tuple[np.ndarray | None, str | None]:
+    def pick_with_camera(
+        self, x: float, y: float, width: float, height: float, camera: dict | None
+    ) -> tuple[np.ndarray | None, str | None]:
         """Pick at view pixel (x, y) (origin top-left) as seen through ``camera`` (the browser's)."""
 
         w, h = float(width), float(height)
@@ -627,8 +669,16 @@ class InjectVizApp(TrameApp):
         return picker
 
     @guarded
-    def on_local_click(self, x: Any = None, y: Any = None, width: Any = None, height: Any = None,
-                       camera: Any = None, down: Any = None, up: Any = None) -> None:
+    def on_local_click(
+        self,
+        x: Any = None,
+        y: Any = None,
+        width: Any = None,
+        height: Any = None,
+        camera: Any = None,
+        down: Any = None,
+        up: Any = None,
+    ) -> None:
         """A click on the browser-rendered (vtk.js) view: pick on the server with its camera."""
         self._start_timer()
         try:
@@ -834,8 +884,9 @@ class InjectVizApp(TrameApp):
         p, n = self.snap(point)
         ans = self.session.quiz_answer(p)
         truth = self.scene.site_position(ans.site_id)
-        self.scene.set_markers(guess=p, guess_normal=n, answer=ans.truth,
-                               answer_normal=None if truth is None else truth[1])
+        self.scene.set_markers(
+            guess=p, guess_normal=n, answer=ans.truth, answer_normal=None if truth is None else truth[1]
+        )
         turned = False
         if not is_visible(self.head, self.server_camera(), ans.truth):
             # the true site is off screen or behind the head: show it (with the click if it fits)
@@ -967,13 +1018,29 @@ class InjectVizApp(TrameApp):
         """Bind the page's actions (controller functions and triggers), then build the page."""
         ctrl = self.server.controller
         ctrl.view_click = self.on_click  # a click on the server-rendered view
-        for name in ("camera", "focus_site", "clear_pain", "reset_landmarks", "patient_prev",
-                     "patient_play", "patient_pause", "patient_next", "patient_restart", "quiz_start",
-                     "quiz_stop", "quiz_next"):
+        for name in (
+            "camera",
+            "focus_site",
+            "clear_pain",
+            "reset_landmarks",
+            "patient_prev",
+            "patient_play",
+            "patient_pause",
+            "patient_next",
+            "patient_restart",
+            "quiz_start",
+            "quiz_stop",
+            "quiz_next",
+        ):
             setattr(ctrl, name, getattr(self, name))
-        for name, fn in (("plan_json", self.plan_json), ("plan_csv", self.plan_csv),
-                         ("snapshot_png", self.snapshot_png), ("print_view", self.print_view),
-                         ("local_click", self.on_local_click), ("view_camera", self.on_view_camera)):
+        for name, fn in (
+            ("plan_json", self.plan_json),
+            ("plan_csv", self.plan_csv),
+            ("snapshot_png", self.snapshot_png),
+            ("print_view", self.print_view),
+            ("local_click", self.on_local_click),
+            ("view_camera", self.on_view_camera),
+        ):
             self.server.trigger(name)(fn)
         self.ui, self.local_view, self.remote_view = build_layout(self.server, self.plotter, self.view_ref)
         # trame-pyvista re-sends the scene to BOTH views on every plotter render (a picture, a

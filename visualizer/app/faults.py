@@ -135,11 +135,18 @@ def snapshot(app: Any) -> dict[str, Any]:
     """The inputs of ``app``'s session the page keeps in its address (mesh frame, mm)."""
     ses = app.session
     point = None if ses.pain_point is None else [round(float(v), 2) for v in ses.pain_point]
-    landmarks = {k: [round(float(v), 2) for v in np.asarray(ses.head.landmarks[k], dtype=float)]
-                 for k in ses.moved_landmarks()}
-    return {"v": 1, "protocol": str(ses.protocol.id), "regions": list(ses.pain_chips),
-            "side": ses.pain_side, "point": point, "ftp": bool(ses.follow_the_pain),
-            "landmarks": landmarks}
+    landmarks = {
+        k: [round(float(v), 2) for v in np.asarray(ses.head.landmarks[k], dtype=float)] for k in ses.moved_landmarks()
+    }
+    return {
+        "v": 1,
+        "protocol": str(ses.protocol.id),
+        "regions": list(ses.pain_chips),
+        "side": ses.pain_side,
+        "point": point,
+        "ftp": bool(ses.follow_the_pain),
+        "landmarks": landmarks,
+    }
 
 
 def _on_skin(app: Any, point: list[float], what: str) -> np.ndarray:

@@ -103,9 +103,16 @@ class ForkedProcess:
 class Forker:
     """Start the template and fork session processes from it (all methods on the front's loop)."""
 
-    def __init__(self, python: str, env: dict[str, str], init: dict[str, Any], *,
-                 start_timeout: float = 120.0, line_limit: int = 256 * 1024,
-                 on_log: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        python: str,
+        env: dict[str, str],
+        init: dict[str, Any],
+        *,
+        start_timeout: float = 120.0,
+        line_limit: int = 256 * 1024,
+        on_log: Callable[[str], None] | None = None,
+    ) -> None:
         self.python = python
         self.env = env
         self.init = init
@@ -137,9 +144,17 @@ class Forker:
         t0 = time.monotonic()
         try:
             proc = await asyncio.create_subprocess_exec(
-                self.python, "-m", "visualizer.app.worker", "--template",
-                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=None,
-                start_new_session=True, env=self.env, limit=self.line_limit, pass_fds=(theirs.fileno(),),
+                self.python,
+                "-m",
+                "visualizer.app.worker",
+                "--template",
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=None,
+                start_new_session=True,
+                env=self.env,
+                limit=self.line_limit,
+                pass_fds=(theirs.fileno(),),
             )
         finally:
             theirs_fd = theirs.fileno()
@@ -157,7 +172,7 @@ class Forker:
                     i = line.find(TAG)
                     if i < 0:
                         continue
-                    word, _, rest = line[i + len(TAG):].decode(errors="replace").strip().partition(" ")
+                    word, _, rest = line[i + len(TAG) :].decode(errors="replace").strip().partition(" ")
                     if word == "template-ready":
                         break
                     if word == "error":
@@ -260,7 +275,8 @@ class Forker:
             with contextlib.suppress(Exception):
                 code = await proc.wait()
                 (log.info if code in (0, -signal.SIGKILL) else log.warning)(
-                    "session template %d ended (exit %s)", proc.pid, code)
+                    "session template %d ended (exit %s)", proc.pid, code
+                )
 
     async def _forked(self, token: int, pid: int) -> None:
         entry = self._pending.pop(token, None)
@@ -269,8 +285,9 @@ class Forker:
         fut, in_w, out_r = entry
         loop = asyncio.get_running_loop()
         reader = asyncio.StreamReader(limit=self.line_limit, loop=loop)
-        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader, loop=loop),
-                                     os.fdopen(out_r, "rb", buffering=0))
+        await loop.connect_read_pipe(
+            lambda: asyncio.StreamReaderProtocol(reader, loop=loop), os.fdopen(out_r, "rb", buffering=0)
+        )
         child = ForkedProcess(pid, in_w, reader)
         self._children[pid] = child
         if not fut.done():

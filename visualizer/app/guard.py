@@ -67,10 +67,11 @@ def report(exc: BaseException, where: str = "") -> str:
         return safe_text(str(exc))
     eid = new_error_id()
     tb = "".join(traceback.format_tb(exc.__traceback__))
-    log.error("error %s in %s: %s: %s\n%s", eid, where or "a request", type(exc).__name__,
-              quote(str(exc), 200), tb)
-    return (f"Something went wrong on the server (error id {eid}); the details are in the server "
-            "log. The page is still working.")
+    log.error("error %s in %s: %s: %s\n%s", eid, where or "a request", type(exc).__name__, quote(str(exc), 200), tb)
+    return (
+        f"Something went wrong on the server (error id {eid}); the details are in the server "
+        "log. The page is still working."
+    )
 
 
 # ------------------------------------------------------------------------------------------
@@ -109,8 +110,9 @@ def protect_handler(handler: Any, app_ref: Callable[[], Any]) -> None:
         handler.functionMap[uri] = (obj, _wrap_rpc(uri, func, app_ref))
     original = type(handler).sendWrappedError
 
-    async def send_error(self: Any, rpcid: Any, code: int, message: str, data: Any = None,
-                         client_id: Any = None) -> Any:
+    async def send_error(
+        self: Any, rpcid: Any, code: int, message: str, data: Any = None, client_id: Any = None
+    ) -> Any:
         from wslink.protocol import EXCEPTION_ERROR
 
         if code == EXCEPTION_ERROR or (isinstance(data, dict) and "trace" in data):

@@ -90,8 +90,9 @@ ViewPx = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=0, le=MAX_V
 ImagePx = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=MIN_IMAGE_PX, le=MAX_IMAGE_PX)]
 Name = Annotated[str, Field(strict=True, min_length=1, max_length=MAX_NAME)]
 # a pain chip: a region, or a region with its own side ("left-temporal")
-Chip = Annotated[str, Field(strict=True, max_length=MAX_NAME,
-                            pattern="^(left-|right-)?(" + "|".join(PAIN_REGIONS) + ")$")]
+Chip = Annotated[
+    str, Field(strict=True, max_length=MAX_NAME, pattern="^(left-|right-)?(" + "|".join(PAIN_REGIONS) + ")$")
+]
 Chips = Annotated[list[Chip], Field(max_length=3 * len(PAIN_REGIONS))]
 
 
@@ -299,16 +300,21 @@ _NONE: Params = _p()
 TRIGGERS: dict[str, Params] = {
     "plan_json": _NONE,
     "plan_csv": _NONE,
-    "snapshot_png": _p(("camera", _OPT_CAMERA, None),
-                       ("size", _check(Annotated[list[ImagePx], Field(min_length=2, max_length=2)] | None),
-                        None),
-                       ("figure", _BOOL, True)),  # a printable figure or the bare view
-    "on_local_click": _p(("x", _check(PagePx), _REQUIRED), ("y", _check(PagePx), _REQUIRED),
-                         ("width", _check(ViewPx), _REQUIRED), ("height", _check(ViewPx), _REQUIRED),
-                         ("camera", _OPT_CAMERA, None), ("down", _PAGE_POINT, None),
-                         ("up", _PAGE_POINT, None)),
-    "on_click": _p(("event", _check(ClickEvent | None), None), ("down", _PAGE_POINT, None),
-                   ("up", _PAGE_POINT, None)),
+    "snapshot_png": _p(
+        ("camera", _OPT_CAMERA, None),
+        ("size", _check(Annotated[list[ImagePx], Field(min_length=2, max_length=2)] | None), None),
+        ("figure", _BOOL, True),
+    ),  # a printable figure or the bare view
+    "on_local_click": _p(
+        ("x", _check(PagePx), _REQUIRED),
+        ("y", _check(PagePx), _REQUIRED),
+        ("width", _check(ViewPx), _REQUIRED),
+        ("height", _check(ViewPx), _REQUIRED),
+        ("camera", _OPT_CAMERA, None),
+        ("down", _PAGE_POINT, None),
+        ("up", _PAGE_POINT, None),
+    ),
+    "on_click": _p(("event", _check(ClickEvent | None), None), ("down", _PAGE_POINT, None), ("up", _PAGE_POINT, None)),
     "camera": _p(("view", _check(Literal[CAMERA_VIEWS]), _REQUIRED)),  # type: ignore[valid-type]
     "clear_pain": _NONE,
     "clear_pain_point": _NONE,
@@ -323,8 +329,9 @@ TRIGGERS: dict[str, Params] = {
     "quiz_next": _NONE,
     "restore_inputs": _p(("saved", _check(SavedInputs), _REQUIRED)),
     # the browser's camera after a rotate/zoom, and a row of the site table
-    "on_view_camera": _p(("camera", _OPT_CAMERA, None), ("width", _check(ViewPx | None), None),
-                         ("height", _check(ViewPx | None), None)),
+    "on_view_camera": _p(
+        ("camera", _OPT_CAMERA, None), ("width", _check(ViewPx | None), None), ("height", _check(ViewPx | None), None)
+    ),
     "focus_site": _p(("site_id", _check(Name, _site_ids, "site of this plan"), _REQUIRED)),
     "print_view": _p(("camera", _OPT_CAMERA, None)),  # the bare view for the page's print layout
 }
@@ -358,20 +365,20 @@ RPCS: dict[str, Params] = {
     # a state key only if the server has it (a hostile name would be echoed back)
     "trame.force.push": _p(*((f"key{i}", _KEYS, None) for i in range(8))),
     # the client's life-cycle events (any other name would grow the controller without bound)
-    "trame.lifecycle.update": _p(("name", _check(Literal["client_connected", "client_unmounted", "client_exited"]),
-                                  _REQUIRED)),
+    "trame.lifecycle.update": _p(
+        ("name", _check(Literal["client_connected", "client_unmounted", "client_exited"]), _REQUIRED)
+    ),
     # a JavaScript error message is logged: cut short
-    "trame.error.client": _p(("message", _check(Annotated[str, Field(strict=True, max_length=2000)]
-                                                | None), None)),
+    "trame.error.client": _p(("message", _check(Annotated[str, Field(strict=True, max_length=2000)] | None), None)),
     "viewport.image.push": _p(("options", Check(TypeAdapter(ImagePushOptions)), _REQUIRED)),
-    "viewport.image.push.original.size": _p(("view_id", _VIEW_ID, _REQUIRED),
-                                            ("width", _SIZE_PX, _REQUIRED),
-                                            ("height", _SIZE_PX, _REQUIRED)),
-    "viewport.image.push.quality": _p(("view_id", _VIEW_ID, _REQUIRED),
-                                      ("quality", _check(Annotated[int, Field(strict=True, ge=0, le=100)]),
-                                       _REQUIRED),
-                                      ("ratio", _check(Annotated[float, Field(strict=True, allow_inf_nan=False,
-                                                                              gt=0, le=1)]), 1)),
+    "viewport.image.push.original.size": _p(
+        ("view_id", _VIEW_ID, _REQUIRED), ("width", _SIZE_PX, _REQUIRED), ("height", _SIZE_PX, _REQUIRED)
+    ),
+    "viewport.image.push.quality": _p(
+        ("view_id", _VIEW_ID, _REQUIRED),
+        ("quality", _check(Annotated[int, Field(strict=True, ge=0, le=100)]), _REQUIRED),
+        ("ratio", _check(Annotated[float, Field(strict=True, allow_inf_nan=False, gt=0, le=1)]), 1),
+    ),
 }
 
 

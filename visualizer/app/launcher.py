@@ -207,8 +207,7 @@ class SessionPool:
             orphans = sorted((p for p in self.claimed() if p.orphaned), key=lambda p: p.left_at or 0)
             if not orphans:
                 raise Busy()
-            self._kill(orphans[0], "its slot went to a new browser (its own browser had left)",
-                       sig=signal.SIGTERM)
+            self._kill(orphans[0], "its slot went to a new browser (its own browser had left)", sig=signal.SIGTERM)
             self._forget(orphans[0])
         deadline = time.monotonic() + self.config.start_timeout
         while True:
@@ -219,8 +218,13 @@ class SessionPool:
                 sp.claimed_at = time.monotonic()
                 sp.id = secrets.token_hex(16)
                 self.sessions[sp.id] = sp
-                log.info("session %s -> process %d (%d in use, %d warm)", sp.id[:8], sp.pid,
-                         len(self.claimed()), len(self.warm()))
+                log.info(
+                    "session %s -> process %d (%d in use, %d warm)",
+                    sp.id[:8],
+                    sp.pid,
+                    len(self.claimed()),
+                    len(self.warm()),
+                )
                 self._replenish()
                 self._changed()
                 return sp
@@ -273,23 +277,39 @@ class SessionPool:
             from visualizer.app.forks import Forker
 
             if self.forker is None:
-                self.forker = Forker(cfg.python, self._env(),
-                                     {"protocol": cfg.protocol, "mesh": cfg.mesh, "landmarks": cfg.landmarks},
-                                     start_timeout=cfg.start_timeout)
+                self.forker = Forker(
+                    cfg.python,
+                    self._env(),
+                    {"protocol": cfg.protocol, "mesh": cfg.mesh, "landmarks": cfg.landmarks},
+                    start_timeout=cfg.start_timeout,
+                )
             proc = await self.forker.fork()
         else:
             proc = await asyncio.create_subprocess_exec(
-                cfg.python, "-m", "visualizer.app.worker",
-                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=None,
-                start_new_session=True, env=self._env(), limit=256 * 1024,
+                cfg.python,
+                "-m",
+                "visualizer.app.worker",
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=None,
+                start_new_session=True,
+                env=self._env(),
+                limit=256 * 1024,
             )
         sp = SessionProcess(proc=proc, secret=secrets.token_urlsafe(24))
         self.procs.append(sp)
-        line = json.dumps({
-            "secret": sp.secret, "protocol": cfg.protocol, "mesh": cfg.mesh, "landmarks": cfg.landmarks,
-            "idle": cfg.idle, "address_space_mb": cfg.address_space_mb or cfg.memory_mb + 3072,
-            "max_message": cfg.max_message, "frame": cfg.frame,
-        })
+        line = json.dumps(
+            {
+                "secret": sp.secret,
+                "protocol": cfg.protocol,
+                "mesh": cfg.mesh,
+                "landmarks": cfg.landmarks,
+                "idle": cfg.idle,
+                "address_space_mb": cfg.address_space_mb or cfg.memory_mb + 3072,
+                "max_message": cfg.max_message,
+                "frame": cfg.frame,
+            }
+        )
         assert proc.stdin is not None
         proc.stdin.write(line.encode() + b"\n")  # stdin stays open: its EOF tells the process we are gone
         reader = asyncio.ensure_future(self._read(sp))
@@ -311,7 +331,7 @@ class SessionPool:
                 if text:
                     log.info("process %d: %s", sp.pid, text[:300])
                 continue
-            word, _, rest = line[i + len(TAG):].decode(errors="replace").strip().partition(" ")
+            word, _, rest = line[i + len(TAG) :].decode(errors="replace").strip().partition(" ")
             sp.last_beat = time.monotonic()
             if word == "ready" and sp.state == "starting":
                 port, _, static = rest.partition(" ")
@@ -340,8 +360,8 @@ class SessionPool:
         why = sp.kill_reason or ("idle" if code == 0 else "crashed")
         if not self._stopping and self._task is not None:  # start-up failures are reported by the caller
             (log.info if code == 0 else log.warning)(
-                "process %d (%s%s) ended: %s (%s)", sp.pid, was,
-                f", session {sp.id[:8]}" if sp.id else "", how, why)
+                "process %d (%s%s) ended: %s (%s)", sp.pid, was, f", session {sp.id[:8]}" if sp.id else "", how, why
+            )
         self._replenish()
         self._wake()
         self._changed()
@@ -417,8 +437,9 @@ class SessionPool:
                     self._kill(sp, f"hung: no heartbeat for {now - sp.last_beat:.0f} s")
                 elif now - sp.started > cfg.lifetime:
                     self._kill(sp, f"maximum lifetime ({cfg.lifetime:.0f} s) reached", sig=signal.SIGTERM)
-                elif (sp.state == "claimed" and not sp.ever_connected
-                      and now - (sp.claimed_at or now) > cfg.connect_grace):
+                elif (
+                    sp.state == "claimed" and not sp.ever_connected and now - (sp.claimed_at or now) > cfg.connect_grace
+                ):
                     self._kill(sp, "its browser never connected", sig=signal.SIGTERM)
                 elif sp.orphaned and now - (sp.left_at or now) > cfg.idle + 10:
                     self._kill(sp, "browser gone and the process did not exit by itself", sig=signal.SIGTERM)
@@ -430,5 +451,5 @@ class SessionPool:
         """End warm processes beyond the pool size (started for a browser that got another one)."""
         if self._waiters:
             return
-        for sp in sorted(self.warm(), key=lambda p: p.started)[self.config.pool:]:
+        for sp in sorted(self.warm(), key=lambda p: p.started)[self.config.pool :]:
             self._kill(sp, "more warm processes than the pool keeps", sig=signal.SIGTERM)

@@ -39,8 +39,16 @@ def cut(data: Any, limit: int = 120) -> str:
     return f"{text[:limit]}{'...' if size > limit else ''} ({size} bytes)"
 
 
-async def relay(request: web.Request, upstream_url: str, *, client: aiohttp.ClientSession,
-                frame: int, max_message: int, heartbeat: float = 30.0, name: str = "") -> web.WebSocketResponse:
+async def relay(
+    request: web.Request,
+    upstream_url: str,
+    *,
+    client: aiohttp.ClientSession,
+    frame: int,
+    max_message: int,
+    heartbeat: float = 30.0,
+    name: str = "",
+) -> web.WebSocketResponse:
     """Serve ``request`` (a browser websocket upgrade) by forwarding it to ``upstream_url``.
 
     Parameters
@@ -52,8 +60,9 @@ async def relay(request: web.Request, upstream_url: str, *, client: aiohttp.Clie
         Largest message (all chunks) a browser may announce.
     """
     try:
-        upstream = await client.ws_connect(upstream_url, compress=0, max_msg_size=4 * (frame + HEADER_ROOM),
-                                           heartbeat=None, autoping=True)
+        upstream = await client.ws_connect(
+            upstream_url, compress=0, max_msg_size=4 * (frame + HEADER_ROOM), heartbeat=None, autoping=True
+        )
     except (TimeoutError, aiohttp.ClientError, OSError) as exc:
         log.warning("session %s: cannot reach its process (%s)", name, type(exc).__name__)
         raise web.HTTPServiceUnavailable(text="This session has ended: reload the page.") from None
@@ -67,8 +76,12 @@ async def relay(request: web.Request, upstream_url: str, *, client: aiohttp.Clie
                 try:
                     guard.check(msg.data)
                 except ChunkError as exc:
-                    log.warning("session %s: browser frame refused, connection closed: %s; frame %s",
-                                name, exc, cut(msg.data, 32))
+                    log.warning(
+                        "session %s: browser frame refused, connection closed: %s; frame %s",
+                        name,
+                        exc,
+                        cut(msg.data, 32),
+                    )
                     await browser.close(code=CLOSE_TOO_BIG, message=b"message refused")
                     return
                 await upstream.send_bytes(msg.data)
@@ -102,8 +115,10 @@ async def relay(request: web.Request, upstream_url: str, *, client: aiohttp.Clie
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         if not browser.closed:
-            await browser.close(code=CLOSE_SESSION_ENDED if session_ended else aiohttp.WSCloseCode.GOING_AWAY,
-                                message=b"session ended" if session_ended else b"")
+            await browser.close(
+                code=CLOSE_SESSION_ENDED if session_ended else aiohttp.WSCloseCode.GOING_AWAY,
+                message=b"session ended" if session_ended else b"",
+            )
         if not upstream.closed:
             await upstream.close()
     return browser

@@ -60,35 +60,71 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="app.py",
         description="InjectViz in the browser: plan, show a patient, teach. "
-                    "One port; each browser gets its own session process.",
+        "One port; each browser gets its own session process.",
     )
-    p.add_argument("--host", default=os.environ.get("TRAME_DEFAULT_HOST", "127.0.0.1"),
-                   help="interface to listen on (default 127.0.0.1)")
+    p.add_argument(
+        "--host",
+        default=os.environ.get("TRAME_DEFAULT_HOST", "127.0.0.1"),
+        help="interface to listen on (default 127.0.0.1)",
+    )
     p.add_argument("-p", "--port", type=int, default=8080, help="port (default 8080; 0 = any free port)")
-    p.add_argument("--server", action="store_true",
-                   help="accepted for trame compatibility: InjectViz never opens a browser")
-    p.add_argument("--timeout", type=int, default=0,
-                   help="seconds without any browser before the server exits; 0 = never (default)")
+    p.add_argument(
+        "--server", action="store_true", help="accepted for trame compatibility: InjectViz never opens a browser"
+    )
+    p.add_argument(
+        "--timeout",
+        type=int,
+        default=0,
+        help="seconds without any browser before the server exits; 0 = never (default)",
+    )
     p.add_argument("--protocol", default="preempt", help="protocol id or YAML file (default preempt)")
     p.add_argument("--mesh", default=None, help="head mesh file (default: the bundled head)")
     p.add_argument("--landmarks", default=None, help="landmarks JSON for --mesh")
-    p.add_argument("--sessions-max", type=int, default=None,
-                   help="browser sessions at the same time (default: sized to this machine's memory "
-                        "and cores); beyond it a new browser gets a 'busy, try again' page")
-    p.add_argument("--pool", type=int, default=None,
-                   help="session processes kept ready ahead of browsers (default 2, 1 on one core)")
-    p.add_argument("--session-idle", type=float, default=20.0,
-                   help="seconds a session process stays after its browser left (default 20)")
-    p.add_argument("--session-lifetime", type=float, default=12 * 3600.0,
-                   help="maximum seconds a session process lives (default 43200)")
-    p.add_argument("--session-memory-mb", type=int, default=1024,
-                   help="memory (RSS) a session process may use before it is ended (default 1024)")
-    p.add_argument("--no-template", action="store_true",
-                   help="start every session process from scratch instead of forking it from a template "
-                        "process that loaded the head once (slower to start, more memory per session)")
-    p.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
-                   help="another web origin (scheme://host:port) allowed to open sessions, e.g. the "
-                        "address of a reverse proxy; repeatable")
+    p.add_argument(
+        "--sessions-max",
+        type=int,
+        default=None,
+        help="browser sessions at the same time (default: sized to this machine's memory "
+        "and cores); beyond it a new browser gets a 'busy, try again' page",
+    )
+    p.add_argument(
+        "--pool",
+        type=int,
+        default=None,
+        help="session processes kept ready ahead of browsers (default 2, 1 on one core)",
+    )
+    p.add_argument(
+        "--session-idle",
+        type=float,
+        default=20.0,
+        help="seconds a session process stays after its browser left (default 20)",
+    )
+    p.add_argument(
+        "--session-lifetime",
+        type=float,
+        default=12 * 3600.0,
+        help="maximum seconds a session process lives (default 43200)",
+    )
+    p.add_argument(
+        "--session-memory-mb",
+        type=int,
+        default=1024,
+        help="memory (RSS) a session process may use before it is ended (default 1024)",
+    )
+    p.add_argument(
+        "--no-template",
+        action="store_true",
+        help="start every session process from scratch instead of forking it from a template "
+        "process that loaded the head once (slower to start, more memory per session)",
+    )
+    p.add_argument(
+        "--allow-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="another web origin (scheme://host:port) allowed to open sessions, e.g. the "
+        "address of a reverse proxy; repeatable",
+    )
     p.add_argument("--ws-heart-beat", type=int, default=30, help=argparse.SUPPRESS)
     p.add_argument("--ws-max-size", type=int, default=4 * 1024 * 1024, help=argparse.SUPPRESS)
     p.add_argument("--session-hang-seconds", type=float, default=30.0, help=argparse.SUPPRESS)
@@ -182,8 +218,7 @@ class FrontServer:
         import aiohttp.web as web
 
         serve = static.get("serve") or {}
-        routes = [web.static(f"/{route}", serve[route], append_version=True)
-                  for route in sorted(serve, reverse=True)]
+        routes = [web.static(f"/{route}", serve[route], append_version=True) for route in sorted(serve, reverse=True)]
         self._www = Path(static["www"])
         routes.append(web.static("/", self._www, append_version=True))
         self.web.add_routes(routes)
@@ -192,8 +227,12 @@ class FrontServer:
     def _busy(self) -> Any:
         import aiohttp.web as web
 
-        return web.Response(status=503, text=BUSY_PAGE.format(n=self.pool.config.sessions_max),
-                            content_type="text/html", headers={"Retry-After": "30", "Cache-Control": "no-store"})
+        return web.Response(
+            status=503,
+            text=BUSY_PAGE.format(n=self.pool.config.sessions_max),
+            content_type="text/html",
+            headers={"Retry-After": "30", "Cache-Control": "no-store"},
+        )
 
     async def _root(self, request: Any) -> Any:
         import aiohttp.web as web
@@ -213,8 +252,7 @@ class FrontServer:
     async def _health(self, request: Any) -> Any:
         import aiohttp.web as web
 
-        return web.json_response({"ok": True, "uptime_s": round(time.monotonic() - self.t0, 1),
-                                  **self.pool.status()})
+        return web.json_response({"ok": True, "uptime_s": round(time.monotonic() - self.t0, 1), **self.pool.status()})
 
     # ------------------------------------------------------------------ launcher
     async def _launch(self, request: Any) -> Any:
@@ -229,15 +267,21 @@ class FrontServer:
         try:
             sp = await self.pool.claim()
         except Busy:
-            return web.json_response({"error": BUSY_TEXT.format(n=self.pool.config.sessions_max)},
-                                     status=503, headers={"Retry-After": "30"})
+            return web.json_response(
+                {"error": BUSY_TEXT.format(n=self.pool.config.sessions_max)}, status=503, headers={"Retry-After": "30"}
+            )
         except Unavailable:
-            return web.json_response({"error": "No session could be started just now. Please try again."},
-                                     status=503, headers={"Retry-After": "10"})
+            return web.json_response(
+                {"error": "No session could be started just now. Please try again."},
+                status=503,
+                headers={"Retry-After": "10"},
+            )
         # built from our own configuration: USE_HOST is trame's placeholder that the page replaces
         # with its own location (the request's Host header is never echoed)
-        return web.json_response({"id": sp.id, "sessionURL": f"ws://USE_HOST/proxy/{sp.id}",
-                                  "secret": sp.secret}, headers={"Cache-Control": "no-store"})
+        return web.json_response(
+            {"id": sp.id, "sessionURL": f"ws://USE_HOST/proxy/{sp.id}", "secret": sp.secret},
+            headers={"Cache-Control": "no-store"},
+        )
 
     # ------------------------------------------------------------------ websocket relay
     async def _proxy(self, request: Any) -> Any:
@@ -260,9 +304,15 @@ class FrontServer:
             self._client = aiohttp.ClientSession()
         self.pool.browser_joined(sp)
         try:
-            return await relay(request, f"ws://127.0.0.1:{sp.port}/ws", client=self._client,
-                               frame=self.pool.config.frame, max_message=self.pool.config.max_message,
-                               heartbeat=self.heartbeat, name=sid[:8])
+            return await relay(
+                request,
+                f"ws://127.0.0.1:{sp.port}/ws",
+                client=self._client,
+                frame=self.pool.config.frame,
+                max_message=self.pool.config.max_message,
+                heartbeat=self.heartbeat,
+                name=sid[:8],
+            )
         finally:
             self.pool.browser_left(sp)
 
@@ -299,12 +349,18 @@ async def run(args: argparse.Namespace, t0: float) -> int:
 
     cores = os.cpu_count() or 1
     config = LaunchConfig(
-        protocol=args.protocol, mesh=args.mesh, landmarks=args.landmarks,
+        protocol=args.protocol,
+        mesh=args.mesh,
+        landmarks=args.landmarks,
         sessions_max=args.sessions_max or default_sessions_max(args.session_memory_mb),
         pool=args.pool if args.pool is not None else (2 if cores > 1 else 1),
-        idle=args.session_idle, lifetime=args.session_lifetime, memory_mb=args.session_memory_mb,
-        hang_seconds=args.session_hang_seconds, max_message=args.ws_max_size,
-        frame=min(1024 * 1024, args.ws_max_size), template=not args.no_template,
+        idle=args.session_idle,
+        lifetime=args.session_lifetime,
+        memory_mb=args.session_memory_mb,
+        hang_seconds=args.session_hang_seconds,
+        max_message=args.ws_max_size,
+        frame=min(1024 * 1024, args.ws_max_size),
+        template=not args.no_template,
     )
     config.pool = min(config.pool, config.sessions_max)
     front: FrontServer | None = None
@@ -325,8 +381,9 @@ async def run(args: argparse.Namespace, t0: float) -> int:
         try:
             await site.start()
         except OSError as exc:
-            print(f"error: cannot listen on {args.host}:{args.port} ({exc.strerror or exc})", file=sys.stderr,
-                  flush=True)
+            print(
+                f"error: cannot listen on {args.host}:{args.port} ({exc.strerror or exc})", file=sys.stderr, flush=True
+            )
             return 2
         sockets = getattr(site._server, "sockets", None) or []
         port = sockets[0].getsockname()[1] if sockets else args.port
@@ -335,8 +392,11 @@ async def run(args: argparse.Namespace, t0: float) -> int:
             with contextlib.suppress(NotImplementedError):
                 loop.add_signal_handler(sig, front.stop)
         shown = "127.0.0.1" if args.host in ("0.0.0.0", "", "::") else args.host
-        print(f"InjectViz ready in {time.perf_counter() - t0:.1f} s "
-              f"(up to {config.sessions_max} sessions, {config.pool} kept ready)", flush=True)
+        print(
+            f"InjectViz ready in {time.perf_counter() - t0:.1f} s "
+            f"(up to {config.sessions_max} sessions, {config.pool} kept ready)",
+            flush=True,
+        )
         print("App running at:", flush=True)
         print(f" - Local:   http://{shown}:{port}/", flush=True)
         print(f"InjectViz running at http://{shown}:{port}/", flush=True)

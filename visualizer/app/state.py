@@ -80,8 +80,9 @@ def pain_regions(regions: Sequence[str], side: str) -> list[str]:
     for r in regions:
         own, _, name = str(r).rpartition("-")
         if name not in PAIN_REGIONS or own not in ("", "left", "right"):
-            raise UserError(f"Unknown pain region {r!r}: choose from {', '.join(PAIN_REGIONS)}, "
-                            "optionally with left- or right-.")
+            raise UserError(
+                f"Unknown pain region {r!r}: choose from {', '.join(PAIN_REGIONS)}, optionally with left- or right-."
+            )
         s = own or side
         out.append(name if s == "both" else f"{s}-{name}")
     return out
@@ -114,7 +115,7 @@ def quiz_score(error_mm: float) -> int:
 
 
 def quiz_prompt(site: Site) -> str:
-    """"site 17: left occipitalis" - the number is the plan's own (the labels and the site table)."""
+    """ "site 17: left occipitalis" - the number is the plan's own (the labels and the site table)."""
     side = str(site.side) if str(site.side) not in ("", "midline", "None") else ""
     return f"site {site.order}: {side} {_words(site.muscle)}".replace("  ", " ").strip()
 
@@ -183,9 +184,16 @@ class Quiz:
         d = distance(g, truth)
         err = float(getattr(d, "mm", d))
         how = str(getattr(d, "how", "over the skin"))
-        a = QuizAnswer(site_id=str(site.id), prompt=self.prompt,
-                       muscle=str(site.muscle), guess=g, truth=truth,  # type: ignore[arg-type]
-                       error_mm=err, score=quiz_score(err), measured=how)
+        a = QuizAnswer(
+            site_id=str(site.id),
+            prompt=self.prompt,
+            muscle=str(site.muscle),
+            guess=g,
+            truth=truth,  # type: ignore[arg-type]
+            error_mm=err,
+            score=quiz_score(err),
+            measured=how,
+        )
         self.answers.append(a)
         return a
 
@@ -205,8 +213,7 @@ class Quiz:
         for a in self.answers:
             per.setdefault(a.muscle, []).append(a.error_mm)
         rows = [
-            {"muscle": _words(m), "n": len(v), "mean_mm": _fmt(sum(v) / len(v), 1),
-             "worst_mm": _fmt(max(v), 1)}
+            {"muscle": _words(m), "n": len(v), "mean_mm": _fmt(sum(v) / len(v), 1), "worst_mm": _fmt(max(v), 1)}
             for m, v in sorted(per.items())
         ]
         within = sum(1 for a in self.answers if a.error_mm <= QUIZ_GOOD_MM)
@@ -226,9 +233,16 @@ class Quiz:
 class Session:
     """The state of one browser connection."""
 
-    def __init__(self, engine: Any, head: Any, *, protocol: str = "preempt",
-                 protocol_source: str | None = None, protocols: Sequence[Protocol] = (),
-                 quiz_seed: int | None = None) -> None:
+    def __init__(
+        self,
+        engine: Any,
+        head: Any,
+        *,
+        protocol: str = "preempt",
+        protocol_source: str | None = None,
+        protocols: Sequence[Protocol] = (),
+        quiz_seed: int | None = None,
+    ) -> None:
         """``protocols``: the set a browser may choose from (default: the bundled ones).
 
         ``protocol_source`` (a file, from the server's own start-up options) joins that set.
@@ -273,8 +287,7 @@ class Session:
 
     def recompute(self) -> Any:
         """Recompute the plan from the current inputs (raises the engine's errors)."""
-        plan = self.engine.make_plan(self.head, self.protocol, self.pain_origin(),
-                                     follow_the_pain=self.follow_the_pain)
+        plan = self.engine.make_plan(self.head, self.protocol, self.pain_origin(), follow_the_pain=self.follow_the_pain)
         self.plan = plan
         ids = {str(s.id) for s in plan.sites}
         if self.selected not in ids:
@@ -285,20 +298,19 @@ class Session:
 
     def _transaction(self, change) -> Any:
         """Apply a change and recompute; on any error restore the previous inputs."""
-        saved = (self.protocol, list(self.pain_chips), self.pain_side, self.pain_point,
-                 self.follow_the_pain, self.head)
+        saved = (self.protocol, list(self.pain_chips), self.pain_side, self.pain_point, self.follow_the_pain, self.head)
         try:
             change()
             return self.recompute()
         except Exception:
-            (self.protocol, self.pain_chips, self.pain_side, self.pain_point,
-             self.follow_the_pain, self.head) = saved
+            (self.protocol, self.pain_chips, self.pain_side, self.pain_point, self.follow_the_pain, self.head) = saved
             raise
 
     # -- inputs ------------------------------------------------------------------------------
     def set_protocol(self, ref: str) -> Any:
         def change() -> None:
             self.protocol = self._load(str(ref))
+
         return self._transaction(change)
 
     def set_pain(self, chips: Sequence[str] | None = None, side: str | None = None) -> Any:
@@ -308,6 +320,7 @@ class Session:
             if side is not None:
                 self.pain_side = str(side)
             pain_regions(self.pain_chips, self.pain_side)  # validate
+
         return self._transaction(change)
 
     def set_pain_point(self, point: Sequence[float] | None) -> Any:
@@ -319,11 +332,13 @@ class Session:
             if len(p) != 3 or not all(math.isfinite(v) for v in p):
                 raise UserError(f"A pain point needs three finite coordinates, got {point!r}.")
             self.pain_point = p  # type: ignore[assignment]
+
         return self._transaction(change)
 
     def set_follow_the_pain(self, on: bool) -> Any:
         def change() -> None:
             self.follow_the_pain = bool(on)
+
         return self._transaction(change)
 
     def move_landmark(self, name: str, point: Sequence[float]) -> Any:
@@ -346,19 +361,24 @@ class Session:
 
             lms[name] = np.asarray(p, dtype=float)
             self.head = self._head_with(lms)
+
         return self._transaction(change)
 
     def reset_landmarks(self) -> Any:
         def change() -> None:
             self.head = self.base_head
+
         return self._transaction(change)
 
     def moved_landmarks(self) -> list[str]:
         import numpy as np
 
         base = self.base_head.landmarks
-        return sorted(k for k, v in self.head.landmarks.items()
-                      if k not in base or not np.allclose(np.asarray(v), np.asarray(base[k])))
+        return sorted(
+            k
+            for k, v in self.head.landmarks.items()
+            if k not in base or not np.allclose(np.asarray(v), np.asarray(base[k]))
+        )
 
     def _head_with(self, landmarks: dict) -> Any:
         return self.base_head.with_landmarks(landmarks, note="landmarks adjusted in the app for this patient")
@@ -400,8 +420,11 @@ class Session:
             "ftp_sites": len(plan.ftp_sites),
             "per_muscle": [
                 {
-                    "muscle": _words(m), "muscle_key": m, "sites": t.sites,
-                    "units": _fmt(t.units), "ml": _fmt(t.volume_ml, 3),
+                    "muscle": _words(m),
+                    "muscle_key": m,
+                    "sites": t.sites,
+                    "units": _fmt(t.units),
+                    "ml": _fmt(t.volume_ml, 3),
                 }
                 for m, t in plan.per_muscle.items()
             ],
@@ -436,11 +459,17 @@ class Session:
         rank = {"error": 0, "warning": 1, "info": 2}
         out = []
         for f in sorted([*self.plan.findings, *self.landmark_findings()], key=lambda f: rank[f.severity]):
-            out.append({
-                "code": f.code, "severity": f.severity, "message": f.message,
-                "safety": f.severity != "info", "site_ids": list(f.site_ids),
-                "sites": [order[i] for i in f.site_ids if i in order], "landmarks": list(f.landmarks),
-            })
+            out.append(
+                {
+                    "code": f.code,
+                    "severity": f.severity,
+                    "message": f.message,
+                    "safety": f.severity != "info",
+                    "site_ids": list(f.site_ids),
+                    "sites": [order[i] for i in f.site_ids if i in order],
+                    "landmarks": list(f.landmarks),
+                }
+            )
         return out
 
     def flagged_sites(self) -> list[str]:
@@ -501,7 +530,7 @@ class Session:
             "where": site_title(s)[:1].upper() + site_title(s)[1:],
             "dose": f"{units} unit{'s' if units != '1' else ''}",
             "line": f"site {self.patient_index + 1} of {len(steps)} \u2014 {site_title(s)}, "
-                    f"{units} unit{'s' if units != '1' else ''}",
+            f"{units} unit{'s' if units != '1' else ''}",
             "site_id": str(s.id),
         }
 

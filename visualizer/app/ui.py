@@ -164,6 +164,7 @@ window.injectviz = window.injectviz || {
 };
 """
 
+
 # the browser's live camera (local mode) for picks and pictures; null in the server-rendered mode
 def local_camera_expr(ref: str) -> str:
     """Client expression: the browser's live camera in the browser-rendered mode, else null."""
@@ -187,30 +188,34 @@ def build_layout(server: Any, plotter: Any, view_ref: str) -> tuple[VAppLayout, 
         client.Script(FAULTS_JS)  # reconnect, inputs kept in the address, checked downloads
         client.ClientTriggers(
             mounted="view_mode = utils.get('injectviz.webgl()') ? view_mode : 'remote';"
-                    "debug = utils.get('injectviz.debug()');"
-                    "portrait = utils.get('injectviz.portrait()');"
-                    "utils.get('injectviz.watchSize()')",
+            "debug = utils.get('injectviz.debug()');"
+            "portrait = utils.get('injectviz.portrait()');"
+            "utils.get('injectviz.watchSize()')",
         )
-        client.ClientStateChange(value="selected_site",
-                                 change="utils.get('injectviz.scrollRow')(selected_site)")
+        client.ClientStateChange(value="selected_site", change="utils.get('injectviz.scrollRow')(selected_site)")
         _app_bar(ctrl, view_ref)
         # tablet portrait: the panel is a bottom sheet under the view (the view keeps the width)
-        with v3.VNavigationDrawer(v_model=("drawer",), location=("portrait ? 'bottom' : 'right'",),
-                                  width=("portrait ? 430 : 400",), mobile_breakpoint="sm", elevation=2,
-                                  id="side-panel"):
+        with v3.VNavigationDrawer(
+            v_model=("drawer",),
+            location=("portrait ? 'bottom' : 'right'",),
+            width=("portrait ? 430 : 400",),
+            mobile_breakpoint="sm",
+            elevation=2,
+            id="side-panel",
+        ):
             _side_panel(ctrl)
             with v3.Template(v_slot_append=True):
                 html.Div(
                     "Planning and teaching aid, not a medical device: confirm every site on the "
                     "patient by palpation and clinical judgement.",
-                    title=DISCLAIMER, id="disclaimer",
+                    title=DISCLAIMER,
+                    id="disclaimer",
                     classes="text-caption pa-2 text-medium-emphasis",
                     style="border-top: 1px solid rgba(0,0,0,.12);",
                 )
         with v3.VMain(classes="iv-main"):
             with html.Div(classes="iv-stage"):
-                html.Div("InjectViz — {{ protocol_full_name }}", classes="iv-print-only text-h6 mb-2",
-                         id="print-title")
+                html.Div("InjectViz — {{ protocol_full_name }}", classes="iv-print-only text-h6 mb-2", id="print-title")
                 html.Img(id="print-view", classes="iv-print-only", alt="the 3D view")
                 with html.Div(classes="iv-stage-view"):
                     _view(ctrl, plotter, view_ref, views)
@@ -222,40 +227,56 @@ def build_layout(server: Any, plotter: Any, view_ref: str) -> tuple[VAppLayout, 
 def _app_bar(ctrl: Any, view_ref: str) -> None:
     with v3.VAppBar(density="compact", color="teal-darken-3", flat=True):
         v3.VAppBarTitle("InjectViz", classes="text-h6", style="flex: 0 0 auto;")
-        html.Div("{{ protocol_name }}", classes="text-body-1 ml-3 iv-title font-weight-medium",
-                 id="title-protocol", title=("protocol_full_name",))
-        with v3.VBtnToggle(density="compact", variant="text", divided=True, classes="mr-2",
-                           id="camera-presets"):
+        html.Div(
+            "{{ protocol_name }}",
+            classes="text-body-1 ml-3 iv-title font-weight-medium",
+            id="title-protocol",
+            title=("protocol_full_name",),
+        )
+        with v3.VBtnToggle(density="compact", variant="text", divided=True, classes="mr-2", id="camera-presets"):
             for view in ("front", "back", "left", "right", "top"):
-                v3.VBtn(view.title(), size="small", click=(ctrl.camera, f"['{view}']"),
-                        id=f"cam-{view}")
-            v3.VBtn(icon="mdi-restore", size="small", click=(ctrl.camera, "['reset']"),
-                    id="cam-reset", title="Reset camera")
+                v3.VBtn(view.title(), size="small", click=(ctrl.camera, f"['{view}']"), id=f"cam-{view}")
+            v3.VBtn(
+                icon="mdi-restore", size="small", click=(ctrl.camera, "['reset']"), id="cam-reset", title="Reset camera"
+            )
         with v3.VMenu():
             with v3.Template(v_slot_activator="{ props }"):
-                v3.VBtn("Download", v_bind="props", prepend_icon="mdi-download", size="small",
-                        variant="tonal", id="download-menu")
+                v3.VBtn(
+                    "Download",
+                    v_bind="props",
+                    prepend_icon="mdi-download",
+                    size="small",
+                    variant="tonal",
+                    id="download-menu",
+                )
             with v3.VList(density="compact"):
                 v3.VListItem(
-                    title="Picture of the view (PNG)", id="download-png",
+                    title="Picture of the view (PNG)",
+                    id="download-png",
                     click=download_click(
                         "`injectviz-${protocol_id}.png`",
-                        f"trigger('snapshot_png', [{local_camera_expr(view_ref)}, "
-                        "window.injectviz.viewSize()])",
-                        "image/png", "png"),
+                        f"trigger('snapshot_png', [{local_camera_expr(view_ref)}, window.injectviz.viewSize()])",
+                        "image/png",
+                        "png",
+                    ),
                 )
                 v3.VListItem(
-                    title="Print the plan (A4)", id="download-print",
-                    click=(f"trigger('print_view', [{local_camera_expr(view_ref)}])"
-                           ".then(utils.get('injectviz.printWith'))"),
+                    title="Print the plan (A4)",
+                    id="download-print",
+                    click=(
+                        f"trigger('print_view', [{local_camera_expr(view_ref)}]).then(utils.get('injectviz.printWith'))"
+                    ),
                 )
                 v3.VListItem(
-                    title="Plan (JSON)", id="download-json",
-                    click=download_click("`plan-${protocol_id}.json`", "trigger('plan_json')",
-                                         "application/json", "json"),
+                    title="Plan (JSON)",
+                    id="download-json",
+                    click=download_click(
+                        "`plan-${protocol_id}.json`", "trigger('plan_json')", "application/json", "json"
+                    ),
                 )
                 v3.VListItem(
-                    title="Plan (CSV)", id="download-csv",
+                    title="Plan (CSV)",
+                    id="download-csv",
                     click=download_click("`plan-${protocol_id}.csv`", "trigger('plan_csv')", "text/csv", "csv"),
                 )
         v3.VBtn(icon="mdi-tune-vertical", click="drawer = !drawer", title="Show/hide panel")
@@ -286,7 +307,8 @@ def _view(ctrl: Any, plotter: Any, ref: str, views: dict[str, Any]) -> None:
             # and scene updates then start from what the user sees)
             cam = f"window.injectviz.viewCamera('{ref}')"
             views["local"] = PyVistaLocalView(
-                plotter, interactor_events=("['EndAnimation']",),
+                plotter,
+                interactor_events=("['EndAnimation']",),
                 EndAnimation=f"trigger('view_camera', [{cam}, ({cam} || {{}}).width, ({cam} || {{}}).height])",
             )
         with html.Div(v_else=True, style="width: 100%; height: 100%;"):
@@ -315,18 +337,28 @@ def _overlays(ctrl: Any) -> None:
             id="message",
             click_close="message = ''",
         )
-        with v3.VAlert(v_if="tab === 'plan' && safety_findings.length",
-                       type=("safety_findings.some(f => f.severity === 'error') ? 'error' : 'warning'",),
-                       density="compact", variant="elevated", icon="mdi-alert", classes="mb-1",
-                       id="view-warnings",
-                       title=("`Safety warning${safety_findings.length > 1 ? 's' : ''} "
-                              "(${safety_findings.length})`",)):
+        with v3.VAlert(
+            v_if="tab === 'plan' && safety_findings.length",
+            type=("safety_findings.some(f => f.severity === 'error') ? 'error' : 'warning'",),
+            density="compact",
+            variant="elevated",
+            icon="mdi-alert",
+            classes="mb-1",
+            id="view-warnings",
+            title=("`Safety warning${safety_findings.length > 1 ? 's' : ''} (${safety_findings.length})`",),
+        ):
             with html.Ul(classes="pl-4 text-body-2"):
                 with html.Li(v_for="(f, i) in safety_findings", key="i", raw_attrs=[':data-code="f.code"']):
                     html.Span("{{ f.message }}")
-                    v3.VBtn("show site {{ n }}", v_for="(n, j) in f.sites", key="j", size="x-small",
-                            variant="outlined", classes="ml-1 iv-no-print",
-                            click=(ctrl.focus_site, "[f.site_ids[j]]"))
+                    v3.VBtn(
+                        "show site {{ n }}",
+                        v_for="(n, j) in f.sites",
+                        key="j",
+                        size="x-small",
+                        variant="outlined",
+                        classes="ml-1 iv-no-print",
+                        click=(ctrl.focus_site, "[f.site_ids[j]]"),
+                    )
 
 
 def _legend() -> None:
@@ -354,22 +386,30 @@ def _legend() -> None:
         with html.Span(v_if="tab === 'plan' && flagged_sites.length"):
             html.Span(classes="iv-ring", style="border-color: #dc1414;")
             html.Span("named in a safety warning")
-        html.Div("Drag to rotate, scroll to zoom. Click the skin to set the pain origin, a marker "
-                 "to find its row.", v_if="tab === 'plan' && click_action === 'pain'",
-                 classes="text-caption text-medium-emphasis iv-hint iv-no-print")
-        html.Div("Drag to rotate, scroll to zoom. Click a marker to find its row.",
-                 v_if="tab === 'plan' && click_action === 'select'",
-                 classes="text-caption text-medium-emphasis iv-hint iv-no-print")
-        html.Div("Click the skin where the {{ landmark_title }} is on this patient.",
-                 v_if="tab === 'plan' && click_action === 'landmark'",
-                 classes="text-caption text-medium-emphasis iv-hint iv-no-print")
-        html.Div("Click the head where you would inject.", v_if="tab === 'trainer'",
-                 classes="text-caption text-medium-emphasis iv-hint")
+        html.Div(
+            "Drag to rotate, scroll to zoom. Click the skin to set the pain origin, a marker to find its row.",
+            v_if="tab === 'plan' && click_action === 'pain'",
+            classes="text-caption text-medium-emphasis iv-hint iv-no-print",
+        )
+        html.Div(
+            "Drag to rotate, scroll to zoom. Click a marker to find its row.",
+            v_if="tab === 'plan' && click_action === 'select'",
+            classes="text-caption text-medium-emphasis iv-hint iv-no-print",
+        )
+        html.Div(
+            "Click the skin where the {{ landmark_title }} is on this patient.",
+            v_if="tab === 'plan' && click_action === 'landmark'",
+            classes="text-caption text-medium-emphasis iv-hint iv-no-print",
+        )
+        html.Div(
+            "Click the head where you would inject.",
+            v_if="tab === 'trainer'",
+            classes="text-caption text-medium-emphasis iv-hint",
+        )
 
 
 def _side_panel(ctrl: Any) -> None:
-    with v3.VTabs(v_model=("tab",), grow=True, density="compact", color="teal-darken-3",
-                  id="tabs"):
+    with v3.VTabs(v_model=("tab",), grow=True, density="compact", color="teal-darken-3", id="tabs"):
         v3.VTab("Plan", value="plan", id="tab-plan")
         v3.VTab("Patient", value="patient", id="tab-patient")
         v3.VTab("Trainer", value="trainer", id="tab-trainer")
@@ -410,79 +450,172 @@ def _plan_tab(ctrl: Any) -> None:
                     html.Div("follow-the-pain", classes="text-caption")
         # safety findings: prominent in the panel too (not dismissable); information: a quiet note
         with html.Div(v_if="safety_findings.length", id="panel-warnings", classes="mb-3"):
-            v3.VAlert(v_for="(f, i) in safety_findings", key="i", text=("f.message",),
-                      type=("f.severity === 'error' ? 'error' : 'warning'",),
-                      density="compact", classes="mb-1 text-body-2", icon="mdi-alert",
-                      raw_attrs=[':data-code="f.code"'])
+            v3.VAlert(
+                v_for="(f, i) in safety_findings",
+                key="i",
+                text=("f.message",),
+                type=("f.severity === 'error' ? 'error' : 'warning'",),
+                density="compact",
+                classes="mb-1 text-body-2",
+                icon="mdi-alert",
+                raw_attrs=[':data-code="f.code"'],
+            )
         with html.Div(v_if="info_findings.length", id="panel-notes", classes="mb-3"):
-            with html.Div(v_for="(f, i) in info_findings", key="i", raw_attrs=[':data-code="f.code"'],
-                          classes="text-caption text-medium-emphasis d-flex"):
+            with html.Div(
+                v_for="(f, i) in info_findings",
+                key="i",
+                raw_attrs=[':data-code="f.code"'],
+                classes="text-caption text-medium-emphasis d-flex",
+            ):
                 v3.VIcon("mdi-information-outline", size="small", classes="mr-1")
                 html.Span("{{ f.message }}")
 
         html.Div("Pain origin", classes="text-subtitle-2 mb-1 iv-no-print")
-        html.Div("{{ protocol_name }} has no follow-the-pain sites, so a pain origin adds none: the pain "
-                 "controls are hidden. Choose \u201cPREEMPT with follow-the-pain\u201d to add sites where "
-                 "the pain starts.", v_if="!has_ftp", id="pain-unavailable",
-                 classes="text-body-2 text-medium-emphasis mb-2 iv-no-print")
+        html.Div(
+            "{{ protocol_name }} has no follow-the-pain sites, so a pain origin adds none: the pain "
+            "controls are hidden. Choose \u201cPREEMPT with follow-the-pain\u201d to add sites where "
+            "the pain starts.",
+            v_if="!has_ftp",
+            id="pain-unavailable",
+            classes="text-body-2 text-medium-emphasis mb-2 iv-no-print",
+        )
         with html.Div(v_if="has_ftp", id="pain-regions", classes="mb-1 iv-no-print"):
             # one row per region, each with its own side: "left temple and right shoulder"
-            with html.Div(v_for="r in pain_regions_all", key="r", classes="d-flex align-center mb-1",
-                          raw_attrs=[':id="`pain-row-${r}`"']):
-                v3.VChip("{{ r }}", size="small", id=("`chip-${r}`",), style="min-width: 104px;",
-                         variant=("utils.get('injectviz.side')(pain_chips, r) ? 'flat' : 'outlined'",),
-                         color=("utils.get('injectviz.side')(pain_chips, r) ? 'deep-orange-darken-1' : undefined",),
-                         prepend_icon=("utils.get('injectviz.side')(pain_chips, r) ? 'mdi-check' : 'mdi-plus'",),
-                         raw_attrs=[':aria-pressed="!!utils.get(\'injectviz.side\')(pain_chips, r)"'],
-                         click=("pain_chips = utils.get('injectviz.setSide')(pain_chips, r, "
-                                "utils.get('injectviz.side')(pain_chips, r) ? null : 'both', pain_regions_all)"))
-                with v3.VBtnToggle(v_if="utils.get('injectviz.side')(pain_chips, r)",
-                                   model_value=("utils.get('injectviz.side')(pain_chips, r)",),
-                                   mandatory=True, density="compact", variant="outlined", divided=True,
-                                   classes="ml-2", style="height: 26px;",
-                                   update_modelValue=("pain_chips = utils.get('injectviz.setSide')"
-                                                      "(pain_chips, r, $event, pain_regions_all)"),
-                                   raw_attrs=[':id="`side-${r}`"']):
+            with html.Div(
+                v_for="r in pain_regions_all",
+                key="r",
+                classes="d-flex align-center mb-1",
+                raw_attrs=[':id="`pain-row-${r}`"'],
+            ):
+                v3.VChip(
+                    "{{ r }}",
+                    size="small",
+                    id=("`chip-${r}`",),
+                    style="min-width: 104px;",
+                    variant=("utils.get('injectviz.side')(pain_chips, r) ? 'flat' : 'outlined'",),
+                    color=("utils.get('injectviz.side')(pain_chips, r) ? 'deep-orange-darken-1' : undefined",),
+                    prepend_icon=("utils.get('injectviz.side')(pain_chips, r) ? 'mdi-check' : 'mdi-plus'",),
+                    raw_attrs=[":aria-pressed=\"!!utils.get('injectviz.side')(pain_chips, r)\""],
+                    click=(
+                        "pain_chips = utils.get('injectviz.setSide')(pain_chips, r, "
+                        "utils.get('injectviz.side')(pain_chips, r) ? null : 'both', pain_regions_all)"
+                    ),
+                )
+                with v3.VBtnToggle(
+                    v_if="utils.get('injectviz.side')(pain_chips, r)",
+                    model_value=("utils.get('injectviz.side')(pain_chips, r)",),
+                    mandatory=True,
+                    density="compact",
+                    variant="outlined",
+                    divided=True,
+                    classes="ml-2",
+                    style="height: 26px;",
+                    update_modelValue=(
+                        "pain_chips = utils.get('injectviz.setSide')(pain_chips, r, $event, pain_regions_all)"
+                    ),
+                    raw_attrs=[':id="`side-${r}`"'],
+                ):
                     for side, label in (("left", "Left"), ("both", "Both"), ("right", "Right")):
                         v3.VBtn(label, value=side, size="x-small", id=(f"`side-${{r}}-{side}`",))
         with html.Div(classes="d-flex align-center text-body-2 mb-1", v_if="has_ftp"):
             html.Span("Origin: ", classes="mr-1 text-medium-emphasis")
             html.Span("{{ pain_summary }}", id="pain-summary")
             v3.VSpacer()
-            v3.VBtn("Clear", size="x-small", variant="text", click=ctrl.clear_pain, id="pain-clear",
-                    v_if="pain_chips.length || pain_point", classes="iv-no-print")
-        html.Div("Pain point: {{ pain_point ? pain_point_words : 'none (click the head to set one)' }}",
-                 classes="text-caption text-medium-emphasis", id="pain-point", v_if="has_ftp")
+            v3.VBtn(
+                "Clear",
+                size="x-small",
+                variant="text",
+                click=ctrl.clear_pain,
+                id="pain-clear",
+                v_if="pain_chips.length || pain_point",
+                classes="iv-no-print",
+            )
+        html.Div(
+            "Pain point: {{ pain_point ? pain_point_words : 'none (click the head to set one)' }}",
+            classes="text-caption text-medium-emphasis",
+            id="pain-point",
+            v_if="has_ftp",
+        )
         html.Div("A click on the head sets", classes="text-subtitle-2 mt-2 mb-1 iv-no-print")
-        with v3.VBtnToggle(v_model=("click_action",), mandatory=True, density="compact",
-                           variant="outlined", divided=True, classes="mb-2 iv-no-print", id="click-action"):
-            v3.VBtn("Pain origin", value="pain", size="small", id="click-pain", disabled=("!has_ftp",),
-                    title=("has_ftp ? '' : 'this protocol has no follow-the-pain sites'",))
+        with v3.VBtnToggle(
+            v_model=("click_action",),
+            mandatory=True,
+            density="compact",
+            variant="outlined",
+            divided=True,
+            classes="mb-2 iv-no-print",
+            id="click-action",
+        ):
+            v3.VBtn(
+                "Pain origin",
+                value="pain",
+                size="small",
+                id="click-pain",
+                disabled=("!has_ftp",),
+                title=("has_ftp ? '' : 'this protocol has no follow-the-pain sites'",),
+            )
             v3.VBtn("Select site", value="select", size="small", id="click-select")
             v3.VBtn("Landmark", value="landmark", size="small", id="click-landmark")
-        with html.Div(v_if="click_action === 'landmark' || moved_landmarks.length", classes="mb-2",
-                      id="landmark-mode"):
+        with html.Div(v_if="click_action === 'landmark' || moved_landmarks.length", classes="mb-2", id="landmark-mode"):
             with html.Div(v_if="click_action === 'landmark'", id="landmark-select"):
-                v3.VSelect(label="Landmark to place", v_model=("landmark_name",), items=("landmark_items",),
-                           density="compact", hide_details=True, classes="mb-1")
+                v3.VSelect(
+                    label="Landmark to place",
+                    v_model=("landmark_name",),
+                    items=("landmark_items",),
+                    density="compact",
+                    hide_details=True,
+                    classes="mb-1",
+                )
             with html.Div(v_if="moved_landmarks.length", classes="d-flex align-center text-body-2"):
-                html.Span("Moved for this patient: {{ moved_landmarks_words.join(', ') }}",
-                          id="moved-landmarks")
+                html.Span("Moved for this patient: {{ moved_landmarks_words.join(', ') }}", id="moved-landmarks")
                 v3.VSpacer()
-                v3.VBtn("Reset", size="x-small", variant="text", click=ctrl.reset_landmarks,
-                        id="landmarks-reset")
-        v3.VSwitch(v_if="has_ftp", v_model=("follow_the_pain",), label="Follow the pain (extra sites)",
-                   density="compact", hide_details=True, color="teal-darken-3", id="switch-ftp",
-                   classes="iv-no-print")
+                v3.VBtn("Reset", size="x-small", variant="text", click=ctrl.reset_landmarks, id="landmarks-reset")
+        v3.VSwitch(
+            v_if="has_ftp",
+            v_model=("follow_the_pain",),
+            label="Follow the pain (extra sites)",
+            density="compact",
+            hide_details=True,
+            color="teal-darken-3",
+            id="switch-ftp",
+            classes="iv-no-print",
+        )
         with html.Div(classes="d-flex flex-wrap iv-no-print"):
-            v3.VSwitch(v_model=("show_muscles",), label="Muscle areas", density="compact",
-                       hide_details=True, classes="mr-4", id="switch-muscles", color="teal-darken-3")
-            v3.VSwitch(v_model=("show_labels",), label="Labels", density="compact",
-                       hide_details=True, classes="mr-4", id="switch-labels", color="teal-darken-3")
-            v3.VSwitch(v_model=("show_landmarks",), label="Landmarks", density="compact",
-                       hide_details=True, id="switch-landmarks", color="teal-darken-3")
-        with v3.VBtnToggle(v_model=("view_mode",), mandatory=True, density="compact",
-                           variant="outlined", divided=True, classes="mb-3 iv-no-print", id="view-mode"):
+            v3.VSwitch(
+                v_model=("show_muscles",),
+                label="Muscle areas",
+                density="compact",
+                hide_details=True,
+                classes="mr-4",
+                id="switch-muscles",
+                color="teal-darken-3",
+            )
+            v3.VSwitch(
+                v_model=("show_labels",),
+                label="Labels",
+                density="compact",
+                hide_details=True,
+                classes="mr-4",
+                id="switch-labels",
+                color="teal-darken-3",
+            )
+            v3.VSwitch(
+                v_model=("show_landmarks",),
+                label="Landmarks",
+                density="compact",
+                hide_details=True,
+                id="switch-landmarks",
+                color="teal-darken-3",
+            )
+        with v3.VBtnToggle(
+            v_model=("view_mode",),
+            mandatory=True,
+            density="compact",
+            variant="outlined",
+            divided=True,
+            classes="mb-3 iv-no-print",
+            id="view-mode",
+        ):
             v3.VBtn("3D in browser", value="local", size="small", id="mode-local")
             v3.VBtn("3D on server", value="remote", size="small", id="mode-remote")
 
@@ -501,10 +634,8 @@ def _plan_tab(ctrl: Any) -> None:
                     html.Td("{{ m.units }}", classes="iv-num")
                     html.Td("{{ m.ml }}", classes="iv-num")
 
-        html.Div("Sites (in injection order) \u2014 click a row to turn the view to it",
-                 classes="text-subtitle-2")
-        with v3.VTable(density="compact", classes="iv-table", id="site-table", fixed_header=True,
-                       height=360):
+        html.Div("Sites (in injection order) \u2014 click a row to turn the view to it", classes="text-subtitle-2")
+        with v3.VTable(density="compact", classes="iv-table", id="site-table", fixed_header=True, height=360):
             with html.Thead():
                 with html.Tr():
                     for h in ("#", "Location (muscle)", "U", "mL", ""):
@@ -527,12 +658,23 @@ def _plan_tab(ctrl: Any) -> None:
                     html.Td("{{ row.units }}", classes="iv-num")
                     html.Td("{{ row.ml }}", classes="iv-num")
                     with html.Td():
-                        v3.VIcon("mdi-alert", v_if="row.flagged", color="red-darken-3", size="small",
-                                 title="named in a safety warning")
-                        v3.VChip("FTP", v_if="row.ftp", size="x-small", color="deep-orange-darken-1",
-                                 title="follow-the-pain site")
-        html.Div("Server update: {{ update_ms }} ms", v_if="debug", classes="text-caption text-disabled mt-2",
-                 id="update-ms")
+                        v3.VIcon(
+                            "mdi-alert",
+                            v_if="row.flagged",
+                            color="red-darken-3",
+                            size="small",
+                            title="named in a safety warning",
+                        )
+                        v3.VChip(
+                            "FTP",
+                            v_if="row.ftp",
+                            size="x-small",
+                            color="deep-orange-darken-1",
+                            title="follow-the-pain site",
+                        )
+        html.Div(
+            "Server update: {{ update_ms }} ms", v_if="debug", classes="text-caption text-disabled mt-2", id="update-ms"
+        )
 
 
 def _patient_tab(ctrl: Any) -> None:
@@ -542,26 +684,56 @@ def _patient_tab(ctrl: Any) -> None:
             "{{ totals.sites }} small injections with a very fine needle.",
             classes="iv-patient-text mb-1",
         )
-        html.P("{{ patient_info.duration }}.", classes="iv-patient-text", id="patient-duration",
-               title=("patient_info.duration_note",))
+        html.P(
+            "{{ patient_info.duration }}.",
+            classes="iv-patient-text",
+            id="patient-duration",
+            title=("patient_info.duration_note",),
+        )
         with v3.VCard(variant="tonal", color="teal-darken-3", classes="pa-4 my-4"):
             html.Div("{{ patient.step }}", classes="iv-patient-big", id="patient-step")
             html.Div("{{ patient.where }}", classes="iv-patient-mid mt-1", id="patient-where")
             html.Div("{{ patient.dose }}", classes="iv-patient-mid", id="patient-dose")
         with html.Div(classes="d-flex justify-center ga-2 mb-4"):
-            v3.VBtn(icon="mdi-skip-previous", size="large", click=ctrl.patient_prev,
-                    id="patient-prev", title="Previous")
-            v3.VBtn(icon="mdi-play", size="large", color="teal-darken-3", click=ctrl.patient_play,
-                    v_if="!patient_playing", id="patient-play", title="Play")
-            v3.VBtn(icon="mdi-pause", size="large", color="teal-darken-3", click=ctrl.patient_pause,
-                    v_else=True, id="patient-pause", title="Pause")
-            v3.VBtn(icon="mdi-skip-next", size="large", click=ctrl.patient_next, id="patient-next",
-                    title="Next")
-            v3.VBtn(icon="mdi-restart", size="large", variant="text", click=ctrl.patient_restart,
-                    id="patient-restart", title="Start again")
+            v3.VBtn(
+                icon="mdi-skip-previous", size="large", click=ctrl.patient_prev, id="patient-prev", title="Previous"
+            )
+            v3.VBtn(
+                icon="mdi-play",
+                size="large",
+                color="teal-darken-3",
+                click=ctrl.patient_play,
+                v_if="!patient_playing",
+                id="patient-play",
+                title="Play",
+            )
+            v3.VBtn(
+                icon="mdi-pause",
+                size="large",
+                color="teal-darken-3",
+                click=ctrl.patient_pause,
+                v_else=True,
+                id="patient-pause",
+                title="Pause",
+            )
+            v3.VBtn(icon="mdi-skip-next", size="large", click=ctrl.patient_next, id="patient-next", title="Next")
+            v3.VBtn(
+                icon="mdi-restart",
+                size="large",
+                variant="text",
+                click=ctrl.patient_restart,
+                id="patient-restart",
+                title="Start again",
+            )
         # the boxed warning: always on the page (never behind a hover or a click)
-        with v3.VAlert(type="error", variant="tonal", icon="mdi-alert-octagon", classes="mb-4",
-                       id="patient-urgent", title="Warning signs that need urgent care"):
+        with v3.VAlert(
+            type="error",
+            variant="tonal",
+            icon="mdi-alert-octagon",
+            classes="mb-4",
+            id="patient-urgent",
+            title="Warning signs that need urgent care",
+        ):
             with html.Ul(classes="iv-patient-text pl-4"):
                 html.Li("{{ u }}", v_for="(u, i) in patient_info.urgent", key="i")
         with html.Div(id="aftercare"):
@@ -570,50 +742,73 @@ def _patient_tab(ctrl: Any) -> None:
             with html.Ul(classes="iv-patient-text pl-5 mb-2", id="aftercare-normal"):
                 html.Li("{{ a }}", v_for="(a, i) in patient_info.normal", key="i", classes="mb-1")
             html.Div("When it starts to work", classes="text-subtitle-1 font-weight-bold")
-            html.P("{{ patient_info.starts_to_work }}", classes="iv-patient-text mb-2",
-                   id="aftercare-onset")
+            html.P("{{ patient_info.starts_to_work }}", classes="iv-patient-text mb-2", id="aftercare-onset")
             html.Div("When to come back", classes="text-subtitle-1 font-weight-bold")
-            html.P("{{ patient_info.come_back }}", classes="iv-patient-text mb-2",
-                   id="aftercare-come-back")
+            html.P("{{ patient_info.come_back }}", classes="iv-patient-text mb-2", id="aftercare-come-back")
         with html.Details(classes="text-caption text-medium-emphasis", id="patient-sources"):
             html.Summary("Where this information comes from")
             html.P("Time: {{ patient_info.duration_note }}", classes="mt-1 mb-1")
             with html.Ul(classes="pl-4"):
                 with html.Li(v_for="(src, i) in patient_info.sources", key="i"):
-                    html.A("{{ src.citation }}", href=("src.url",), target="_blank",
-                           rel="noopener noreferrer")
+                    html.A("{{ src.citation }}", href=("src.url",), target="_blank", rel="noopener noreferrer")
 
 
 def _trainer_tab(ctrl: Any) -> None:
     with html.Div(classes="pa-3", id="trainer-panel"):
         with html.Div(classes="d-flex ga-2 mb-3"):
-            v3.VBtn("Start quiz", color="teal-darken-3", click=ctrl.quiz_start, id="quiz-start",
-                    prepend_icon="mdi-school")
+            v3.VBtn(
+                "Start quiz", color="teal-darken-3", click=ctrl.quiz_start, id="quiz-start", prepend_icon="mdi-school"
+            )
             v3.VBtn("Stop", variant="text", click=ctrl.quiz_stop, v_if="quiz", id="quiz-stop")
-        html.Div("The quiz covers every site of {{ protocol_name }}, in a new order each round, "
-                 "numbered as in the plan. Click where you would inject; the error is measured over "
-                 "the skin.", v_if="!quiz", classes="text-body-2 mb-3")
+        html.Div(
+            "The quiz covers every site of {{ protocol_name }}, in a new order each round, "
+            "numbered as in the plan. Click where you would inject; the error is measured over "
+            "the skin.",
+            v_if="!quiz",
+            classes="text-body-2 mb-3",
+        )
         with html.Div(v_if="quiz && !quiz.finished"):
-            html.Div("Site {{ quiz.index }} of {{ quiz.total }}", classes="text-caption",
-                     id="quiz-progress")
+            html.Div("Site {{ quiz.index }} of {{ quiz.total }}", classes="text-caption", id="quiz-progress")
             html.Div("Find {{ quiz.prompt }}", classes="iv-quiz-prompt mb-2", id="quiz-prompt")
-            with v3.VAlert(v_if="quiz_result", type=("quiz_result.within ? 'success' : 'warning'",),
-                           density="compact", classes="mb-2", id="quiz-result"):
-                html.Div("Error {{ quiz_result.error_mm }} mm {{ quiz_result.measured }} \u2014 score "
-                         "{{ quiz_result.score }}", classes="iv-num")
-                html.Div("No path over the skin joins the two points: this is the straight line "
-                         "through the body.", v_if="quiz_result.measured !== 'over the skin'",
-                         classes="text-caption")
+            with v3.VAlert(
+                v_if="quiz_result",
+                type=("quiz_result.within ? 'success' : 'warning'",),
+                density="compact",
+                classes="mb-2",
+                id="quiz-result",
+            ):
+                html.Div(
+                    "Error {{ quiz_result.error_mm }} mm {{ quiz_result.measured }} \u2014 score "
+                    "{{ quiz_result.score }}",
+                    classes="iv-num",
+                )
+                html.Div(
+                    "No path over the skin joins the two points: this is the straight line through the body.",
+                    v_if="quiz_result.measured !== 'over the skin'",
+                    classes="text-caption",
+                )
                 html.Div("Green ring: the true site. Pink dot: your click.", classes="text-caption")
-            v3.VBtn("Next", v_if="quiz.awaiting_next", click=ctrl.quiz_next, color="teal-darken-3",
-                    id="quiz-next", append_icon="mdi-arrow-right")
-            html.Div("Score so far: {{ quiz.score }} ({{ quiz.answered }} answered)",
-                     classes="text-body-2 mt-2 iv-num", id="quiz-score")
+            v3.VBtn(
+                "Next",
+                v_if="quiz.awaiting_next",
+                click=ctrl.quiz_next,
+                color="teal-darken-3",
+                id="quiz-next",
+                append_icon="mdi-arrow-right",
+            )
+            html.Div(
+                "Score so far: {{ quiz.score }} ({{ quiz.answered }} answered)",
+                classes="text-body-2 mt-2 iv-num",
+                id="quiz-score",
+            )
         with v3.VCard(v_if="quiz_summary", variant="tonal", classes="pa-3 mb-3", id="quiz-summary"):
             html.Div("Round complete", classes="text-h6")
-            html.Div("Score {{ quiz_summary.score }} \u2014 {{ quiz_summary.within }} of "
-                     "{{ quiz_summary.answered }} sites within {{ quiz_summary.within_mm }} mm; "
-                     "mean error {{ quiz_summary.mean_mm }} mm", classes="text-body-2 mb-2 iv-num")
+            html.Div(
+                "Score {{ quiz_summary.score }} \u2014 {{ quiz_summary.within }} of "
+                "{{ quiz_summary.answered }} sites within {{ quiz_summary.within_mm }} mm; "
+                "mean error {{ quiz_summary.mean_mm }} mm",
+                classes="text-body-2 mb-2 iv-num",
+            )
             with v3.VTable(density="compact", classes="iv-table"):
                 with html.Thead():
                     with html.Tr():
@@ -627,9 +822,17 @@ def _trainer_tab(ctrl: Any) -> None:
                         html.Td("{{ r.worst_mm }}", classes="iv-num")
         v3.VDivider(classes="my-2")
         html.Div("Teaching aids", classes="text-subtitle-2")
-        v3.VSwitch(v_model=("show_answers",), label="Show the answers (all sites)",
-                   density="compact", hide_details=True, id="switch-answers", color="teal-darken-3")
-        v3.VSwitch(v_model=("show_landmarks",), label="Landmarks", density="compact",
-                   hide_details=True, color="teal-darken-3")
-        v3.VSwitch(v_model=("show_muscles",), label="Muscle areas", density="compact",
-                   hide_details=True, color="teal-darken-3")
+        v3.VSwitch(
+            v_model=("show_answers",),
+            label="Show the answers (all sites)",
+            density="compact",
+            hide_details=True,
+            id="switch-answers",
+            color="teal-darken-3",
+        )
+        v3.VSwitch(
+            v_model=("show_landmarks",), label="Landmarks", density="compact", hide_details=True, color="teal-darken-3"
+        )
+        v3.VSwitch(
+            v_model=("show_muscles",), label="Muscle areas", density="compact", hide_details=True, color="teal-darken-3"
+        )

@@ -161,8 +161,9 @@ def load_context(cfg: dict[str, Any]) -> Any:
     """
     from visualizer.app.context import AppContext, set_default_context
 
-    ctx = AppContext.load(protocol=cfg.get("protocol") or "preempt", mesh=cfg.get("mesh"),
-                          landmarks=cfg.get("landmarks"))
+    ctx = AppContext.load(
+        protocol=cfg.get("protocol") or "preempt", mesh=cfg.get("mesh"), landmarks=cfg.get("landmarks")
+    )
     set_default_context(ctx)
     from visualizer.app import core
 
@@ -209,8 +210,15 @@ def serve_session(ctx: Any, cfg: dict[str, Any]) -> int:
         asyncio.get_event_loop().create_task(supervise(server, idle))
 
     server.controller.on_server_ready.add(ready)
-    server.start(host="127.0.0.1", port=0, timeout=0, open_browser=False, show_connection_info=False,
-                 backend="aiohttp", exec_mode="main")
+    server.start(
+        host="127.0.0.1",
+        port=0,
+        timeout=0,
+        open_browser=False,
+        show_connection_info=False,
+        backend="aiohttp",
+        exec_mode="main",
+    )
     os._exit(0)  # skip interpreter teardown (VTK objects): the process is done
 
 
@@ -227,8 +235,9 @@ def session_config() -> dict[str, Any] | None:
 
 
 def setup_logging() -> None:
-    logging.basicConfig(level=logging.WARNING,
-                        format="%(asctime)s session[%(process)d] %(name)s %(message)s", force=True)
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s session[%(process)d] %(name)s %(message)s", force=True
+    )
     logging.getLogger("injectviz").setLevel(logging.INFO)
 
 
