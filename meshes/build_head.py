@@ -31,6 +31,9 @@ CLIP_Z_RAW_MM = 480.0  # keep everything above 4.8 dm: the whole upper trapezius
 KEEP_MARGIN_MM = 20.0  # faces kept before subdividing, so the final cut is clean
 SUBDIVISIONS = 2
 
+#: Straight-line trichion-glabella distance used for the hairline (mm; chosen between 55.4 and 61.4)
+TRICHION_GLABELLA_MM = 58.0
+
 # MakeHuman vertex picked by eye on close-up renders (right ear, the bump in front of the concha)
 RIGHT_TRAGUS_VERTEX = 5456
 
@@ -89,6 +92,133 @@ def front_hit(surf: Surface, x: float, z: float) -> np.ndarray:
     if hit is None:
         raise RuntimeError(f"frontal ray at x={x}, z={z} missed the skin")
     return hit
+
+
+def front_profile(surf: Surface, x: float, z_from: float, z_to: float, step: float = 0.5) -> np.ndarray:
+    """Front-ray hits at ``x`` for heights from ``z_from`` down to ``z_to`` (NaN rows where none)."""
+    rows = []
+    for z in np.arange(z_from, z_to, -step):
+        hit = surf.ray_hit([x, 400.0, z], [x, -400.0, z])
+        rows.append(hit if hit is not None else [np.nan, np.nan, np.nan])
+    return np.asarray(rows, dtype=float)
+
+
+def last_before_jump(hits: np.ndarray, axis: int, sign: float, jump_mm: float = 5.0) -> np.ndarray:
+    """The last hit of a downward ray profile before the rays pass under an overhang.
+
+    Going down a profile of rays (front rays: ``axis`` 1; lateral rays: ``axis`` 0 with
+    ``sign`` the side), the rays hit the chin or the jaw until they pass below it and hit the neck,
+    further in by more than ``jump_mm``: the hit just before that jump is the lower border.
+    """
+    depth = sign * hits[:, axis]
+    for i in range(1, len(hits)):
+        if np.isfinite(depth[i - 1]) and (not np.isfinite(depth[i]) or depth[i - 1] - depth[i] > jump_mm):
+            return hits[i - 1]
+    raise RuntimeError("no overhang found on the profile")
+
+
+def lip_line_corner(surf: Surface, sign: float, z_start: float) -> np.ndarray:
+    """The oral commissure: the lateral end of the lip line (the groove between the lips).
+
+    From the midline outward in 0.5 mm steps, the groove is the deepest front-ray hit within
+    2.5 mm of the previous groove height (a ray through the lip gap counts as deepest); it ends
+    where it is less than 1 mm deep (relative to the lips 3 mm above and below it).
+    """
+    z_prev, last = z_start, None
+    for x in np.arange(0.0, 45.0, 0.5):
+        zs = np.arange(z_prev + 2.5, z_prev - 2.5, -0.25)
+        hits = np.array([surf.ray_hit([sign * x, 400.0, z], [sign * x, -400.0, z]) for z in zs], dtype=object)
+        ys = np.array([h[1] if h is not None else -np.inf for h in hits], dtype=float)
+        lips = np.array([front_hit(surf, sign * x, z_prev + d)[1] for d in (-3.0, 3.0)])
+        g = int(np.argmin(np.maximum(ys, 0.0)))
+        depth = float(lips.mean() - max(ys[g], 0.0)) if np.isfinite(ys[g]) else 99.0
+        if depth < 1.0:
+            break
+        z_prev = float(zs[g])
+        last = front_hit(surf, sign * x, z_prev)
+    if last is None:
+        raise RuntimeError("no lip line found")
+    return last
+
+
+def face_and_neck_landmarks(surf: Surface, lm: dict[str, np.ndarray], verts_h: np.ndarray, groups: dict) -> None:
+    """The landmarks of the lower face, the hairline, the temporal lines and the neck (head frame).
+
+    Adds ``trichion``, ``menton``, ``sternal_notch`` and, per side, ``medial_canthus``,
+    ``temporal_line``, ``oral_commissure``, ``mandibular_border``, ``gonion`` and
+    ``clavicular_head`` to ``lm`` (the rules are in meshes/README.md).
+    """
+
+    def helper(name: str) -> np.ndarray:
+        return verts_h[np.unique(np.asarray(groups[name]).ravel())]
+
+    # trichion: the base mesh has no hairline (its hair helper is a proxy that hangs in front of
+    # the forehead), so: the point of the mid-sagittal profile, going up from the glabella, 58 mm
+    # in a straight line from it — between the 55.4 and 61.4 mm trichion-glabella means of a
+    # Korean sample (meshes/README.md; chosen, not published as such)
+    prof_up = front_profile(surf, 0.0, lm["glabella"][2] + 100.0, lm["glabella"][2])[::-1]
+    reach = np.linalg.norm(prof_up - lm["glabella"], axis=1)
+    lm["trichion"] = prof_up[int(np.nanargmax(reach >= TRICHION_GLABELLA_MM))]
+
+    # stomion (not exported): the deepest groove of the midline profile 18-40 mm below the nose
+    # tip (deepest relative to the profile 3 mm above and below); menton: the lowest hit of the
+    # chin before front rays pass under it to the neck
+    prof = front_profile(surf, 0.0, lm["nasion"][2] - 20.0, lm["nasion"][2] - 140.0)
+    tip = int(np.nanargmax(prof[:, 1]))
+    k = int(3 / 0.5)
+    window = range(tip + int(18 / 0.5), tip + int(40 / 0.5))
+    groove = [0.5 * (prof[i - k, 1] + prof[i + k, 1]) - prof[i, 1] for i in window]
+    stomion = prof[window[int(np.nanargmax(groove))]]
+    lm["menton"] = last_before_jump(prof[tip:], 1, 1.0)
+
+    # suprasternal notch: where the front of the neck turns into the chest — the most concave
+    # point of the midline profile 20-100 mm below the menton (concave relative to the profile
+    # 12 mm above and below it)
+    neck = front_profile(surf, 0.0, lm["menton"][2] - 8.0, lm["menton"][2] - 112.0, 1.0)
+    k = 12
+    concavity = [0.5 * (neck[i - k, 1] + neck[i + k, 1]) - neck[i, 1] for i in range(k, len(neck) - k)]
+    notch = neck[k + int(np.nanargmax(concavity))]
+    lm["sternal_notch"] = notch
+
+    glabella_z = lm["glabella"][2]
+    for side, sign in (("right", 1.0), ("left", -1.0)):
+        # medial canthus: the inner end of the eyelash helper, moved onto the skin
+        lashes = helper(f"helper-{side[0]}-eyelashes-1")
+        lm[f"{side}_medial_canthus"] = surf.closest(lashes[np.argmin(sign * lashes[:, 0])])[0]
+        # temporal fusion line at the height of the forehead's lower row (30 mm above the
+        # glabella): going out from the midline, where the skin turns more than 45° from facing
+        # forward to facing sideways (the forehead's edge; chosen, not published)
+        z = glabella_z + 30.0
+        for x in np.arange(10.0, 80.0, 0.5):
+            p = front_hit(surf, sign * x, z)
+            n = surf.closest(p)[1]
+            if sign * n[0] > n[1]:
+                lm[f"{side}_temporal_line"] = p
+                break
+        # oral commissure: the lateral end of the lip line
+        lm[f"{side}_oral_commissure"] = lip_line_corner(surf, sign, float(stomion[2]))
+        oc = lm[f"{side}_oral_commissure"]
+        # mandibular border below the mouth corner: front rays on the commissure's vertical
+        # line, the lowest hit on the jaw before they pass under it
+        below = front_profile(surf, oc[0], oc[2] - 5.0, oc[2] - 80.0)
+        lm[f"{side}_mandibular_border"] = last_before_jump(below, 1, 1.0)
+        # gonion: the lower border of the jaw traced backward with lateral rays (coronal sections
+        # every 2 mm from 10 mm behind the commissure to the tragus; on each, going down, the
+        # first hit whose skin faces more downward than sideways); the angle of the mandible is
+        # the widest point of that border (where bigonial breadth is measured)
+        trace = []
+        for y in np.arange(oc[1] - 10.0, lm[f"{side}_tragus"][1], -2.0):
+            for z in np.arange(oc[2], oc[2] - 90.0, -0.5):
+                hit = surf.ray_hit([sign * 400.0, y, z], [0.0, y, z])
+                if hit is not None and -surf.closest(hit)[1][2] > sign * surf.closest(hit)[1][0]:
+                    trace.append(hit)
+                    break
+        trace_a = np.asarray(trace)
+        lm[f"{side}_gonion"] = trace_a[int(np.argmax(sign * trace_a[:, 0]))]
+        # clavicular head of the sternocleidomastoid: the skin over the medial clavicle, 25 mm
+        # from the midline and 5 mm below the notch (the sternoclavicular joints lie either side
+        # of the notch; the clavicular head takes the medial third of the clavicle; chosen)
+        lm[f"{side}_clavicular_head"] = front_hit(surf, sign * 25.0, float(notch[2]) - 5.0)
 
 
 def build(obj: Path, out_dir: Path) -> None:
@@ -205,6 +335,7 @@ def build(obj: Path, out_dir: Path) -> None:
     # glabella: the midline between the brows, at the height of the supraorbital margins
     rim_z = 0.5 * (lm["left_orbital_rim"][2] + lm["right_orbital_rim"][2])
     lm["glabella"] = front_hit(surf, 0.0, rim_z)
+    face_and_neck_landmarks(surf, lm, verts_h, groups)
 
     # every landmark exactly on the surface
     names = sorted(lm)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One command: set up (first time only), make sure Chromium, poppler-utils and nginx are there, run every
-# test (unit, render, records on SQLite and PostgreSQL, browser end-to-end) and ruff. Extra
+# test (unit, render, records on SQLite and PostgreSQL, browser end-to-end, the docstring examples
+# of visualizer/, the golden plans) and ruff (lint and format check). Extra
 # arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,5 +25,6 @@ export INJECTVIZ_REQUIRE_BROWSER=1  # browser tests fail, never skip, here
 export INJECTVIZ_REQUIRE_PG=1 INJECTVIZ_REQUIRE_PDFTOOLS=1  # records tests on PostgreSQL and PDF checks, too
 export VTK_DEFAULT_OPENGL_WINDOW=${VTK_DEFAULT_OPENGL_WINDOW:-vtkEGLRenderWindow}
 .venv/bin/ruff check visualizer tests app.py benchmarks meshes
+.venv/bin/ruff format --check visualizer tests app.py benchmarks meshes
 # a throwaway PostgreSQL server (loopback only) for the records tests, stopped when pytest ends
 exec bash scripts/with-postgres.sh .venv/bin/python -m pytest "$@"

@@ -161,7 +161,10 @@ def test_quiz_round(session, head):
     q = session.quiz_start(seed=1)
     assert q.total == 31 and len(set(q.order)) == 31
     assert st.Quiz(session.plan, seed=1).order == q.order  # deterministic per seed
-    assert q.prompt.endswith("site 1") or "site" in q.prompt
+    # the prompt names the site by its number in the plan, its side and its muscle, in words
+    first = q.current_site
+    side = "" if first.side == "midline" else f"{first.side} "
+    assert q.prompt == f"site {first.order}: {side}{first.muscle.replace('_', ' ')}"
     # a perfect answer scores 100, a far one 0
     site = q.current_site
     a = session.quiz_answer(site.position)
@@ -260,7 +263,7 @@ def test_app_click_sets_pain_and_drag_is_ignored(app, head):
     ftp = [r for r in app.state.site_rows if r["ftp"]]
     assert ftp and {r["side"] for r in ftp} == {"left"}
     assert app.scene.pain_point is not None
-    assert app.last_update_ms < 1000
+    assert app.last_update_ms > 0  # measured; its target lives in benchmarks/bench_app.py
 
 
 def test_app_bad_requests_become_messages(app):
@@ -277,12 +280,17 @@ def test_app_bad_requests_become_messages(app):
     far = {"mode": "local", "worldPosition": [0, 900, 0], "remoteId": None}
     app.on_click(far, None, None)
     assert "not on the head" in app.state.message
-    app.on_click({"mode": "local", "worldPosition": ["x", 1, 2]}, None, None)
-    assert app.state.message
     app.camera("diagonal")
     assert "diagonal" in app.state.message
     _set(app, view_mode="hologram")
     assert app.state.view_mode == "local"
+
+
+def test_app_hostile_click_position_is_a_miss(app):
+    _set(app, protocol_id="preempt-ftp")  # a click sets the pain origin, so a miss is said
+    app.state.message = ""
+    app.on_click({"mode": "local", "worldPosition": ["x", 1, 2]}, None, None)
+    assert "missed the head" in app.state.message and app.state.message_type == "error"
 
 
 def test_app_row_and_3d_selection(app):

@@ -35,7 +35,10 @@ def test_protocols_lists_every_bundled_protocol() -> None:
     r = run("protocols")
     assert r.returncode == 0, r.stderr
     lines = {line.split()[0]: line for line in r.stdout.strip().splitlines()}
-    assert set(lines) == {"preempt", "preempt-ftp", "glabellar", "lateral-canthal", "forehead"}
+    assert set(lines) == {
+        "preempt", "preempt-ftp", "glabellar", "lateral-canthal", "forehead", "masseter",
+        "cd-torticollis", "cd-laterocollis", "cd-retrocollis", "cd-anterocollis",
+    }  # fmt: skip
     assert "31 sites   155 U" in lines["preempt"]
     assert "8 follow-the-pain sites / 40 U" in lines["preempt-ftp"]
     assert "5 sites    20 U" in lines["glabellar"] and "6 sites    24 U" in lines["lateral-canthal"]

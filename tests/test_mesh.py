@@ -10,24 +10,11 @@ import pytest
 
 from visualizer.errors import LandmarkError, MeshError
 from visualizer.head import DEFAULT_LANDMARKS, Head, load_head
+from visualizer.landmarks import LANDMARKS
 from visualizer.muscle_map import MUSCLES
 
-REQUIRED = ["nasion", "glabella", "inion", "vertex", "c7"] + [
-    f"{side}_{name}"
-    for side in ("left", "right")
-    for name in (
-        "tragus",
-        "pupil",
-        "brow_medial",
-        "brow_lateral",
-        "orbital_rim",
-        "lateral_canthus",
-        "mastoid",
-        "zygomatic_arch",
-        "acromion",
-        "necklace",
-    )
-]
+#: every landmark of the registry (visualizer/landmarks.py) must be on the bundled head
+REQUIRED = sorted(LANDMARKS)
 
 
 def test_surface_is_clean_with_one_planar_cut(head: Head) -> None:
@@ -86,6 +73,33 @@ def test_landmarks_complete_on_skin_and_mirrored(head: Head) -> None:
         assert abs(lm[f"{s}_necklace"][0]) < abs(lm[f"{s}_acromion"][0])
 
 
+def test_face_and_neck_landmarks_sit_where_anatomy_puts_them(head: Head) -> None:
+    lm = {k: head.head_landmark(k) for k in head.landmarks}
+    # hairline: 55-61 mm above the glabella (Korean sample trichion-glabella 55.4 / 61.4 mm)
+    assert 55.0 <= np.linalg.norm(lm["trichion"] - lm["glabella"]) <= 61.5
+    assert lm["menton"][2] < lm["nasion"][2] - 90  # face height (menton-sellion 113-123 mm, ANSUR II)
+    assert lm["sternal_notch"][2] < lm["menton"][2] - 30 and abs(lm["sternal_notch"][1]) < 60
+    for s in ("left", "right"):
+        sign = 1 if s == "right" else -1
+        mc, lc = lm[f"{s}_medial_canthus"], lm[f"{s}_lateral_canthus"]
+        # eye fissure 25-35 mm wide; the inner corner between the midline and the pupil line
+        assert 25 <= np.linalg.norm(lc - mc) <= 35
+        assert 0 < sign * mc[0] < sign * lm[f"{s}_pupil"][0]
+        # the temporal line: above the lateral brow, on the forehead's edge (0.5-1.5 cm beyond the
+        # label's lateral forehead sites)
+        tl = lm[f"{s}_temporal_line"]
+        assert abs(sign * tl[0] - sign * lm[f"{s}_brow_lateral"][0]) < 10 and tl[2] > lm[f"{s}_brow_lateral"][2] + 20
+        oc = lm[f"{s}_oral_commissure"]
+        assert 15 <= sign * oc[0] <= 32 and lm["menton"][2] < oc[2] < lm["nasion"][2] - 50  # mouth 30-64 mm wide
+        mb, go = lm[f"{s}_mandibular_border"], lm[f"{s}_gonion"]
+        assert mb[2] < oc[2] - 15 and abs(mb[0] - oc[0]) < 1.0  # straight below the mouth corner
+        # the jaw angle: behind and above the border below the mouth, in front of and below the ear
+        assert go[1] < mb[1] and go[2] > mb[2] and go[1] < lm[f"{s}_zygomatic_arch"][1] and go[2] < oc[2]
+        assert lm[f"{s}_tragus"][1] < go[1] + 30
+        ch = lm[f"{s}_clavicular_head"]
+        assert 15 <= sign * ch[0] <= 40 and abs(ch[2] - lm["sternal_notch"][2]) < 15
+
+
 def test_muscle_map_covers_every_muscle_symmetrically(head: Head) -> None:
     codes = head.muscle_codes
     pts = np.asarray(head.mesh.points)
@@ -106,7 +120,7 @@ def test_broken_inputs_are_named(tmp_path: Path, head: Head) -> None:
     with pytest.raises(LandmarkError, match=r"lm\.json: not valid JSON"):
         load_head(head.mesh_path, bad_json)
     bad_json.write_text(json.dumps({"nasion": [0, 1], "left_tragus": [0, 0, 0], "right_tragus": [1, 0, 0]}))
-    with pytest.raises(LandmarkError, match=r"lm\.json: landmark 'nasion': expected \[x, y, z\]"):
+    with pytest.raises(LandmarkError, match=r"lm\.json: landmark 'nasion' has shape \(2,\).*\(got \[0, 1\]\)"):
         load_head(head.mesh_path, bad_json)
     bad_json.write_text(json.dumps({"nasion": [0, 90, 0], "left_tragus": [-70, 0, 0]}))
     with pytest.raises(LandmarkError, match="missing: right_tragus"):

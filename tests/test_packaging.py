@@ -97,7 +97,8 @@ def test_installed_injectviz_lists_plans_and_renders(installed: tuple[Path, dict
     exe = str(venv / "bin" / "injectviz")
     listing = _run([exe, "protocols"], tmp_path, env).stdout
     assert {line.split()[0] for line in listing.splitlines()} == {
-        "preempt", "preempt-ftp", "glabellar", "lateral-canthal", "forehead",
+        "preempt", "preempt-ftp", "glabellar", "lateral-canthal", "forehead", "masseter",
+        "cd-torticollis", "cd-laterocollis", "cd-retrocollis", "cd-anterocollis",
     }  # fmt: skip
     plan = json.loads(
         _run(

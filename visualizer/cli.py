@@ -9,7 +9,6 @@ Every file written (``render --out``) is written atomically.
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import signal
 import sys
@@ -17,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
+from visualizer.checks import finite_point
 from visualizer.errors import InjectVizError, shorten
 from visualizer.records import cli as records_cli
 
@@ -123,8 +123,8 @@ def _body_type(args: argparse.Namespace):  # -> BodyType | None
 def _check_plan_options(args: argparse.Namespace) -> None:
     """Options of ``plan``/``render`` that can be checked before any file is read."""
     _body_type(args)
-    if args.pain_point is not None and not all(math.isfinite(v) for v in args.pain_point):
-        raise InjectVizError(f"--pain-point: give three finite numbers in mm (got {shorten(args.pain_point)})")
+    if args.pain_point is not None:
+        finite_point(args.pain_point, name="--pain-point", error=InjectVizError)
 
 
 def _p(path: Path) -> str:

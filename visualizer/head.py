@@ -7,7 +7,6 @@ Positions held by a :class:`Head` are in the **mesh frame** (the coordinates of 
 from __future__ import annotations
 
 import functools
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -19,6 +18,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from visualizer.body_type import BodyType, morph
 from visualizer.bundled import bundled_dir
+from visualizer.checks import finite_point
 from visualizer.errors import LandmarkError, MeshError, shorten
 from visualizer.frame import FRAME_LANDMARKS, HeadFrame
 from visualizer.muscle_map import MAP_LANDMARKS, MUSCLES, label_muscles
@@ -97,9 +97,7 @@ class Head:
         """
         landmarks = dict(self.landmarks)
         for name, value in changes.items():
-            p = np.asarray(value, dtype=float)
-            if p.shape != (3,) or not np.all(np.isfinite(p)):
-                raise LandmarkError(f"landmark {shorten(name)}: expected [x, y, z] in mm, got {shorten(value)}")
+            p = finite_point(value, name=f"landmark {shorten(name)}", error=LandmarkError)
             if name in landmarks and np.array_equal(p, landmarks[name]):
                 continue  # unchanged
             landmarks[name] = self.surface.closest(p)[0]
@@ -128,10 +126,7 @@ class Head:
 
     def snap(self, point: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """Closest skin point and its outward normal (mesh frame)."""
-        p = np.asarray(point, dtype=float)
-        if p.shape != (3,) or not np.all(np.isfinite(p)):
-            raise ValueError(f"point must be three finite numbers in mm, got {shorten(point)}")
-        return self.surface.closest(p)
+        return self.surface.closest(finite_point(point, name="point"))
 
     def surface_distance(self, p: ArrayLike, q: ArrayLike) -> float:
         """Distance over the skin between two points (mm, see :meth:`Surface.surface_distance`)."""
@@ -165,16 +160,13 @@ def _check_landmarks(raw: object, source: str | Path) -> dict[str, NDArray[np.fl
         raise LandmarkError(f"{source}: expected an object of name → [x, y, z], got {type(raw).__name__}")
     out: dict[str, NDArray[np.float64]] = {}
     for name, value in raw.items():
-        ok = (
-            isinstance(name, str)
-            and len(name) <= 64
-            and isinstance(value, list | tuple)
-            and len(value) == 3
-            and all(isinstance(c, int | float) and not isinstance(c, bool) and math.isfinite(c) for c in value)
-        )
-        if not ok:
-            raise LandmarkError(f"{source}: landmark {shorten(name)}: expected [x, y, z] in mm, got {shorten(value)}")
-        out[name] = np.asarray(value, dtype=float)
+        if not isinstance(name, str) or len(name) > 64:
+            raise LandmarkError(f"{source}: landmark names must be text of at most 64 characters (got {shorten(name)})")
+        if not isinstance(value, list | tuple):  # JSON arrays only (no strings, objects or numbers)
+            raise LandmarkError(
+                f"{source}: landmark {shorten(name)} must be three numbers [x, y, z] in mm (got {shorten(value)})"
+            )
+        out[name] = finite_point(value, name=f"{source}: landmark {shorten(name)}", error=LandmarkError)
     return out
 
 

@@ -109,7 +109,8 @@ def check_landmarks(head: Head, reference: Head | Mapping[str, NDArray[np.float6
                     NASION_ON_NOSE,
                     "warning",
                     f"The nasion is {max(below, 0):.0f} mm below the pupils and {max(ahead, 0):.0f} mm in front of "
-                    "the glabella: it looks placed on the nose; it belongs at the bridge of the nose, between the eyes.",
+                    "the glabella: it looks placed on the nose; it belongs at the bridge of the nose, "
+                    "between the eyes.",
                     landmarks=("nasion",),
                 )
             )

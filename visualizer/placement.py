@@ -4,7 +4,9 @@ Two rules (see protocols/README.md):
 
 * **landmark + offset** — start on a landmark, then walk the given millimetres over the skin in
   head-frame directions (superior/inferior = ±z, anterior/posterior = ±y, lateral/medial = away
-  from / toward the midline on the site's side).
+  from / toward the midline on the site's side). The walk stays in the plane through the start,
+  its heading and the head-frame origin (:func:`walk_plane_normal`, like the arcs below), so a
+  sideways walk over curved skin does not drift up or down.
 * **arc fraction** — cut the skin with the plane through ``from``, ``to`` and ``via`` (or, with no
   ``via``, the plane through ``from``, ``to`` and the head-frame origin; when those three are in
   line, as the two tragi are, the vertical plane through ``from`` and ``to``), follow the section
@@ -23,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from visualizer.checks import check_option
 from visualizer.errors import LandmarkError, MeshError
 from visualizer.head import Head
 from visualizer.surface import point_at_fraction
@@ -52,8 +55,7 @@ def offset_vector(offsets: Mapping[str, float], side: str) -> Vec:
     """Head-frame displacement (mm) for an offset mapping on ``side`` ('left'/'right'/'midline')."""
     v = np.zeros(3)
     for key, mm in offsets.items():
-        if key not in OFFSET_DIRECTIONS:
-            raise ValueError(f"unknown offset direction {key!r}; use one of {', '.join(OFFSET_DIRECTIONS)}")
+        check_option("offset direction", key, OFFSET_DIRECTIONS)
         d = np.array(OFFSET_DIRECTIONS[key])
         if key in ("lateral", "medial"):
             if side == "midline":
@@ -64,12 +66,44 @@ def offset_vector(offsets: Mapping[str, float], side: str) -> Vec:
     return v
 
 
+def walk_plane_normal(direction: Vec, start: Vec, normal: Vec) -> Vec:
+    """Head-frame normal of the plane an offset walk stays in: through ``start``, along ``direction``
+    and through the head-frame origin.
+
+    Like the arcs of the arc rule (and the 10-20 system's), the walk follows the skin's section by
+    a plane through the centre of the head: a lateral walk from the outer canthus stays at the
+    canthus's height, an upward walk on the forehead stays on its meridian. When the heading
+    points (almost) at the origin that plane is undefined; the plane of the heading and the skin
+    ``normal`` at the start is used instead. All arguments are head-frame (mm, unit vectors).
+    """
+    d = np.asarray(direction, dtype=float)
+    d = d / np.linalg.norm(d)
+    r = np.asarray(start, dtype=float)
+    r = r / (np.linalg.norm(r) or 1.0)
+    m = np.cross(d, r)
+    if np.linalg.norm(m) < 0.2:  # heading (nearly) toward or away from the centre
+        m = np.cross(d, np.asarray(normal, dtype=float))
+    return m / (np.linalg.norm(m) or 1.0)
+
+
 def walk_offset(head: Head, start: Vec, offsets: Mapping[str, float], side: str) -> Placed:
-    """Walk from ``start`` over the skin by the combined head-frame offset; snap; return the end."""
+    """Walk from ``start`` over the skin by the combined head-frame offset; snap; return the end.
+
+    The walk stays in the plane of :func:`walk_plane_normal` (no drift over curved skin).
+    ``start`` is mesh-frame (mm).
+    """
     disp = offset_vector(offsets, side)
     dist = float(np.linalg.norm(disp))
     if dist > 0:
-        end = head.surface.walk(start, head.frame.dir_from_head(disp), dist, step=min(1.0, dist / 4))
+        _, n0 = head.surface.closest(start)
+        plane = walk_plane_normal(disp, head.frame.to_head(start), head.frame.dir_to_head(n0))
+        end = head.surface.walk(
+            start,
+            head.frame.dir_from_head(disp),
+            dist,
+            step=min(1.0, dist / 4),
+            plane_normal=head.frame.dir_from_head(plane),
+        )
     else:
         end = start
     pos, nrm = head.surface.closest(end)

@@ -34,6 +34,7 @@ from PIL import Image
 from visualizer.atomic import atomic_write
 from visualizer.errors import InjectVizError, shorten
 from visualizer.muscle_map import MUSCLES
+from visualizer.muscles import MUSCLE_TABLE
 
 __all__ = [
     "MUSCLE_COLORS",
@@ -65,17 +66,9 @@ LANDMARK_RGB = (250, 250, 250)
 GUESS_RGB = (230, 30, 110)
 ANSWER_RGB = (0, 150, 70)
 
-# Saturated marker colours per muscle (Okabe-Ito / Tableau-like, distinct from skin).
-MUSCLE_COLORS: dict[str, tuple[int, int, int]] = {
-    "frontalis": (31, 119, 180),  # blue
-    "corrugator": (148, 103, 189),  # violet
-    "procerus": (227, 119, 194),  # magenta
-    "temporalis": (44, 160, 44),  # green
-    "occipitalis": (150, 150, 0),  # olive (red is kept for the pain heat)
-    "cervical_paraspinal": (23, 190, 207),  # cyan
-    "trapezius": (255, 127, 14),  # orange
-    "orbicularis_oculi": (140, 86, 75),  # brown
-}
+# Marker colours per muscle, from the muscle registry (visualizer/muscles.py; red is kept for the
+# pain heat).
+MUSCLE_COLORS: dict[str, tuple[int, int, int]] = {m.name: m.colour for m in MUSCLE_TABLE}
 _FALLBACK_COLOR = (120, 120, 120)
 _TINT_ALPHA = 0.42  # how strongly a muscle area tints the skin
 _TINT_LIGHTEN = 0.22  # area tints are a lighter version of the marker colour

@@ -138,11 +138,23 @@ class Surface:
         return np.array(x) if hit else None
 
     # ------------------------------------------------------------------ walking
-    def walk(self, start: ArrayLike, direction: ArrayLike, distance: float, step: float = 1.0) -> Array:
+    def walk(
+        self,
+        start: ArrayLike,
+        direction: ArrayLike,
+        distance: float,
+        step: float = 1.0,
+        *,
+        plane_normal: ArrayLike | None = None,
+    ) -> Array:
         """Walk ``distance`` mm over the surface, heading along ``direction`` at every step.
 
         At each step the fixed direction is projected onto the local tangent plane, so the
-        path follows the skin the way a tape measure laid in that direction would.
+        path follows the skin the way a tape measure laid in that direction would. On skin that
+        curves across the heading that path drifts (a sideways walk below a bulging brow climbs);
+        with ``plane_normal`` the walk follows the section of the skin by the plane through
+        ``start`` with that normal (which should be perpendicular to ``direction``): a tape laid
+        in that plane.
 
         Parameters
         ----------
@@ -154,20 +166,38 @@ class Surface:
             Path length in mm (≥ 0).
         step : float
             Step length in mm.
+        plane_normal : array_like, shape (3,), optional
+            Keep the path in the plane through ``start`` with this normal.
         """
         p, n = self.closest(np.asarray(start, dtype=float))
         d = np.asarray(direction, dtype=float)
         if distance <= 0 or np.linalg.norm(d) == 0:
             return p
         d = d / np.linalg.norm(d)
+        origin, m = p, None
+        if plane_normal is not None:
+            m = np.asarray(plane_normal, dtype=float)
+            m = m - (m @ d) * d  # the plane must contain the heading
+            if np.linalg.norm(m) < 1e-9:
+                raise ValueError("plane_normal must not be parallel to the walking direction")
+            m = m / np.linalg.norm(m)
+        heading = d
         travelled = 0.0
         while travelled < distance - 1e-9:
             h = min(step, distance - travelled)
-            t = d - (d @ n) * n
+            if m is None:
+                t = d - (d @ n) * n
+            else:  # the tangent line inside the plane, pointing on along the walk
+                t = np.cross(m, n)
+                t = t if t @ heading >= 0 else -t
             tn = np.linalg.norm(t)
             if tn < 1e-6:  # heading straight into the skin: nothing to walk along
                 break
-            q, n = self.closest(p + h * t / tn)
+            heading = t / tn
+            q = p + h * heading
+            if m is not None:
+                q = q - ((q - origin) @ m) * m
+            q, n = self.closest(q)
             travelled += h
             p = q
         return p

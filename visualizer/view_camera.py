@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from visualizer.checks import finite_point
+
 MAX_COORD_MM = 1.0e5  # a camera farther than 100 m from the head is not a real view
 MAX_VIEW_PX = 16384
 MAX_ASPECT = 5.0  # a view wider (or taller) than 5:1 is not a real view
@@ -111,15 +113,8 @@ class ViewCamera:
 
 
 def _vec3(obj: Any, field: str) -> tuple[float, float, float]:
-    if not isinstance(obj, (list, tuple)) or len(obj) != 3:
-        raise ValueError(f"camera {field} must be three numbers, got {str(obj)[:60]!r}")
-    try:
-        v = tuple(float(c) for c in obj)
-    except (TypeError, ValueError):
-        raise ValueError(f"camera {field} must be three numbers, got {str(obj)[:60]!r}") from None
-    if not all(math.isfinite(c) and abs(c) <= MAX_COORD_MM for c in v):
-        raise ValueError(f"camera {field} is out of range: {str(obj)[:60]!r}")
-    return v  # type: ignore[return-value]
+    x, y, z = finite_point(obj, name=f"camera {field}", max_abs=MAX_COORD_MM).tolist()
+    return (x, y, z)
 
 
 def _number(obj: Any, field: str, lo: float, hi: float) -> float:

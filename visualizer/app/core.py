@@ -32,6 +32,7 @@ from visualizer.app.body import BodyTypeControls, body_state
 from visualizer.app.context import AppContext, default_context
 from visualizer.app.defaults import UI_DEFAULTS
 from visualizer.app.ui import build_layout
+from visualizer.checks import finite_point
 from visualizer.figure import compose_figure
 from visualizer.framing import frame_points, frame_site, is_visible
 from visualizer.scene import (
@@ -710,10 +711,11 @@ class InjectVizApp(BodyTypeControls, TrameApp):
             return None, None
         if event.get("mode") == "remote" or ("position" in event and "worldPosition" not in event):
             return self._pick_remote(event)
-        wp = event.get("worldPosition")
-        if wp is None or len(wp) != 3 or not all(math.isfinite(float(v)) for v in wp):
+        try:  # a hostile or broken position is a miss, never an error
+            wp = finite_point(event.get("worldPosition"), name="worldPosition")
+        except ValueError:
             return None, None
-        return np.array(wp, dtype=float), self._actor_of_local_id(event.get("remoteId"))
+        return wp, self._actor_of_local_id(event.get("remoteId"))
 
     def snap(self, point: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         p, n = self.head.snap(point)

@@ -35,6 +35,7 @@ from pydantic import (
 )
 
 from visualizer.body_type import AGE_RANGE
+from visualizer.landmarks import LANDMARKS
 from visualizer.pain import REGIONS as PAIN_REGIONS
 from visualizer.records.rules import CODE_RE
 
@@ -48,7 +49,7 @@ MAX_COORD_MM = 10_000.0  # no coordinate of a head scene is 10 m away
 MAX_PAGE_PX = 100_000.0  # pointer positions on the page
 MAX_NAME = 64  # ids and names (protocol, landmark, site)
 PatientCode = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
-MAX_LANDMARKS = 32
+MAX_LANDMARKS = 2 * len(LANDMARKS)  # every landmark of the registry, with room for a scan's extras
 QUOTE_CHARS = 60  # a value quoted in a message or a log line is cut to about this many characters
 
 TABS = ("plan", "patient", "trainer", "record")

@@ -1,0 +1,129 @@
+"""Dose ranges, one-sided sites, muscle caps, and the head-and-neck templates on the default head."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from visualizer.errors import ProtocolError
+from visualizer.head import Head
+from visualizer.planner import make_plan
+from visualizer.protocol import load_protocol
+
+CD = ["cd-anterocollis", "cd-laterocollis", "cd-retrocollis", "cd-torticollis"]
+
+
+@pytest.mark.parametrize("protocol_id", CD)
+def test_cervical_dystonia_templates_keep_the_label_limits(protocol_id: str) -> None:
+    p = load_protocol(protocol_id)
+    assert p.muscle_caps == {"sternocleidomastoid": 100}
+    sites = p.expanded_sites()
+    assert all(e.units_range is not None and e.units_range[1] <= 50 for e in sites)  # <= 50 U per site
+    assert p.units_problems({}) == []  # the template's own doses pass
+    # the largest dose every range allows still keeps the sternocleidomastoids <= 100 U together
+    top = {e.id: e.units_range[1] for e in sites if e.units_range}
+    assert not any("sternocleidomastoid" in m for m in p.units_problems(top))
+
+
+def test_torticollis_is_one_sided_by_the_pattern() -> None:
+    sites = {e.id: e for e in load_protocol("cd-torticollis").expanded_sites()}
+    # chin to the right: the left sternocleidomastoid and the right splenius capitis (Medscape)
+    assert {e.side for e in sites.values() if e.muscle == "sternocleidomastoid"} == {"left"}
+    assert {e.side for e in sites.values() if e.muscle == "splenius_capitis"} == {"right"}
+    assert sites["scm_upper"].landmark == "left_mastoid" and sites["scm_upper"].label.endswith(", left")
+
+
+def test_anterocollis_halves_the_sternocleidomastoid_dose() -> None:
+    antero = load_protocol("cd-anterocollis").units_per_muscle()["sternocleidomastoid"]
+    latero = load_protocol("cd-laterocollis").units_per_muscle()["sternocleidomastoid"]
+    assert antero <= latero / 2 + 1e-9 or antero <= 25
+
+
+def test_chosen_units_are_checked() -> None:
+    p = load_protocol("cd-torticollis")
+    assert p.units_problems({"scm_upper": 35, "splenius_upper": 50}) == []
+    problems = p.units_problems({"scm_upper": 45, "splenius_lower": 5, "nope": 10, "scm_middle": float("nan")})
+    assert any("scm_upper: 45 U is outside this site's dose (10–40 U)" in m for m in problems)
+    assert any("splenius_lower: 5 U is outside" in m for m in problems)
+    assert any("Invalid value for 'site'" in m and "'nope'" in m for m in problems)
+    assert any("scm_middle: units must be a positive number" in m for m in problems)
+    fixed = load_protocol("glabellar")
+    assert fixed.units_problems({"procerus": 6}) == [
+        "site procerus: 6 U is outside this site's dose (fixed at 4 U)",
+        "total 22 U is more than this protocol's 20 U",
+    ]
+
+
+def _write(tmp_path: Path, data: dict) -> Path:
+    path = tmp_path / f"{data['id']}.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+    return path
+
+
+def _cd_data() -> dict:
+    from visualizer.protocol import PROTOCOLS_DIR
+
+    data = yaml.safe_load((PROTOCOLS_DIR / "cd-torticollis.yaml").read_text())
+    data["id"] = "mini-cd"
+    return data
+
+
+def test_muscle_cap_limits_the_chosen_units(tmp_path: Path) -> None:
+    data = _cd_data()
+    third = copy.deepcopy(data["sites"][1])
+    third.update(id="scm_low", units_range={"min": 10, "max": 50})
+    data["sites"].append(third)
+    data["expected"] = {"sites": 5, "units": 120}
+    p = load_protocol(_write(tmp_path, data))
+    # 40 + 40 + 40 U in the sternocleidomastoid: more than the label's 100 U
+    problems = p.units_problems({"scm_upper": 40, "scm_middle": 40, "scm_low": 40})
+    assert problems == ["sternocleidomastoid: 120 U in total is more than its cap 100 U"]
+
+
+def test_bad_ranges_are_named(tmp_path: Path) -> None:
+    data = _cd_data()
+    data["sites"][0]["units_range"] = {"min": 30, "max": 10}
+    data["sites"][1]["units"] = 45  # outside its 10-40 range
+    data["sites"][2]["units_range"] = {"min": 10, "max": 60}  # above 50 U per site
+    with pytest.raises(ProtocolError) as err:
+        load_protocol(_write(tmp_path, data))
+    text = str(err.value)
+    assert "sites.0.units_range (site 'scm_upper'): min must not exceed max" in text
+    assert "sites.1.units (site 'scm_middle'): must lie in units_range [10, 40] U (got 45)" in text
+    assert "sites.2.units_range.max (site 'splenius_upper'): Input should be less than or equal to 50" in text
+
+
+def test_a_cap_below_the_templates_own_doses_is_named(tmp_path: Path) -> None:
+    data = _cd_data()
+    data["muscle_caps"] = {"sternocleidomastoid": 30}  # the template's 40 U exceed it
+    with pytest.raises(
+        ProtocolError, match=r"muscle_caps\.sternocleidomastoid: the sites give 40 U, more than the cap \(got 30\)"
+    ):
+        load_protocol(_write(tmp_path, data))
+
+
+def _jaw_line_z(head: Head, side: str, y: float) -> float:
+    """Height (head frame) of the jaw's lower border at ``y``, between the gonion and the border below the mouth."""
+    g, b = head.head_landmark(f"{side}_gonion"), head.head_landmark(f"{side}_mandibular_border")
+    f = np.clip((y - g[1]) / (b[1] - g[1]), 0.0, 1.0)
+    return float(g[2] + f * (b[2] - g[2]))
+
+
+@pytest.mark.parametrize("side", ["left", "right"])
+def test_masseter_sites_keep_out_of_the_danger_zones(head: Head, side: str) -> None:
+    plan = make_plan(head, load_protocol("masseter"))
+    tragus, mouth = head.head_landmark(f"{side}_tragus"), head.head_landmark(f"{side}_oral_commissure")
+    for s in plan.sites:
+        if s.side != side:
+            continue
+        p = head.frame.to_head(np.asarray(s.position))
+        # below the line from the tragus to the mouth corner (parotid duct, risorius) — nasafordoctors
+        f = (p[1] - tragus[1]) / (mouth[1] - tragus[1])
+        assert p[2] < tragus[2] + f * (mouth[2] - tragus[2]) - 3.0, s.id
+        # about 1 cm above the mandibular border
+        assert p[2] - _jaw_line_z(head, side, p[1]) >= 8.0, (s.id, round(p[2] - _jaw_line_z(head, side, p[1]), 1))
+        assert p[1] < mouth[1] - 15.0, s.id  # behind the muscle's front edge, well behind the mouth corner
