@@ -74,6 +74,9 @@ class Plan:
     notes: tuple[str, ...] = ()
     sources: tuple[str, ...] = ()
     disclaimer: str = DISCLAIMER
+    #: Which head when it is a scan: file name, SHA-256 of its bytes, units, where the landmarks
+    #: came from (empty for the bundled head or a mesh given with its landmarks).
+    head: dict[str, Any] = field(default_factory=dict)
     per_muscle: dict[str, MuscleTotal] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -119,6 +122,7 @@ class Plan:
             "protocol_file": self.protocol_file,
             "mesh": self.mesh,
             "landmarks_file": self.landmarks_file,
+            **({"head": dict(self.head)} if self.head else {}),
             "frame": "mesh coordinates in mm; head_frame maps them to the Neuromag head frame",
             "head_frame": [list(r) for r in self.head_frame],
             "pain": self.pain,
@@ -173,6 +177,7 @@ class Plan:
             protocol_file=str(data.get("protocol_file", "")),
             mesh=str(data.get("mesh", "")),
             landmarks_file=str(data.get("landmarks_file", "")),
+            head=dict(data.get("head") or {}),
             landmarks={k: _vec(v) for k, v in data.get("landmarks", {}).items()},
             head_frame=tuple(tuple(float(c) for c in r) for r in data.get("head_frame", [])),
             pain=dict(data.get("pain", {})),

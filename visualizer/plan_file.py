@@ -82,6 +82,17 @@ class MuscleTotalEntry(_Model):
     volume_ml: float = Field(ge=0, le=1e4)
 
 
+class HeadEntry(_Model):
+    """Which scan a plan was made on (see :attr:`visualizer.plan.Plan.head`)."""
+
+    kind: Literal["scan"]
+    file: PathText
+    sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+    units: Literal["mm", "cm", "m"]
+    mm_per_unit: float = Field(gt=0, le=1000)
+    landmarks: PathText
+
+
 class PlanFile(_Model):
     """Schema of a plan file: the keys :meth:`Plan.to_dict` writes.
 
@@ -94,6 +105,7 @@ class PlanFile(_Model):
     protocol_file: PathText
     mesh: PathText
     landmarks_file: PathText
+    head: HeadEntry | None = None
     frame: Text | None = None
     head_frame: Annotated[list[Row4], Field(min_length=4, max_length=4)]
     pain: PainEntry
@@ -240,7 +252,18 @@ def check_plan_file(path: str | Path) -> CheckResult:
     path = Path(path)
     plan, entry = read_plan_file(path)
     protocol = _protocol_of(path, entry)
-    head = head_from_landmarks(entry.mesh or None, entry.landmarks, source=f"{path}: landmarks")
+    if entry.head is not None:  # a scan: read it as a scan (its unit, its largest piece), check its hash
+        from visualizer.errors import MeshError
+        from visualizer.scan import read_scan
+        from visualizer.scan_landmarks import scan_head
+
+        scan = read_scan(entry.mesh, entry.head.units)
+        if scan.sha256 != entry.head.sha256:
+            raise MeshError(f"{path}: head.sha256: the scan {entry.mesh} is not the file this plan was made on")
+        lms = {k: np.asarray(v) for k, v in entry.landmarks.items()}
+        head = scan_head(scan, lms, landmarks_label=f"{path}: landmarks")
+    else:
+        head = head_from_landmarks(entry.mesh or None, entry.landmarks, source=f"{path}: landmarks")
     checked = recheck(head, protocol, plan)
     warnings, errors = _file_checks(head, protocol, checked, entry)
     return CheckResult(checked, (*checked.warnings, *warnings), (*checked.errors, *errors))

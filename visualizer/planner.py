@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from visualizer.errors import LandmarkError, MeshError
 from visualizer.head import Head
 from visualizer.pain import Candidates, PainOrigin, check_pain_point, choose_ftp_sites, prepare_candidates
 from visualizer.placement import Placed, place_arc, place_landmark
@@ -41,6 +42,7 @@ class Prepared:
 
     fixed: tuple[tuple[ExpandedSite, Placed], ...]
     candidates: Candidates | None
+    skipped: tuple[str, ...] = ()  # sites a partial head (a scan) cannot carry, with the reason
 
 
 
@@ -56,16 +58,30 @@ def _placement_of(site: ExpandedSite, head: Head, protocol: Protocol) -> Placed:
     return place_landmark(head, site.landmark, site.offsets, site.side, needed_by=who)
 
 
+def _site_landmarks(site: ExpandedSite) -> list[str]:
+    """The (side-resolved) landmark names a site's rule reads."""
+    return [n for n in (site.landmark, site.arc_from, site.arc_to, site.arc_via) if n]
+
+
 def prepare(head: Head, protocol: Protocol) -> Prepared:
     """Place the fixed sites and sample FTP candidates (cached on the head, per protocol content)."""
     key = "prepared:" + hashlib.sha1(protocol.model_dump_json().encode()).hexdigest()
     hit = head.cache.get(key)
     if hit is not None:
         return hit
-    fixed = tuple((s, _placement_of(s, head, protocol)) for s in protocol.expanded_sites())
+    fixed_list: list[tuple[ExpandedSite, Placed]] = []
+    skipped: list[str] = []
+    for s in protocol.expanded_sites():
+        try:
+            fixed_list.append((s, _placement_of(s, head, protocol)))
+        except (LandmarkError, MeshError) as exc:
+            if not head.partial:
+                raise
+            missing = [n for n in _site_landmarks(s) if n not in head.landmarks]
+            skipped.append(f"{s.id} (needs {', '.join(missing)})" if missing else f"{s.id} ({exc})")
     ftp = protocol.follow_the_pain
     cands = prepare_candidates(head, ftp.muscles) if ftp is not None else None
-    prepared = Prepared(fixed, cands)
+    prepared = Prepared(tuple(fixed_list), cands, tuple(skipped))
     head.cache[key] = prepared
     return prepared
 
@@ -87,8 +103,13 @@ def make_plan(
     if pain.point is not None:
         check_pain_point(head, pain.point)
     prep = prepare(head, protocol)
-    warnings: list[str] = []
+    warnings: list[str] = list(head.warnings)
     notes: list[str] = list(head.notes)
+    if prep.skipped:
+        warnings.append(
+            f"the scan cannot carry {len(prep.skipped)} site(s) of {protocol.id}, left out of the plan: "
+            + "; ".join(prep.skipped)
+        )
 
     muscle_rank: dict[str, int] = {}
     for s, _ in prep.fixed:
@@ -161,6 +182,7 @@ def make_plan(
         protocol_file=str(protocol.path or ""),
         mesh=str(head.mesh_path),
         landmarks_file=str(head.landmarks_path),
+        head=dict(head.source),
         landmarks={k: tuple(round(float(c), 3) for c in v) for k, v in sorted(head.landmarks.items())},  # type: ignore[misc]
         head_frame=tuple(tuple(round(float(c), 6) for c in row) for row in head.frame.matrix),
         pain=pain.to_dict(),
