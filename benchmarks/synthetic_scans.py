@@ -57,7 +57,7 @@ def make_patient(seed: int, *, triangles: int = 300_000, noise_mm: float = 0.5) 
     shaped = pv.PolyData(both[: base.n_points], base.faces)
     true_lm = both[base.n_points :]
     # re-mesh: decimate hard, then subdivide back up (new vertices everywhere)
-    coarse = shaped.decimate(1.0 - 20_000 / shaped.n_cells).clean()
+    coarse = shaped.decimate(1.0 - 26_000 / shaped.n_cells).clean()
     level = 1 if triangles <= 80_000 * 1.5 else 2 if triangles <= 320_000 * 1.5 else 3
     remeshed = coarse.subdivide(level, subfilter="loop").clean()
     # crown hole: drop cells within r of the (warped) vertex

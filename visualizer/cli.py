@@ -62,7 +62,7 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--no-ftp", action="store_true", help="do not add follow-the-pain sites")
         p.add_argument(
             "--mesh", type=Path,
-            help="head mesh or scan (STL, OBJ, PLY, VTP, glTF); without --landmarks its landmarks are found automatically",
+            help="head mesh or scan (STL, OBJ, PLY, VTP, glTF); without --landmarks, landmarks are found automatically",
         )  # fmt: skip
         p.add_argument(
             "--landmarks", type=Path,

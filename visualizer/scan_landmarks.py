@@ -18,7 +18,7 @@ import numpy as np
 import pyvista as pv
 from numpy.typing import NDArray
 
-from visualizer.errors import LandmarkError, shorten
+from visualizer.errors import LandmarkError
 from visualizer.frame import FRAME_LANDMARKS
 from visualizer.head import PROJECT_MM, Head, project_landmarks
 from visualizer.scan import Scan, read_scan
