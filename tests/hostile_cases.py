@@ -115,6 +115,23 @@ CASES: tuple[Case, ...] = (
     Case("scan-wrong-type", ("landmarks", "{c}/scan.txt", "--out", "{o}/lm.json"), ("scan.txt", "scan type '.txt'", ".stl")),
     Case("scan-out-not-json", ("landmarks", MESH, "--out", "{o}/lm.txt"), ("--out", "lm.txt", ".json")),
     Case("plan-scan-absurd-size", (*PLAN, "--mesh", "{c}/huge-head.ply"), ("huge-head.ply", "no unit (mm, cm, m) makes that a head")),
+    # --- body types of the bundled head (issue 10)
+    Case("plan-sex-1.5", (*PLAN, "--sex", "1.5"), ("--sex 1.5", "out of range", "0 to 1")),
+    Case("plan-age-150", (*PLAN, "--age", "150"), ("--age 150", "18 to 90", "years")),
+    Case("plan-age-17", (*PLAN, "--age", "17"), ("--age 17", "18 to 90")),
+    Case("plan-age-nan", (*PLAN, "--age", "nan"), ("--age nan", "18 to 90")),
+    Case("plan-muscle-inf", (*PLAN, "--muscle", "inf"), ("--muscle inf", "0 to 1")),
+    Case("plan-weight-not-a-number", (*PLAN, "--weight", "heavy"), ("--weight", "'heavy'")),
+    Case("render-weight-minus", ("render", *PLAN[1:], "--out", "{o}/x.png", "--weight", "-0.1"), ("--weight -0.1", "0 to 1")),
+    Case("plan-body-with-mesh", (*PLAN, "--sex", "1", "--mesh", MESH, "--landmarks", LM), ("body-type options", "bundled head only")),
+    Case("head-make-age-10", ("head", "make", "--age", "10", "--out", "{o}/h.ply", "--landmarks-out", "{o}/h.json"), ("--age 10", "18 to 90")),
+    Case("head-make-out-txt", ("head", "make", "--out", "{o}/h.txt", "--landmarks-out", "{o}/h.json"), ("--out", "h.txt", ".ply")),
+    Case("head-make-landmarks-missing-folder", ("head", "make", "--sex", "1", "--out", "{o}/h.ply", "--landmarks-out", "{o}/missing/h.json"), ("--landmarks-out", "missing", "does not exist")),
+    Case("head-make-same-file", ("head", "make", "--out", "{o}/h.ply", "--landmarks-out", "{o}/h.ply"), ("--landmarks-out", ".json")),
+    Case("check-body-type-age-200", ("check", "{c}/body-age-200.json"), ("body-age-200.json", "body_type.age", "200")),
+    Case("check-body-type-unknown-key", ("check", "{c}/body-height.json"), ("body-height.json", "body_type.height", "unknown key")),
+    Case("check-body-type-no-blend", ("check", "{c}/body-no-blend.json"), ("body-no-blend.json", "body_type", "ethnic blend")),
+    Case("check-body-type-dropped", ("check", "{c}/body-dropped.json"), ("body-dropped.json", "landmarks", "off the skin")),
 )
 
 
@@ -202,6 +219,15 @@ def build_corpus(c: Path) -> None:
     _edited(base, c / "landmark-nan.json", lambda d: d["landmarks"]["nasion"].__setitem__(0, math.nan))
     _edited(base, c / "pain-off.json", lambda d: d.__setitem__("pain", {"regions": [], "point": [1000.0, 1000.0, 1000.0]}))
     _edited(base, c / "huge-id.json", set_site(0, id="y" * 1_000_000))
+
+    from visualizer.body_type import BodyType
+    from visualizer.head import body_head
+
+    body = make_plan(body_head(BodyType(sex=1.0, age=70.0, weight=1.0)), load_protocol("preempt"), PainOrigin()).to_dict()
+    _edited(body, c / "body-age-200.json", lambda d: d["body_type"].__setitem__("age", 200))
+    _edited(body, c / "body-height.json", lambda d: d["body_type"].__setitem__("height", 1.0))
+    _edited(body, c / "body-no-blend.json", lambda d: d["body_type"].update(african=0, asian=0, caucasian=0))
+    _edited(body, c / "body-dropped.json", lambda d: d.pop("body_type"))  # its landmarks then miss today's head
 
 
 @dataclass(frozen=True)

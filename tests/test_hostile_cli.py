@@ -14,6 +14,10 @@ from pathlib import Path
 import pytest
 from hostile_cases import BUDGET_S, CASES, HANG_S, Case, Result, build_corpus, run_all
 
+# the module fixture runs the whole corpus inside the first test's setup (minutes on a loaded
+# 2-core machine): a longer bound than the suite's 300 s (each case has its own HANG_S)
+pytestmark = pytest.mark.timeout(1200)
+
 
 @pytest.fixture(scope="module")
 def results(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Result]]:

@@ -24,6 +24,10 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = ("pyproject.toml", "README.md", "visualizer", "meshes", "protocols")
 
+# building the wheel and installing it into a fresh venv (each step bounded at 300 s) runs inside
+# the first test's setup: a longer bound than the suite's 300 s per test
+pytestmark = pytest.mark.timeout(900)
+
 
 def _run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     r = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)

@@ -1,4 +1,4 @@
-"""Command line: ``python -m visualizer {protocols,plan,render,validate,check}`` (or ``injectviz``).
+"""Command line: ``python -m visualizer {protocols,plan,render,validate,check,head}`` (or ``injectviz``).
 
 Bad input — a malformed or hostile file, an option out of range, an overdose in an edited plan —
 prints ONE line on stderr naming the file, field and value, exits with code 2 and writes nothing.
@@ -43,6 +43,13 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("protocols", help="list the bundled protocols: id, name, sites, units")
 
+    def body_args(p: argparse.ArgumentParser) -> None:
+        g = p.add_argument_group("body type of the bundled head (defaults: today's head)")
+        g.add_argument("--sex", type=float, metavar="0..1", help="0 female … 1 male (default 0.5)")
+        g.add_argument("--age", type=float, metavar="YEARS", help="18–90 years (default 25)")
+        g.add_argument("--weight", type=float, metavar="0..1", help="0 minimum … 1 maximum (default 0.5)")
+        g.add_argument("--muscle", type=float, metavar="0..1", help="0 minimum … 1 maximum (default 0.5)")
+
     def plan_args(p: argparse.ArgumentParser) -> None:
         p.add_argument("--protocol", required=True, help="bundled protocol id (see `protocols`) or a YAML file")
         p.add_argument(
@@ -72,6 +79,7 @@ def _parser() -> argparse.ArgumentParser:
             "--units", choices=("auto", "mm", "cm", "m"), default=None,
             help="unit of --mesh's coordinates when it is a scan (default: auto from its size)",
         )  # fmt: skip
+        body_args(p)
 
     p = sub.add_parser("plan", help="print the plan")
     plan_args(p)
@@ -90,6 +98,13 @@ def _parser() -> argparse.ArgumentParser:
 
     v = sub.add_parser("validate", help="check a protocol file and report every problem")
     v.add_argument("file", type=Path)
+
+    h = sub.add_parser("head", help="the bundled head: write it reshaped to a body type")
+    hsub = h.add_subparsers(dest="head_command", required=True, parser_class=_Parser)
+    hm = hsub.add_parser("make", help="write the head (mm, its head frame) and its landmarks")
+    body_args(hm)
+    hm.add_argument("--out", type=Path, required=True, help="mesh file: .ply (or .vtp, keeps normals and muscle map)")
+    hm.add_argument("--landmarks-out", type=Path, required=True, help="landmarks JSON (name → [x, y, z] mm)")
 
     c = sub.add_parser("check", help="re-run every check on a (possibly edited) plan JSON, on the plan's own head")
     c.add_argument("file", type=Path)
@@ -113,8 +128,16 @@ def _summary(path: Path, items: Sequence[str], noun: str) -> str:
 
 
 # ----------------------------------------------------------------------------- option checks
+def _body_type(args: argparse.Namespace):  # -> BodyType | None
+    """The body-type flags as a :class:`~visualizer.body_type.BodyType` (None when none given)."""
+    from visualizer.body_type import body_type_from_options
+
+    return body_type_from_options(sex=args.sex, age=args.age, weight=args.weight, muscle=args.muscle)
+
+
 def _check_plan_options(args: argparse.Namespace) -> None:
     """Options of ``plan``/``render`` that can be checked before any file is read."""
+    _body_type(args)
     if args.pain_point is not None and not all(math.isfinite(v) for v in args.pain_point):
         raise InjectVizError(f"--pain-point: give three finite numbers in mm (got {shorten(args.pain_point)})")
 
@@ -149,9 +172,11 @@ def _build_plan(args: argparse.Namespace):
 
     pain = PainOrigin.parse(args.pain, args.pain_point)
     if args.mesh is not None and (args.landmarks is None or args.units is not None or _is_scan_file(args.landmarks)):
+        if _body_type(args) is not None:
+            raise InjectVizError("body-type options reshape the bundled head only, not a scan (--mesh); drop one")
         head = _scan_head(args)
     else:
-        head = load_head(args.mesh, args.landmarks)
+        head = load_head(args.mesh, args.landmarks, body_type=_body_type(args))
     return head, make_plan(head, protocol, pain, follow_the_pain=not args.no_ftp)
 
 
@@ -275,6 +300,49 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+MESH_SUFFIXES = (".ply", ".vtp")
+
+
+def _cmd_head_make(args: argparse.Namespace) -> int:
+    import json
+    import tempfile
+
+    from visualizer.atomic import atomic_write, check_target
+
+    body = _body_type(args)
+    out: Path = args.out
+    lm_out: Path = args.landmarks_out
+    if out.suffix.lower() not in MESH_SUFFIXES:
+        raise InjectVizError(f"--out {_p(out)}: give a {' or '.join(MESH_SUFFIXES)} file name")
+    if lm_out.suffix.lower() != ".json":
+        raise InjectVizError(f"--landmarks-out {_p(lm_out)}: give a .json file name")
+    if out.resolve() == lm_out.resolve():
+        raise InjectVizError(f"--out and --landmarks-out name the same file ({_p(out)})")
+    check_target(out, label=f"--out {_p(out)}")
+    check_target(lm_out, label=f"--landmarks-out {_p(lm_out)}")
+
+    from visualizer.head import body_head, load_head
+
+    head = body_head(body) if body is not None else load_head()
+    mesh = head.mesh.copy()
+    mesh.points = head.frame.to_head(mesh.points)  # the bundled and the reshaped heads are stored in it
+    landmarks = {
+        k: [round(float(c), 3) + 0.0 for c in head.frame.to_head(p)] for k, p in sorted(head.landmarks.items())
+    }
+    with tempfile.TemporaryDirectory(prefix="injectviz-head-") as tmp:
+        staged = Path(tmp) / f"head{out.suffix.lower()}"
+        if out.suffix.lower() == ".ply":
+            mesh.clear_data()
+        mesh.save(staged, binary=True)
+        data = staged.read_bytes()
+    atomic_write(out, data)
+    atomic_write(lm_out, json.dumps(landmarks, indent=2) + "\n")
+    what = body.describe() if body is not None else "today's head"
+    print(f"wrote {out} ({mesh.n_points} points, {mesh.n_cells} triangles; {what})")
+    print(f"wrote {lm_out} ({len(landmarks)} landmarks, mm, head frame)")
+    return 0
+
+
 def _cmd_check(args: argparse.Namespace) -> int:
     from visualizer.plan_file import check_plan_file
 
@@ -307,6 +375,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "validate": lambda: _cmd_validate(args),
         "landmarks": lambda: _cmd_landmarks(args),
         "check": lambda: _cmd_check(args),
+        "head": lambda: _cmd_head_make(args),
     }
     try:
         if hasattr(args, "records_handler"):  # patient, visit, diary, report, export, db

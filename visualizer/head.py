@@ -6,6 +6,7 @@ Positions held by a :class:`Head` are in the **mesh frame** (the coordinates of 
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ import numpy as np
 import pyvista as pv
 from numpy.typing import ArrayLike, NDArray
 
+from visualizer.body_type import BodyType, morph
 from visualizer.bundled import bundled_dir
 from visualizer.errors import LandmarkError, MeshError, shorten
 from visualizer.frame import FRAME_LANDMARKS, HeadFrame
@@ -29,6 +31,7 @@ __all__ = [
     "DEFAULT_MESH",
     "MUSCLES",
     "Head",
+    "body_head",
     "head_from_landmarks",
     "is_default_mesh",
     "load_head",
@@ -55,6 +58,8 @@ class Head:
         Where they were read from.
     notes : list of str
         Things the loader had to assume (shown in plans).
+    body_type : BodyType or None
+        The body type of the bundled head this head was morphed to (None: the mesh as read).
     cache : dict
         Per-head results that depend only on the head (e.g. placed protocol sites).
     partial : bool
@@ -73,6 +78,7 @@ class Head:
     mesh_path: Path
     landmarks_path: Path
     notes: list[str] = field(default_factory=list)
+    body_type: BodyType | None = None
     cache: dict[str, object] = field(default_factory=dict, repr=False, compare=False)
     partial: bool = False
     warnings: list[str] = field(default_factory=list)
@@ -113,7 +119,7 @@ class Head:
         mesh.point_data["muscle"] = _derived_muscles(mesh, frame, landmarks, self.muscle_codes)
         notes = [*self.notes, note] if note else list(self.notes)
         head = Head(
-            mesh, landmarks, frame, self.mesh_path, self.landmarks_path, notes,
+            mesh, landmarks, frame, self.mesh_path, self.landmarks_path, notes, self.body_type,
             partial=self.partial, warnings=list(self.warnings), source=dict(self.source),
         )  # fmt: skip
         head.__dict__["surface"] = self.surface  # same skin, same locator
@@ -221,7 +227,9 @@ def _read_mesh(path: Path) -> pv.PolyData:
     return data
 
 
-def load_head(mesh: Path | str | None = None, landmarks: Path | str | None = None) -> Head:
+def load_head(
+    mesh: Path | str | None = None, landmarks: Path | str | None = None, *, body_type: BodyType | None = None
+) -> Head:
     """Load and check a head (default: the bundled MakeHuman head).
 
     Parameters
@@ -231,7 +239,16 @@ def load_head(mesh: Path | str | None = None, landmarks: Path | str | None = Non
     landmarks : path, optional
         JSON object of landmark name → [x, y, z] in the mesh's coordinates (mm). Required when
         ``mesh`` is given (a mesh cannot borrow the default head's landmarks).
+    body_type : BodyType, optional
+        Reshape the bundled head to this body type (:mod:`visualizer.body_type`); the result is in
+        the morphed head's own head frame. Only for the bundled head (not with ``mesh``).
     """
+    if body_type is not None:
+        if mesh is not None or landmarks is not None:
+            raise MeshError(
+                "body-type options reshape the bundled head only; drop --mesh/--landmarks or the body-type options"
+            )
+        return body_head(body_type)
     if mesh is None and landmarks is None:
         return _load_default()
     if mesh is None or landmarks is None:
@@ -247,6 +264,32 @@ def _load_default() -> Head:
     if _DEFAULT is None:
         _DEFAULT = _load(DEFAULT_MESH, DEFAULT_LANDMARKS)
     return _DEFAULT
+
+
+def body_head(body: BodyType) -> Head:
+    """The bundled head reshaped to ``body`` (its own head frame, mm); today's head for the defaults.
+
+    The triangles, the muscle map and the landmarks' places on the skin are the bundled head's
+    (:func:`visualizer.body_type.morph`); the normals are recomputed. The last two are cached.
+    """
+    if body.is_default:
+        return _load_default()
+    return _body_head(body)
+
+
+@functools.lru_cache(maxsize=2)
+def _body_head(body: BodyType) -> Head:
+    base = _load_default()
+    shaped = morph(body, np.asarray(base.mesh.points))
+    mesh = pv.PolyData(shaped.points, base.mesh.faces)
+    surface = Surface(mesh)
+    mesh.point_data["Normals"] = surface.point_normals
+    mesh.point_data["muscle"] = base.muscle_codes
+    frame = HeadFrame.from_landmarks(*(shaped.landmarks[n] for n in FRAME_LANDMARKS))
+    notes = [*base.notes, f"bundled head reshaped to a body type: {body.describe()}"]
+    head = Head(mesh, shaped.landmarks, frame, base.mesh_path, base.landmarks_path, notes, body)
+    head.__dict__["surface"] = surface
+    return head
 
 
 def _load(mesh_path: Path, landmarks_path: Path) -> Head:
@@ -340,7 +383,9 @@ def is_default_mesh(mesh: str | Path | None) -> bool:
         return False
 
 
-def head_from_landmarks(mesh: str | Path | None, landmarks: object, *, source: str | Path) -> Head:
+def head_from_landmarks(
+    mesh: str | Path | None, landmarks: object, *, source: str | Path, body_type: BodyType | None = None
+) -> Head:
     """The head a stored plan was made on: its mesh with **the plan's own landmarks**.
 
     Parameters
@@ -353,6 +398,9 @@ def head_from_landmarks(mesh: str | Path | None, landmarks: object, *, source: s
         finite and lie on the skin.
     source : str or Path
         Names the plan in messages (e.g. ``"plan.json: landmarks"``).
+    body_type : BodyType, optional
+        The plan's body type of the bundled head (its ``body_type``); the landmarks then belong to
+        the reshaped head.
 
     Raises
     ------
@@ -362,7 +410,7 @@ def head_from_landmarks(mesh: str | Path | None, landmarks: object, *, source: s
     _check_frame_landmarks(lms, source)
     label = Path(str(source))
     if is_default_mesh(mesh):
-        base = _load_default()
+        base = _load_default() if body_type is None else body_head(body_type)
         same = set(lms) == set(base.landmarks) and all(
             float(np.max(np.abs(p - base.landmarks[n]))) <= 0.01 for n, p in lms.items()
         )
@@ -370,5 +418,8 @@ def head_from_landmarks(mesh: str | Path | None, landmarks: object, *, source: s
             return base
         head = _assemble(base.mesh, lms, base.mesh_path, label, rederive_muscles=True)
         head.__dict__["surface"] = base.surface  # same skin, same locator
+        head.body_type = base.body_type
         return head
+    if body_type is not None:
+        raise LandmarkError(f"{source}: a body type applies to the bundled head only, not to {shorten(str(mesh))}")
     return _assemble(_read_mesh(Path(mesh)), lms, Path(mesh), label)  # type: ignore[arg-type]

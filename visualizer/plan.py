@@ -2,6 +2,10 @@
 
 Positions and normals are in the **mesh frame** (mm): the coordinates of the mesh the plan was
 made on. ``head_frame`` is the 4×4 matrix taking them to the Neuromag head frame.
+
+The head is described by ``mesh``, ``landmarks`` and, for the bundled head reshaped to a body
+type (:mod:`visualizer.body_type`), ``body_type`` (sex, age, weight, muscle, ethnic blend); a
+plan on the bundled head as it is carries no ``body_type`` key.
 """
 
 from __future__ import annotations
@@ -77,6 +81,7 @@ class Plan:
     #: Which head when it is a scan: file name, SHA-256 of its bytes, units, where the landmarks
     #: came from (empty for the bundled head or a mesh given with its landmarks).
     head: dict[str, Any] = field(default_factory=dict)
+    body_type: dict[str, float] | None = None
     per_muscle: dict[str, MuscleTotal] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -123,6 +128,7 @@ class Plan:
             "mesh": self.mesh,
             "landmarks_file": self.landmarks_file,
             **({"head": dict(self.head)} if self.head else {}),
+            **({"body_type": dict(self.body_type)} if self.body_type is not None else {}),
             "frame": "mesh coordinates in mm; head_frame maps them to the Neuromag head frame",
             "head_frame": [list(r) for r in self.head_frame],
             "pain": self.pain,
@@ -187,6 +193,7 @@ class Plan:
             errors=tuple(data.get("errors", ())),
             notes=tuple(data.get("notes", ())),
             sources=tuple(data.get("sources", ())),
+            body_type=_body(data.get("body_type")),
         )
 
     def to_table(self) -> str:
@@ -214,6 +221,14 @@ class Plan:
 
 def _num(v: float) -> str:
     return str(int(v)) if float(v).is_integer() else f"{v:g}"
+
+
+def _body(v: Any) -> dict[str, float] | None:
+    if v is None:
+        return None
+    if not isinstance(v, dict):
+        raise ValueError(f"body_type: expected an object, got {type(v).__name__}")
+    return {str(k): float(x) for k, x in v.items()}
 
 
 def _vec(v: Any) -> tuple[float, float, float]:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
+from visualizer.body_type import BodyType
 from visualizer.errors import PlanFileError, ProtocolError, shorten
 from visualizer.plan import Plan
 from visualizer.protocol import Muscle, Protocol, known_protocol_ids, load_protocol
@@ -106,6 +107,7 @@ class PlanFile(_Model):
     mesh: PathText
     landmarks_file: PathText
     head: HeadEntry | None = None
+    body_type: BodyType | None = None
     frame: Text | None = None
     head_frame: Annotated[list[Row4], Field(min_length=4, max_length=4)]
     pain: PainEntry
@@ -263,7 +265,9 @@ def check_plan_file(path: str | Path) -> CheckResult:
         lms = {k: np.asarray(v) for k, v in entry.landmarks.items()}
         head = scan_head(scan, lms, landmarks_label=f"{path}: landmarks")
     else:
-        head = head_from_landmarks(entry.mesh or None, entry.landmarks, source=f"{path}: landmarks")
+        head = head_from_landmarks(
+            entry.mesh or None, entry.landmarks, source=f"{path}: landmarks", body_type=entry.body_type
+        )
     checked = recheck(head, protocol, plan)
     warnings, errors = _file_checks(head, protocol, checked, entry)
     return CheckResult(checked, (*checked.warnings, *warnings), (*checked.errors, *errors))

@@ -192,6 +192,7 @@ def make_plan(
         errors=tuple(errors),
         notes=tuple(notes),
         sources=tuple(f"{src.citation} — {src.url}" for src in protocol.sources),
+        body_type=head.body_type.to_dict() if head.body_type is not None else None,
     )
 
 

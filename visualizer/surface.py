@@ -86,6 +86,21 @@ class Surface:
             nrm[i] = self._normal_in_cell(int(cid), out[i])
         return out.reshape(pts.shape), nrm.reshape(pts.shape)
 
+    def closest_cells(self, points: ArrayLike) -> tuple[NDArray[np.int64], Array]:
+        """Closest triangle ids and closest surface points of ``points`` (n, 3)."""
+        flat = np.asarray(points, dtype=float).reshape(-1, 3)
+        ids = np.empty(len(flat), dtype=np.int64)
+        out = np.empty_like(flat)
+        cp = [0.0, 0.0, 0.0]
+        cid = vtk.reference(0)
+        sub = vtk.reference(0)
+        d2 = vtk.reference(0.0)
+        for i, p in enumerate(flat):
+            self._locator.FindClosestPoint(p, cp, self._cell, cid, sub, d2)
+            ids[i] = int(cid)
+            out[i] = cp
+        return ids, out
+
     def _normal_in_cell(self, cell_id: int, p: Array) -> Array:
         """Barycentric blend of vertex normals inside one triangle."""
         tri = self.faces[cell_id]

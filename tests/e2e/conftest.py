@@ -20,7 +20,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from e2e_helpers import ARTIFACTS, CHROMIUM_ARGS, chromium_path, open_app, start_app, stop_app
+from e2e_helpers import ARTIFACTS, CHROMIUM_ARGS, chromium_path, close_page, open_app, start_app, stop_app
 
 
 @pytest.fixture(scope="session")
@@ -66,4 +66,4 @@ def browser():
 def page(browser, app_url):
     p = open_app(browser, app_url)
     yield p
-    p.context.close()
+    close_page(p)

@@ -102,6 +102,25 @@ def open_app(browser, url: str, *, width: int = 1280, height: int = 800, wait_vi
     return page
 
 
+def close_page(page) -> None:
+    """Close ``page``'s browser context, first stopping any navigation of its own.
+
+    The app's page reloads itself when its session process dies or the server restarts
+    (``visualizer.app.faults``). Closing a context while such a reload is being committed can
+    hang Chromium's close forever (crbug.com/536385539, Playwright #42068/#42366: the close is
+    acknowledged and then dropped with the old frame). So the page is moved to ``about:blank``
+    first (bounded; a navigation of ours replaces any reload in flight, and the blank page runs
+    no script that could navigate again), then its context is closed.
+    """
+    ctx = page.context
+    for p in list(ctx.pages):
+        try:
+            p.goto("about:blank", timeout=15000)
+        except Exception:  # already closed or crashed: closing the context still ends it
+            pass
+    ctx.close()
+
+
 # ---------------------------------------------------------------------------------------------
 # helpers
 # ---------------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ import urllib.request
 
 import psutil
 import pytest
-from e2e_helpers import head_box, open_app, start_app, stop_app, wait_for_head
+from e2e_helpers import close_page, head_box, open_app, start_app, stop_app, wait_for_head
 
 MB = 1024 * 1024
 
@@ -41,22 +41,54 @@ def wait_until(predicate, timeout: float = 60.0, what: str = "condition"):
     raise AssertionError(f"{what} not reached within {timeout:.0f} s (last: {last!r})")
 
 
+def is_template(proc: psutil.Process) -> bool:
+    return "--template" in proc.cmdline()
+
+
+def session_procs(front) -> list[psutil.Process]:
+    """The session processes: the template's children (forked), or the front's own (--no-template)."""
+    out = []
+    for c in psutil.Process(front.pid).children():
+        try:
+            if "visualizer.app.worker" not in " ".join(c.cmdline()):
+                continue
+            out.extend(c.children() if is_template(c) else [c])
+        except psutil.NoSuchProcess:
+            continue
+    return out
+
+
+def template_pid(front) -> int | None:
+    for c in psutil.Process(front.pid).children():
+        try:
+            if is_template(c):
+                return c.pid
+        except psutil.NoSuchProcess:
+            continue
+    return None
+
+
 def session_pids(front) -> list[int]:
-    return [c.pid for c in psutil.Process(front.pid).children() if "visualizer.app.worker" in " ".join(c.cmdline())]
+    return [p.pid for p in session_procs(front)]
 
 
 def claimed_pids(front) -> set[int]:
     """Session processes with a browser attached (an established connection from the relay)."""
     out = set()
-    for c in psutil.Process(front.pid).children():
+    for c in session_procs(front):
         try:
-            if "visualizer.app.worker" in " ".join(c.cmdline()) and any(
-                k.status == psutil.CONN_ESTABLISHED for k in c.net_connections(kind="tcp")
-            ):
+            if any(k.status == psutil.CONN_ESTABLISHED for k in c.net_connections(kind="tcp")):
                 out.add(c.pid)
         except psutil.NoSuchProcess:
             continue
     return out
+
+
+def gone(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
 
 
 def total_rss_mb(front) -> float:
@@ -77,6 +109,17 @@ def click_head(page, fy: float = 0.35) -> None:
     page.mouse.click((box["x0"] + box["x1"]) / 2, box["y0"] + fy * (box["y1"] - box["y0"]))
     page.wait_for_function("(b) => JSON.stringify(window.trame.state.get('pain_point')) !== b", arg=before,
                            timeout=60000)
+
+
+def keep_from_reconnecting(page) -> None:
+    """Refuse the page's own HTTP requests from now on, so it never reloads itself.
+
+    A page whose session process dies polls the server and reloads (``visualizer.app.faults``;
+    ``test_faults`` tests that). Here that reload is not the subject, and closing a context while
+    its page is committing a reload can hang Chromium's close forever (crbug.com/536385539; see
+    ``e2e_helpers.close_page``). The page's websocket is not affected.
+    """
+    page.route("**/*", lambda route: route.abort())
 
 
 def launch(url: str, headers: dict | None = None) -> tuple[int, dict]:
@@ -119,6 +162,7 @@ def server():
 # ------------------------------------------------------------------------------------------------
 # tests
 # ------------------------------------------------------------------------------------------------
+@pytest.mark.timeout(900)  # ten session processes and ten Chromium pages on two cores
 def test_ten_sessions_click_close_then_a_new_page_draws_the_head(browser, server, artifacts):
     """Issue 6's crash: 10 pages open and click, all close, then a new page still draws the head."""
     front, url = server()
@@ -130,14 +174,14 @@ def test_ten_sessions_click_close_then_a_new_page_draws_the_head(browser, server
     assert health(url)["sessions"] == 10
     assert len(claimed_pids(front)) == 10  # one process per browser
     for page in pages:
-        page.context.close()
+        close_page(page)
     wait_until(lambda: health(url)["sessions"] == 0, 90, "all closed sessions ended")
     assert front.poll() is None
     page = open_app(browser, url)
     assert wait_for_head(page) > 0.05
     click_head(page)
     page.screenshot(path=str(artifacts / "sessions-after-ten.png"))
-    page.context.close()
+    close_page(page)
     h = health(url)
     assert h["ok"] and front.poll() is None
     assert h["ended"] >= 10
@@ -154,11 +198,11 @@ def test_two_pages_have_their_own_state(browser, server):
     b.evaluate("() => window.trame.state.set('tab', 'trainer')")
     b.wait_for_timeout(1000)
     assert a.evaluate("() => window.trame.state.get('tab')") == "plan"
-    a.context.close()
-    b.context.close()
+    close_page(a)
+    close_page(b)
 
 
-@pytest.mark.skip(reason="hung >9 min in a fresh-clone CI rehearsal (page reconnecting while its context closes); passed in earlier runs — to be fixed")
+
 def test_a_killed_session_process_does_not_touch_another_page(browser, server):
     front, url = server()
     a = open_app(browser, url)
@@ -167,17 +211,19 @@ def test_a_killed_session_process_does_not_touch_another_page(browser, server):
     wait_until(lambda: len(claimed_pids(front)) == 2, 30, "page B's process")
     (pid,) = pid_a
     (pid_b,) = claimed_pids(front) - pid_a
+    keep_from_reconnecting(a)
     os.kill(pid, signal.SIGKILL)
-    wait_until(lambda: not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE, 30,
+    wait_until(lambda: gone(pid), 30,
                "the killed process gone")
     click_head(b)  # the other page still gets its updates, from the same process
     assert pid_b in claimed_pids(front)
-    assert front.poll() is None and health(url)["ok"]  # (page A may already have reconnected by itself)
-    b.context.close()
-    a.context.close()
+    assert front.poll() is None and health(url)["ok"]
+    wait_until(lambda: health(url)["sessions"] == 1, 30, "only page B's session left (A's ended, A kept away)")
+    close_page(b)
+    close_page(a)
 
 
-@pytest.mark.skip(reason="hung >9 min in a fresh-clone CI rehearsal (page reconnecting while its context closes); passed in earlier runs — to be fixed")
+
 def test_page_a_is_told_promptly_when_its_session_process_dies(browser, server):
     front, url = server()
     ctx = browser.new_context(viewport={"width": 1280, "height": 800})
@@ -187,6 +233,7 @@ def test_page_a_is_told_promptly_when_its_session_process_dies(browser, server):
     page.goto(url)
     wait_for_head(page)
     (pid,) = wait_until(lambda: claimed_pids(front), 30, "the page's process")
+    keep_from_reconnecting(page)
     t_kill = time.time()
     os.kill(pid, signal.SIGKILL)
     for _ in range(100):  # Playwright delivers events only while it runs: wait in the page
@@ -195,7 +242,7 @@ def test_page_a_is_told_promptly_when_its_session_process_dies(browser, server):
         page.wait_for_timeout(200)
     assert closed, "the page's websocket was not closed"
     assert closed[0] - t_kill < 20
-    ctx.close()
+    close_page(page)
 
 
 def test_websocket_from_a_foreign_origin_gets_403_and_the_own_origin_connects(server):
@@ -249,11 +296,11 @@ def test_busy_page_beyond_sessions_max(browser, server):
     status, body = launch(url)
     assert status == 503 and "busy" in body["error"]
     assert health(url)["ok"]
-    a.context.close()  # its slot frees: the next browser gets in
+    close_page(a)  # its slot frees: the next browser gets in
     page = wait_until(lambda: b.goto(url).status == 200, 60, "a free slot")
     assert page
     wait_for_head(b, timeout=60)
-    ctx.close()
+    close_page(b)
 
 
 def test_oversized_frames_and_chunk_headers_close_only_that_connection(browser, server):
@@ -289,7 +336,7 @@ def test_oversized_frames_and_chunk_headers_close_only_that_connection(browser, 
     assert psutil.Process(front.pid).memory_info().rss / MB - front_rss0 < 50
     biggest = max(psutil.Process(p).memory_info().rss / MB for p in session_pids(front))
     assert biggest < 700, f"a session process holds {biggest:.0f} MB"  # a 700 MB claim was never allocated
-    page.context.close()
+    close_page(page)
 
 
 def test_closing_a_page_ends_its_process_and_gives_the_memory_back(browser, server):
@@ -300,8 +347,8 @@ def test_closing_a_page_ends_its_process_and_gives_the_memory_back(browser, serv
     click_head(page)
     (pid,) = wait_until(lambda: claimed_pids(front), 30, "the page's process")
     assert psutil.Process(pid).memory_info().rss > 100 * MB
-    page.context.close()
-    wait_until(lambda: not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE, 60,
+    close_page(page)
+    wait_until(lambda: gone(pid), 60,
                "the closed session's process gone")
     wait_until(lambda: health(url)["warm"] == 2 and health(url)["starting"] == 0, 90, "pool refilled")
     after = total_rss_mb(front)
@@ -316,14 +363,13 @@ def test_a_new_page_works_after_the_front_server_restarts(browser, server):
     page = open_app(browser, url)
     children = session_pids(front)
     stop_app(front)
-    wait_until(lambda: not any(psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE
-                               for p in children), 30, "session processes ended with the front")
+    wait_until(lambda: all(gone(p) for p in children), 30, "session processes ended with the front")
     _, url2 = server("--port", str(port))
     assert url2 == url
     page.reload()
     wait_for_head(page, timeout=60)
     click_head(page)
-    page.context.close()
+    close_page(page)
 
 
 def test_session_processes_die_with_a_killed_front(server):
@@ -332,8 +378,7 @@ def test_session_processes_die_with_a_killed_front(server):
     children = session_pids(front)
     assert children
     os.kill(front.pid, signal.SIGKILL)
-    wait_until(lambda: not any(psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE
-                               for p in children), 30, "session processes gone")
+    wait_until(lambda: all(gone(p) for p in children), 30, "session processes gone")
 
 
 def test_a_hung_session_process_is_killed_by_the_watchdog(browser, server):
@@ -344,12 +389,44 @@ def test_a_hung_session_process_is_killed_by_the_watchdog(browser, server):
     b = open_app(browser, url)
     wait_until(lambda: len(claimed_pids(front)) == 2, 30, "page B's process")
     (pid_b,) = claimed_pids(front) - {pid}
+    keep_from_reconnecting(a)
     os.kill(pid, signal.SIGSTOP)
-    wait_until(lambda: not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE, 60,
+    wait_until(lambda: gone(pid), 60,
                "the hung process killed")
     click_head(b)
     assert pid_b in claimed_pids(front)
     assert health(url)["ok"] and front.poll() is None
     assert any("hung" in line for line in front.output_lines)
-    a.context.close()
-    b.context.close()
+    close_page(a)
+    close_page(b)
+
+
+def test_sessions_are_forked_from_the_template_and_end_with_it(browser, server):
+    """The template loads the head once and forks every session; if it dies, its sessions end with
+    it (PR_SET_PDEATHSIG), the front carries on, and the next browser gets a new template's session."""
+    front, url = server()
+    wait_until(lambda: health(url)["warm"] == 2, 120, "two warm processes")
+    tpl = template_pid(front)
+    assert tpl is not None
+    children = session_pids(front)
+    assert len(children) == 2 and all(psutil.Process(p).ppid() == tpl for p in children)
+    os.kill(tpl, signal.SIGKILL)
+    wait_until(lambda: all(gone(p) for p in children), 30, "its session processes ended with it")
+    assert front.poll() is None and health(url)["ok"]
+    page = open_app(browser, url, timeout_ms=120000)  # a new template, a new session
+    wait_for_head(page, timeout=60)
+    click_head(page)
+    assert template_pid(front) not in (None, tpl)
+    close_page(page)
+    assert front.poll() is None
+
+
+def test_without_the_template_each_session_process_starts_from_scratch(browser, server):
+    front, url = server("--no-template", "--pool", "1")
+    assert template_pid(front) is None
+    page = open_app(browser, url, timeout_ms=120000)
+    wait_for_head(page, timeout=60)
+    click_head(page)
+    (pid,) = wait_until(lambda: claimed_pids(front), 30, "the page's process")
+    assert psutil.Process(pid).ppid() == front.pid
+    close_page(page)

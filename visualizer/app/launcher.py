@@ -70,11 +70,14 @@ class LaunchConfig:
     frame: int = 1024 * 1024
     max_starting: int = 2
     python: str = sys.executable
+    #: fork session processes from a template that loaded Python, VTK, the head and the protocols
+    #: once (``visualizer.app.template``); False starts every session process from scratch
+    template: bool = True
 
 
 @dataclass
 class SessionProcess:
-    proc: asyncio.subprocess.Process
+    proc: Any  # asyncio.subprocess.Process, or a forks.ForkedProcess (the same interface)
     secret: str
     started: float = field(default_factory=time.monotonic)
     state: str = "starting"  # starting -> warm -> claimed -> ended
@@ -121,13 +124,15 @@ class SessionPool:
         self._next_spawn = 0.0
         self._stopping = False
         self._tasks: set[asyncio.Future] = set()  # keeps background tasks referenced
+        self.forker: Any = None  # forks.Forker once the template is used
 
     # ------------------------------------------------------------------ counts
     def claimed(self) -> list[SessionProcess]:
         return [p for p in self.procs if p.state == "claimed"]
 
     def warm(self) -> list[SessionProcess]:
-        return [p for p in self.procs if p.state == "warm"]
+        """Ready to be handed to a browser (not being ended)."""
+        return [p for p in self.procs if p.state == "warm" and not p.kill_reason]
 
     def starting(self) -> list[SessionProcess]:
         return [p for p in self.procs if p.state == "starting"]
@@ -159,7 +164,12 @@ class SessionPool:
 
         Raises ``StartupError`` with the process's one-line message if the input is bad.
         """
-        sp = await self._spawn()
+        from visualizer.app.forks import TemplateError
+
+        try:
+            sp = await self._spawn()
+        except TemplateError as exc:
+            raise StartupError(str(exc)) from None
         deadline = time.monotonic() + self.config.start_timeout
         while sp.state == "starting" and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
@@ -185,6 +195,8 @@ class SessionPool:
                 with contextlib.suppress(ProcessLookupError):
                     p.proc.kill()
                 await p.proc.wait()
+        if self.forker is not None:
+            await self.forker.stop()
 
     # ------------------------------------------------------------------ claiming
     async def claim(self) -> SessionProcess:
@@ -242,21 +254,35 @@ class SessionPool:
         self._changed()
 
     # ------------------------------------------------------------------ processes
-    async def _spawn(self) -> SessionProcess:
-        cfg = self.config
+    def _env(self) -> dict[str, str]:
         env = dict(os.environ)
         env.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
         env.setdefault("MALLOC_ARENA_MAX", "2")
         # sessions are the parallelism: one compute thread each (no BLAS/OpenMP/VTK thread pools
-        # spinning against each other on a small machine); the operator's own settings win
+        # spinning against each other on a small machine, and none in the template that forks
+        # them); the operator's own settings win
         for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VTK_SMP_MAX_THREADS"):
             env.setdefault(var, "1")
+        env.setdefault("VTK_SMP_BACKEND_IN_USE", "Sequential")
         env["PYTHONUNBUFFERED"] = "1"
-        proc = await asyncio.create_subprocess_exec(
-            cfg.python, "-m", "visualizer.app.worker",
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=None,
-            start_new_session=True, env=env, limit=256 * 1024,
-        )
+        return env
+
+    async def _spawn(self) -> SessionProcess:
+        cfg = self.config
+        if cfg.template:
+            from visualizer.app.forks import Forker
+
+            if self.forker is None:
+                self.forker = Forker(cfg.python, self._env(),
+                                     {"protocol": cfg.protocol, "mesh": cfg.mesh, "landmarks": cfg.landmarks},
+                                     start_timeout=cfg.start_timeout)
+            proc = await self.forker.fork()
+        else:
+            proc = await asyncio.create_subprocess_exec(
+                cfg.python, "-m", "visualizer.app.worker",
+                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=None,
+                start_new_session=True, env=self._env(), limit=256 * 1024,
+            )
         sp = SessionProcess(proc=proc, secret=secrets.token_urlsafe(24))
         self.procs.append(sp)
         line = json.dumps({
@@ -396,5 +422,13 @@ class SessionPool:
                     self._kill(sp, "its browser never connected", sig=signal.SIGTERM)
                 elif sp.orphaned and now - (sp.left_at or now) > cfg.idle + 10:
                     self._kill(sp, "browser gone and the process did not exit by itself", sig=signal.SIGTERM)
+            self._trim()
             self._replenish()
             await asyncio.sleep(1.0)
+
+    def _trim(self) -> None:
+        """End warm processes beyond the pool size (started for a browser that got another one)."""
+        if self._waiters:
+            return
+        for sp in sorted(self.warm(), key=lambda p: p.started)[self.config.pool:]:
+            self._kill(sp, "more warm processes than the pool keeps", sig=signal.SIGTERM)

@@ -83,6 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="maximum seconds a session process lives (default 43200)")
     p.add_argument("--session-memory-mb", type=int, default=1024,
                    help="memory (RSS) a session process may use before it is ended (default 1024)")
+    p.add_argument("--no-template", action="store_true",
+                   help="start every session process from scratch instead of forking it from a template "
+                        "process that loaded the head once (slower to start, more memory per session)")
     p.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
                    help="another web origin (scheme://host:port) allowed to open sessions, e.g. the "
                         "address of a reverse proxy; repeatable")
@@ -301,7 +304,7 @@ async def run(args: argparse.Namespace, t0: float) -> int:
         pool=args.pool if args.pool is not None else (2 if cores > 1 else 1),
         idle=args.session_idle, lifetime=args.session_lifetime, memory_mb=args.session_memory_mb,
         hang_seconds=args.session_hang_seconds, max_message=args.ws_max_size,
-        frame=min(1024 * 1024, args.ws_max_size),
+        frame=min(1024 * 1024, args.ws_max_size), template=not args.no_template,
     )
     config.pool = min(config.pool, config.sessions_max)
     front: FrontServer | None = None

@@ -131,28 +131,19 @@ async def supervise(server: Any, idle: float) -> None:
         await asyncio.sleep(BEAT_SECONDS)
 
 
-def main() -> int:
-    die_with_parent()
-    logging.basicConfig(level=logging.WARNING,
-                        format=f"%(asctime)s session[{os.getpid()}] %(name)s %(message)s")
-    logging.getLogger("injectviz").setLevel(logging.INFO)
-    try:
-        cfg = json.loads(sys.stdin.buffer.readline(CONFIG_LINE_MAX) or b"{}")
-        secret = str(cfg["secret"])
-        if len(secret) < 16:
-            raise ValueError("the session secret is too short")
-    except Exception as exc:
-        say("error", f"bad launcher configuration ({type(exc).__name__})")
-        return 2
-    watch_stdin()
-    limit_address_space(int(cfg.get("address_space_mb") or 0))
-    frame = int(cfg.get("frame") or 1024 * 1024)
-    os.environ["TRAME_WS_MAX_MSG_SIZE"] = str(frame)  # wslink's chunk size, both directions
-    # the chunk size wslink announces to the page (maxMsgSize) must fit the relay's frame cap
-    os.environ["WSLINK_MAX_MSG_SIZE"] = str(frame)
-    os.environ["WSLINK_READY_MSG"] = ""
-    os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
-    cap_wslink_messages(int(cfg.get("max_message") or 4 * 1024 * 1024))
+def read_config() -> dict[str, Any]:
+    """The launcher's one JSON line on stdin (raises on anything malformed)."""
+    with open(0, "rb", buffering=0, closefd=False) as stdin:  # unbuffered: nothing read past the line
+        line = b""
+        while not line.endswith(b"\n") and len(line) < CONFIG_LINE_MAX:
+            part = stdin.read(1)
+            if not part:
+                break
+            line += part
+    return json.loads(line or b"{}")
+
+
+def quiet_vtk() -> None:
     try:
         from vtkmodules.vtkCommonCore import vtkObject
 
@@ -160,15 +151,41 @@ def main() -> int:
     except Exception:
         pass
 
+
+def load_context(cfg: dict[str, Any]) -> Any:
+    """Head, protocols and the engine's prepared data (raises the engine's errors).
+
+    With ``cfg["warm"]`` also computes what every session on this head would otherwise compute
+    again: the skin as drawn (decimated, with normals) and the start-up protocol's prepared sites,
+    both cached on the head (``head.cache``).
+    """
     from visualizer.app.context import AppContext, set_default_context
 
-    try:
-        ctx = AppContext.load(protocol=cfg.get("protocol") or "preempt", mesh=cfg.get("mesh"),
-                              landmarks=cfg.get("landmarks"))
-    except Exception as exc:
-        say("error", " ".join(str(exc).split())[:500])
-        os._exit(2)  # no interpreter teardown (the stdin-watch thread holds stdin)
+    ctx = AppContext.load(protocol=cfg.get("protocol") or "preempt", mesh=cfg.get("mesh"),
+                          landmarks=cfg.get("landmarks"))
     set_default_context(ctx)
+    from visualizer.app import core
+
+    if cfg.get("warm"):
+        from visualizer.app import state as st
+        from visualizer.scene import display_mesh
+
+        display_mesh(ctx.head, core.DISPLAY_CELLS)
+        st.Session(ctx.engine, ctx.head, protocol=ctx.protocol, protocols=ctx.protocols)
+    return ctx
+
+
+def serve_session(ctx: Any, cfg: dict[str, Any]) -> int:
+    """Build this session's app on ``ctx`` and serve it until its browser is gone (ends the process)."""
+    secret = str(cfg["secret"])
+    watch_stdin()
+    limit_address_space(int(cfg.get("address_space_mb") or 0))
+    frame = int(cfg.get("frame") or 1024 * 1024)
+    os.environ["TRAME_WS_MAX_MSG_SIZE"] = str(frame)  # wslink's chunk size, both directions
+    # the chunk size wslink announces to the page (maxMsgSize) must fit the relay's frame cap
+    os.environ["WSLINK_MAX_MSG_SIZE"] = str(frame)
+    os.environ["WSLINK_READY_MSG"] = ""
+    cap_wslink_messages(int(cfg.get("max_message") or 4 * 1024 * 1024))
 
     from trame.app import get_server
 
@@ -197,6 +214,40 @@ def main() -> int:
     os._exit(0)  # skip interpreter teardown (VTK objects): the process is done
 
 
+def session_config() -> dict[str, Any] | None:
+    """This session's configuration from stdin, or None (after telling the launcher why)."""
+    try:
+        cfg = read_config()
+        if len(str(cfg["secret"])) < 16:
+            raise ValueError("the session secret is too short")
+        return cfg
+    except Exception as exc:
+        say("error", f"bad launcher configuration ({type(exc).__name__})")
+        return None
+
+
+def setup_logging() -> None:
+    logging.basicConfig(level=logging.WARNING,
+                        format="%(asctime)s session[%(process)d] %(name)s %(message)s", force=True)
+    logging.getLogger("injectviz").setLevel(logging.INFO)
+
+
+def main() -> int:
+    """One session in a process of its own (``python -m visualizer.app.worker``)."""
+    die_with_parent()
+    setup_logging()
+    cfg = session_config()
+    if cfg is None:
+        return 2
+    quiet_vtk()
+    try:
+        ctx = load_context(cfg)
+    except Exception as exc:
+        say("error", " ".join(str(exc).split())[:500])
+        os._exit(2)  # no interpreter teardown (the stdin-watch thread holds stdin)
+    return serve_session(ctx, cfg)
+
+
 def run() -> None:
     """``main`` with a hard exit: no interpreter teardown (VTK objects, the stdin-watch thread)."""
     try:
@@ -211,4 +262,9 @@ def run() -> None:
 
 
 if __name__ == "__main__":
-    run()
+    if sys.argv[1:] == ["--template"]:
+        from visualizer.app.template import run_template
+
+        run_template()
+    else:
+        run()

@@ -40,6 +40,7 @@ class CheckedPlan:
 def check_plan_data(data: dict[str, Any], source: str = "plan") -> CheckedPlan:
     """Check a plan held in memory (e.g. the app's current plan) with the engine's safety checks on
     its head; refuse it if they find errors. Plan *files* go through :func:`load_checked_plan`."""
+    from visualizer.body_type import BodyType
     from visualizer.head import DEFAULT_MESH, load_head
     from visualizer.planner import recheck
     from visualizer.protocol import load_protocol
@@ -58,7 +59,9 @@ def check_plan_data(data: dict[str, Any], source: str = "plan") -> CheckedPlan:
         protocol = load_protocol(data.get("protocol_file") or plan.protocol)
         mesh = data.get("mesh")
         default_mesh = not mesh or Path(mesh).resolve() == DEFAULT_MESH.resolve()
-        head = load_head() if default_mesh else load_head(mesh, data.get("landmarks_file"))
+        body = data.get("body_type")  # the bundled head reshaped to a body type (issue 10)
+        body_type = BodyType.parse(body, source=f"{source}: body_type") if body is not None else None
+        head = load_head(body_type=body_type) if default_mesh else load_head(mesh, data.get("landmarks_file"))
     except InjectVizError as exc:
         raise RecordError(f"{source}: {exc}") from None
     if protocol.id != plan.protocol:

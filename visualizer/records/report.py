@@ -132,13 +132,15 @@ def _given_plan(record: dict[str, Any]):  # -> visualizer.plan.Plan
 
 
 def _head_for(plan_data: dict[str, Any]):  # -> Head | None
+    from visualizer.body_type import BodyType
     from visualizer.errors import InjectVizError
     from visualizer.head import DEFAULT_MESH, load_head
 
     mesh = plan_data.get("mesh")
     try:
         if not mesh or Path(mesh).resolve() == DEFAULT_MESH.resolve():
-            return load_head()
+            body = plan_data.get("body_type")  # the bundled head reshaped to a body type (issue 10)
+            return load_head(body_type=BodyType.parse(body) if body is not None else None)
         return load_head(mesh, plan_data.get("landmarks_file"))
     except (InjectVizError, OSError):
         return None
