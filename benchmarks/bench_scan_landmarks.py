@@ -6,8 +6,8 @@ random unit and landmarked the way ``injectviz landmarks`` does it (one process,
 found landmarks are compared with the true ones, and PREEMPT is planned on the scan twice — on the
 found landmarks and on the true landmarks — and the sites are compared. Prints markdown tables.
 
-Patients: the bundled head with random anisotropic scaling and a smooth random warp (NOT body10's
-MakeHuman body-type morphs: they had not landed when this was run), re-meshed (decimated and
+Patients: the bundled head reshaped to random body types (body10's MakeHuman morphs: sex, age,
+weight, muscle, ethnic blend across their ranges), re-meshed (decimated and
 Loop-subdivided to ≈300k triangles before the cuts), 0.5 mm noise along the normals, a crown hole
 of radius 15–30 mm, the neck cut between 25 mm below and 45 mm above C7's height, a random
 rotation and shift, and random units (mm, cm, m).

@@ -1,8 +1,9 @@
 """Synthetic patients' head scans with known landmarks, for the scan-landmarking harness and tests.
 
-Each patient is the bundled head reshaped — **random anisotropic scaling plus a smooth random
-warp** (body10's MakeHuman body-type morphs were not available on this branch when this was
-written; see benchmarks/README.md) — then made to look like a scan: re-meshed (quadric
+Each patient is the bundled head reshaped to a **random body type** (MakeHuman morph targets,
+:func:`visualizer.body_type.morph`: sex, age 18–90, weight, muscle and a random ethnic blend) —
+or, with ``warp=True``, by random anisotropic scaling plus a smooth random warp instead — then
+made to look like a scan: re-meshed (quadric
 decimation then Loop subdivision, so no vertex of ours survives), 0.5 mm noise, a hole at the
 crown, the neck cut at a random height, a random rotation and translation, and random units. The
 true landmarks are the bundled landmarks put through the same reshaping and placement, snapped
@@ -18,6 +19,7 @@ import pyvista as pv
 from numpy.typing import NDArray
 from scipy.spatial.transform import Rotation
 
+from visualizer.body_type import BodyType, morph
 from visualizer.head import load_head
 
 UNIT_MM = {"mm": 1.0, "cm": 10.0, "m": 1000.0}
@@ -46,16 +48,32 @@ def _warp(points: NDArray[np.float64], rng: np.random.Generator) -> NDArray[np.f
     return p
 
 
-def make_patient(seed: int, *, triangles: int = 300_000, noise_mm: float = 0.5) -> Patient:
+def random_body(rng: np.random.Generator) -> BodyType:
+    """A body type drawn across every range (sex, age, weight, muscle, ethnic blend)."""
+    blend = rng.dirichlet([1.0, 1.0, 1.0])
+    return BodyType(
+        sex=rng.uniform(0, 1), age=rng.uniform(18, 90), weight=rng.uniform(0, 1), muscle=rng.uniform(0, 1),
+        african=blend[0], asian=blend[1], caucasian=blend[2],
+    )  # fmt: skip
+
+
+def make_patient(seed: int, *, triangles: int = 300_000, noise_mm: float = 0.5, warp: bool = False) -> Patient:
     """One synthetic patient scan (see the module docstring); ``seed`` picks everything."""
     rng = np.random.default_rng(seed)
     head = load_head()
-    base = pv.PolyData(np.asarray(head.mesh.points, dtype=float), head.mesh.faces)
     names = sorted(head.landmarks)
-    lms = np.array([head.landmarks[n] for n in names])
-    both = _warp(np.vstack([base.points, lms]), rng)
-    shaped = pv.PolyData(both[: base.n_points], base.faces)
-    true_lm = both[base.n_points :]
+    if warp:
+        body_words = "warped"
+        lms = np.array([head.landmarks[n] for n in names])
+        both = _warp(np.vstack([np.asarray(head.mesh.points, dtype=float), lms]), rng)
+        shaped = pv.PolyData(both[: head.mesh.n_points], head.mesh.faces)
+        true_lm = both[head.mesh.n_points :]
+    else:
+        body = random_body(rng)
+        body_words = body.describe()
+        m = morph(body)
+        shaped = pv.PolyData(m.points, head.mesh.faces)
+        true_lm = np.array([m.landmarks[n] for n in names])
     # re-mesh: decimate hard, then subdivide back up (new vertices everywhere)
     coarse = shaped.decimate(1.0 - 26_000 / shaped.n_cells).clean()
     level = 1 if triangles <= 80_000 * 1.5 else 2 if triangles <= 320_000 * 1.5 else 3
@@ -89,7 +107,7 @@ def make_patient(seed: int, *, triangles: int = 300_000, noise_mm: float = 0.5) 
     landmarks = {n: np.asarray(snapped[i]) for i, n in enumerate(names) if dist[i] < 3.0}
     mesh = pv.PolyData(pts_mm / UNIT_MM[units], faces)
     desc = (
-        f"seed {seed}: {mesh.n_cells:,} triangles, {units}, crown hole r={r_hole:.0f} mm, "
+        f"seed {seed} ({body_words}): {mesh.n_cells:,} triangles, {units}, crown hole r={r_hole:.0f} mm, "
         f"neck cut {cut_z - c7z:+.0f} mm from C7"
     )
     return Patient(mesh, units, landmarks, truth, desc)

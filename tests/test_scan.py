@@ -53,8 +53,9 @@ def test_real_scan_units_and_fiducials(fsaverage) -> None:  # type: ignore[no-un
         assert np.sign(lm[f"{side}_tragus"][0]) == np.sign(fid[key][0])  # left is left
     # the scan has no shoulders: those landmarks are reported missing, not invented
     assert {"left_acromion", "right_acromion"} <= set(fsaverage.fit.missing)
-    for name, p in lm.items():
-        assert read_scan(FSAVERAGE).mesh.find_closest_cell(p, return_closest_point=True)[1] is not None, name
+    mesh = fsaverage.scan.mesh
+    pts = np.array(list(lm.values()))
+    assert np.linalg.norm(mesh.find_closest_cell(pts, return_closest_point=True)[1] - pts, axis=1).max() < 0.01
 
 
 def test_real_scan_plans_end_to_end(tmp_path: Path) -> None:
@@ -75,7 +76,8 @@ def test_real_scan_plans_end_to_end(tmp_path: Path) -> None:
     # no shoulders on this scan: the trapezius sites are left out, and the warning names them
     skipped = [w for w in plan["warnings"] if "cannot carry" in w]
     assert skipped and "trapezius" in skipped[0]
-    assert 20 <= plan["total_sites"] < 31
+    n_skipped = int(skipped[0].split("cannot carry ")[1].split(" ")[0])
+    assert plan["total_sites"] + n_skipped == 31 and plan["total_sites"] >= 15
     scan = read_scan(FSAVERAGE)
     pos = np.array([s["position"] for s in plan["sites"]])
     dist = np.linalg.norm(pos - scan.mesh.find_closest_cell(pos, return_closest_point=True)[1], axis=1)
