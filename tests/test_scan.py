@@ -29,10 +29,14 @@ FSAVERAGE = SCANS / "fsaverage-head.ply"
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 
-def _cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "visualizer", *args], capture_output=True, text=True, timeout=300, cwd=cwd
-    )
+def _cli(capsys: pytest.CaptureFixture[str], *args: str) -> subprocess.CompletedProcess[str]:
+    """Run the command line in this process (the template fit is built once per test session)."""
+    from visualizer.cli import main
+
+    capsys.readouterr()
+    code = main(list(args))
+    out = capsys.readouterr()
+    return subprocess.CompletedProcess(list(args), code, out.out, out.err)
 
 
 @pytest.fixture(scope="module")
@@ -58,17 +62,17 @@ def test_real_scan_units_and_fiducials(fsaverage) -> None:  # type: ignore[no-un
     assert np.linalg.norm(mesh.find_closest_cell(pts, return_closest_point=True)[1] - pts, axis=1).max() < 0.01
 
 
-def test_real_scan_plans_end_to_end(tmp_path: Path) -> None:
+def test_real_scan_plans_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """`landmarks` writes a file `plan` reads; `plan --mesh SCAN` alone finds them itself, with a warning."""
     out = tmp_path / "lm.json"
-    r = _cli("landmarks", str(FSAVERAGE), "--out", str(out))
+    r = _cli(capsys, "landmarks", str(FSAVERAGE), "--out", str(out))
     assert r.returncode == 0, r.stderr
     data = json.loads(out.read_text())
     assert data["scan"]["units"] == "m" and len(data["scan"]["sha256"]) == 64
     assert "nasion" in data["landmarks"] and "left_acromion" in data["missing"]
     assert "residual" in r.stdout and "left_acromion" in r.stdout
 
-    r = _cli("plan", "--protocol", "preempt", "--mesh", str(FSAVERAGE), "--format", "json")
+    r = _cli(capsys, "plan", "--protocol", "preempt", "--mesh", str(FSAVERAGE), "--format", "json")
     assert r.returncode == 0, r.stderr
     plan = json.loads(r.stdout)
     assert any("landmarks found automatically" in w for w in plan["warnings"])
@@ -88,13 +92,13 @@ def test_real_scan_plans_end_to_end(tmp_path: Path) -> None:
             assert (s["position"][0] > 0) == (s["side"] == "right"), s["id"]
 
     # the written landmarks file plans the same head; the plan file passes `check` on that scan
-    r2 = _cli("plan", "--protocol", "preempt", "--mesh", str(FSAVERAGE), "--landmarks", str(out), "--format", "json")
+    r2 = _cli(capsys, "plan", "--protocol", "preempt", "--mesh", str(FSAVERAGE), "--landmarks", str(out), "--format", "json")
     assert r2.returncode == 0, r2.stderr
     plan2 = json.loads(r2.stdout)
     assert [s["id"] for s in plan2["sites"]] == [s["id"] for s in plan["sites"]]
     saved = tmp_path / "plan.json"
     saved.write_text(r2.stdout)
-    r3 = _cli("check", str(saved))
+    r3 = _cli(capsys, "check", str(saved))
     assert r3.returncode == 0, r3.stdout + r3.stderr
 
 
@@ -112,14 +116,14 @@ def test_synthetic_patient_in_cm_rotated(tmp_path: Path) -> None:
     assert np.median(errs) < 3.0 and max(errs) < 10.0, sorted(errs)
 
 
-def test_not_a_head_is_refused(tmp_path: Path) -> None:
+def test_not_a_head_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     box = pv.Box(bounds=(0, 200, 0, 150, 0, 250), level=20).triangulate()
     path = tmp_path / "box.stl"
     box.save(path)
     with pytest.raises(MeshError, match="does not look like a head"):
         landmark_scan(path)
     out = tmp_path / "lm.json"
-    r = _cli("landmarks", str(path), "--out", str(out))
+    r = _cli(capsys, "landmarks", str(path), "--out", str(out))
     assert r.returncode == 2 and r.stderr.startswith("error: ") and len(r.stderr.splitlines()) == 1
     assert "does not look like a head" in r.stderr and not out.exists()
 

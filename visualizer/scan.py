@@ -138,7 +138,9 @@ def _read_surface(path: Path) -> pv.PolyData:
         except Exception:
             raise MeshError(f"{path}: not a surface mesh ({type(data).__name__})") from None
     if data.n_points == 0 or data.n_cells == 0:
-        raise MeshError(f"{path}: the scan is empty (no points or no surface){why}")
+        if why:
+            raise MeshError(f"{path}: cannot read the scan{why}")
+        raise MeshError(f"{path}: the scan is empty (no points or no surface)")
     return data
 
 
