@@ -75,13 +75,27 @@ def test_both_sides_and_regions_validation(session):
     with pytest.raises(st.UserError, match="sideways"):
         session.set_pain(["temporal"], "sideways")
     assert session.pain_chips == ["temporal"] and session.pain_side == "both"
-    assert "temporal" in session.pain_summary()
+    assert session.pain_summary() == "temple (both sides)"
+
+
+def test_pain_side_per_region(session):
+    """"left temporal and right shoulder" in one origin (a side per chip)."""
+    session.set_protocol("preempt-ftp")
+    session.set_pain(["left-temporal", "right-shoulder"])
+    ftp = {(r["muscle_key"], r["side"]) for r in session.site_rows() if r["ftp"]}
+    assert ftp == {("temporalis", "left"), ("trapezius", "right")}
+    assert session.pain_summary() == "left temple, right shoulder"
+    with pytest.raises(st.UserError, match="up-temporal"):
+        session.set_pain(["up-temporal"])
+    assert session.pain_chips == ["left-temporal", "right-shoulder"]
 
 
 def test_neck_only_pain_warns(session):
     session.set_protocol("preempt-ftp")
     session.set_pain(["neck"], "both")
-    assert session.warnings(), "an origin no eligible muscle can serve must warn"
+    f = session.findings()
+    assert [x["code"] for x in f] == ["ftp_region_not_eligible"] and not f[0]["safety"]
+    assert "neck" in f[0]["message"]
     assert not any(r["ftp"] for r in session.site_rows())
 
 
@@ -91,7 +105,7 @@ def test_pain_point(session, head):
     session.set_pain_point(p)
     ftp = [r for r in session.site_rows() if r["ftp"]]
     assert ftp and {r["side"] for r in ftp} == {"right"}
-    assert "clicked point" in session.pain_summary()
+    assert session.pain_summary() == "a point on the right temple"  # plain words, no coordinates
     with pytest.raises(st.UserError):
         session.set_pain_point([1.0, float("nan"), 2.0])
     assert session.pain_point is not None
@@ -256,6 +270,8 @@ def test_app_bad_requests_become_messages(app):
     _set(app, pain_chips=["elbow"])
     assert "elbow" in app.state.message
     assert app.state.pain_chips == []
+    _set(app, protocol_id="preempt-ftp")  # a click sets the pain origin (preempt: it selects a site)
+    assert app.state.click_action == "pain"
     app.on_click(None, None, None)  # a click on the background
     assert "missed the head" in app.state.message
     far = {"mode": "local", "worldPosition": [0, 900, 0], "remoteId": None}
@@ -382,6 +398,7 @@ def test_app_landmark_mode(app, head):
 
 
 def test_app_error_message_clears_after_a_good_request(app, head):
+    _set(app, protocol_id="preempt-ftp")
     app.on_click(None, None, None)
     assert "missed the head" in app.state.message
     p, _ = head.snap(np.asarray(head.landmarks["left_tragus"]) + np.array([0, 10, 45]))

@@ -27,6 +27,10 @@ PUBLISHED = {
 }  # fmt: skip
 
 
+def codes(plan: Plan, severity: str) -> set[str]:
+    return {f.code for f in plan.findings if f.severity == severity}
+
+
 def plan_for(head: Head, pid: str, *regions: str, point=None, ftp: bool = True) -> Plan:
     return make_plan(head, load_protocol(pid), PainOrigin.parse(regions, point), follow_the_pain=ftp)
 
@@ -178,7 +182,9 @@ def test_ftp_caps_and_spacing_hold_for_widespread_pain(head: Head) -> None:
     assert d[ftp_idx].min() >= protocol.follow_the_pain.min_spacing_mm - 1e-6
     assert not plan.errors
     # frontal pain cannot be served in PREEMPT and says so
-    assert any("frontal" in w and "no follow-the-pain" in w for w in plan.warnings)
+    frontal = [f for f in plan.findings if f.code == "ftp_region_not_eligible"]
+    assert len(frontal) == 1 and frontal[0].severity == "info" and "forehead" in frontal[0].message
+    assert not plan.safety_findings
 
 
 def test_ftp_sites_are_nearest_the_origin(head: Head) -> None:
@@ -192,7 +198,7 @@ def test_ftp_sites_are_nearest_the_origin(head: Head) -> None:
 def test_neck_only_pain_warns_and_adds_nothing(head: Head) -> None:
     plan = plan_for(head, "preempt-ftp", "neck")
     assert plan.total_sites == 31 and not plan.ftp_sites
-    assert any("neck" in w and "no follow-the-pain" in w for w in plan.warnings)
+    assert codes(plan, "info") >= {"ftp_region_not_eligible"} and not plan.safety_findings
 
 
 def test_pain_point_on_one_side(head: Head) -> None:
@@ -200,14 +206,18 @@ def test_pain_point_on_one_side(head: Head) -> None:
     plan = plan_for(head, "preempt-ftp", point=point.tolist())
     assert plan.ftp_sites and all(s.side == "left" and s.muscle == "temporalis" for s in plan.ftp_sites)
     far = plan_for(head, "preempt-ftp", point=head.landmarks["nasion"].tolist())
-    assert not far.ftp_sites and any("within" in w for w in far.warnings)
+    assert not far.ftp_sites and "ftp_point_out_of_reach" in codes(far, "info")
+    # in plain words, no raw coordinates
+    msg = next(f.message for f in far.findings if f.code == "ftp_point_out_of_reach")
+    assert "nose" in msg and "(" not in msg.split(":")[0], msg
 
 
 def test_ftp_toggle_and_protocol_without_ftp(head: Head) -> None:
     off = plan_for(head, "preempt-ftp", "left-temporal", ftp=False)
-    assert off.total_sites == 31 and any("switched off" in n for n in off.notes)
+    assert off.total_sites == 31 and "ftp_switched_off" in codes(off, "info")
     fixed = plan_for(head, "preempt", "left-temporal")
-    assert fixed.total_sites == 31 and any("no follow-the-pain" in w for w in fixed.warnings)
+    assert fixed.total_sites == 31 and codes(fixed, "info") == {"no_ftp_in_protocol"}
+    assert not fixed.safety_findings  # information, not a safety warning
 
 
 def test_bad_pain_regions_are_named() -> None:
@@ -223,16 +233,23 @@ def test_edited_plan_over_caps_gives_errors(head: Head) -> None:
     data = plan.to_dict()
     data["sites"][0]["units"] = 60  # over 50 U per site and over the 195 U session cap
     edited = recheck(head, protocol, Plan.from_dict(json.loads(json.dumps(data))))
-    assert any("exceeds 50 U per site" in e for e in edited.errors)
-    assert any("exceeds the preempt-ftp maximum of 195 U" in e for e in edited.errors)
+    errs = {f.code: f for f in edited.findings if f.severity == "error"}
+    assert set(errs) >= {"site_units_over_max", "total_over_protocol_max"}
+    assert errs["site_units_over_max"].site_ids == (data["sites"][0]["id"],)
+    assert any("exceeds 50 U per site" in e for e in edited.errors)  # the CLI's messages remain
     # moving two sites together is a spacing warning; a low temporalis site a tendon warning
     data = plan.to_dict()
     data["sites"][1]["position"] = data["sites"][2]["position"]
     t = next(s for s in data["sites"] if s["id"] == "temporalis_1_right")
     t["position"] = head.landmarks["right_zygomatic_arch"].tolist()
     edited = recheck(head, protocol, Plan.from_dict(data))
-    assert any("0.0 mm apart" in w for w in edited.warnings)
-    assert any("temporalis_1_right" in w and "zygomatic arch" in w for w in edited.warnings)
+    close = [f for f in edited.findings if f.code == "sites_too_close"]
+    assert [f.site_ids for f in close] == [(data["sites"][1]["id"], data["sites"][2]["id"])]
+    assert close[0].severity == "warning" and "0.0 mm apart" in close[0].message
+    arch = [f for f in edited.findings if f.code == "temporalis_arch_margin"]
+    assert [f.site_ids for f in arch] == [("temporalis_1_right",)]
+    order = next(s["order"] for s in data["sites"] if s["id"] == "temporalis_1_right")
+    assert arch[0].message.startswith(f"Site {order} (") and "temporalis_1_right" not in arch[0].message
 
 
 def test_orbit_margin_warning(head: Head) -> None:
@@ -241,7 +258,9 @@ def test_orbit_margin_warning(head: Head) -> None:
     f = next(s for s in data["sites"] if s["id"] == "frontalis_2_right")
     f["position"] = head.landmarks["right_orbital_rim"].tolist()
     edited = recheck(head, protocol, Plan.from_dict(data))
-    assert any("frontalis_2_right" in w and "orbital rim" in w for w in edited.warnings)
+    orbit = [f for f in edited.findings if f.code == "orbit_margin"]
+    assert [f.site_ids for f in orbit] == [("frontalis_2_right",)] and orbit[0].severity == "warning"
+    assert "orbital rim" in orbit[0].message
 
 
 def test_json_and_csv_forms(head: Head) -> None:
@@ -282,3 +301,39 @@ def test_moving_a_landmark_replans_that_side(head: Head) -> None:
             assert shift > 5, s.id
         else:
             assert shift < 1e-6, s.id
+
+
+def test_findings_round_trip_and_ftp_added_names_its_sites(head: Head) -> None:
+    plan = plan_for(head, "preempt-ftp", "left-temporal", "right-shoulder")
+    added = [f for f in plan.findings if f.code == "ftp_added"]
+    assert len(added) == 1 and added[0].severity == "info"
+    assert set(added[0].site_ids) == {s.id for s in plan.ftp_sites}
+    assert "left temple" in added[0].message and "right shoulder" in added[0].message
+    back = Plan.from_dict(json.loads(plan.to_json()))
+    assert back.findings == plan.findings
+    # an older plan file with message lists only keeps its messages
+    d = plan.to_dict()
+    del d["findings"]
+    d["warnings"] = ["old warning"]
+    old = Plan.from_dict(d)
+    assert old.warnings == ("old warning",) and old.safety_findings[0].code == "saved_warning"
+
+
+def test_plan_json_has_no_absolute_paths(head: Head) -> None:
+    d = plan_for(head, "preempt").to_dict()
+    assert d["mesh"] == "" and d["landmarks_file"] == "" and d["protocol_file"] == ""  # bundled
+    assert "/work" not in plan_for(head, "preempt").to_json() and str(head.mesh_path) not in json.dumps(d)
+    foreign = Plan.from_dict({**d, "mesh": "/srv/secret/heads/a.vtp", "landmarks_file": "/srv/x/l.json",
+                              "protocol_file": "/srv/p/my.yaml"})
+    pub = foreign.public().to_dict()
+    assert (pub["mesh"], pub["landmarks_file"], pub["protocol_file"]) == ("a.vtp", "l.json", "my.yaml")
+
+
+def test_point_words_are_plain(head: Head) -> None:
+    from visualizer.words import landmark_title, point_words
+
+    temple = head.landmarks["left_zygomatic_arch"] + head.frame.dir_from_head([0, -5, 60])
+    assert point_words(head, head.snap(temple)[0]) == "a point on the left temple"
+    back = head.frame.from_head([40, -95, 40])
+    assert point_words(head, head.snap(back)[0]) == "a point on the right back of the head"
+    assert landmark_title("left_orbital_rim") == "left orbital rim (upper edge of the eye socket)"

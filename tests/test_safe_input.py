@@ -156,8 +156,9 @@ def test_check_sites_never_lets_nan_or_strangers_through(head: Head) -> None:
     sites[4] = replace(sites[4], muscle="heart")
     sites[5] = replace(sites[5], position=(1_700_000.0, 0.0, 0.0))
     sites[6] = replace(sites[6], id=sites[0].id)
-    _, errors = check_sites(head, sites, limits_of(protocol))
-    text = "\n".join(errors)
+    findings = check_sites(head, sites, limits_of(protocol))
+    text = "\n".join(f.message for f in findings if f.severity == "error")
+    assert {f.code for f in findings if f.severity == "error"} >= {"site_invalid"}
     assert f"site {plan.sites[3].id}: units must be a finite number (got nan)" in text
     assert "unknown muscle 'heart'" in text and "1700000.0, 0.0, 0.0) mm is" in text and "duplicate id" in text
 

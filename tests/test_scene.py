@@ -119,7 +119,9 @@ def test_muscle_tint_and_pain_heat(plotter, head, preempt):
     rgb = np.asarray(s.meshes["head"].point_data["rgb"]).astype(int)
     codes = np.asarray(head.mesh.point_data["muscle"])
     assert (rgb[codes == 0] == sc.SKIN_RGB.astype(int)).all()
-    assert (rgb[codes != 0] != sc.SKIN_RGB.astype(int)).any(axis=1).all()
+    mine = np.isin(codes, [engine.MUSCLES.index(m) for m in preempt.per_muscle])
+    assert (rgb[mine] != sc.SKIN_RGB.astype(int)).any(axis=1).all()
+    assert (rgb[~mine] == sc.SKIN_RGB.astype(int)).all()  # orbicularis oculi is not a PREEMPT muscle
     # a pain point reddens the skin around it, softly, and nothing far away: drawn as a patch
     # just above the skin, so the skin itself (sent once to a browser) never changes
     p = np.asarray(head.landmarks["left_tragus"]) + np.array([0, 10, 45])
@@ -230,3 +232,79 @@ def test_render_png(tmp_path, head, ftp_plan, view):
     assert _skin_fraction(out) > 0.1
     with pytest.raises(ValueError):
         sc.render_png(head, ftp_plan, tmp_path / "x.png", view="diagonal")
+
+
+def test_only_the_plans_muscles_are_tinted(plotter, head, preempt):
+    glabellar = engine.make_plan(head, engine.load_protocol("glabellar"))
+    s = sc.build_scene(plotter, head, glabellar)
+    rgb = np.asarray(s.meshes["head"].point_data["rgb"]).astype(int)
+    codes = np.asarray(head.mesh.point_data["muscle"])
+    skin = sc.SKIN_RGB.astype(int)
+    for m in ("procerus", "corrugator"):
+        assert (rgb[codes == engine.MUSCLES.index(m)] != skin).any(axis=1).all(), m
+    for m in ("frontalis", "temporalis", "trapezius", "occipitalis"):
+        assert (rgb[codes == engine.MUSCLES.index(m)] == skin).all(), m
+    s.update(plan=preempt)  # a new protocol re-tints
+    rgb = np.asarray(s.meshes["head"].point_data["rgb"]).astype(int)
+    assert (rgb[codes == engine.MUSCLES.index("temporalis")] != skin).any(axis=1).all()
+
+
+def test_flagged_sites_get_a_red_ring(plotter, head, preempt):
+    s = sc.build_scene(plotter, head, preempt)
+    assert not s.actors["flagged"].GetVisibility()
+    ids = [preempt.sites[1].id, preempt.sites[2].id]
+    s.update(flagged=ids)
+    assert s.actors["flagged"].GetVisibility()
+    m = s.meshes["flagged"]
+    rgb = np.asarray(m.point_data["rgb"])
+    assert (rgb == sc.FLAGGED_RGB).all()
+    centres = [np.asarray(preempt.site(i).position) for i in ids]
+    d = np.linalg.norm(np.asarray(m.points)[:, None] - np.array(centres)[None], axis=2).min(axis=1)
+    assert d.max() < 3 * s.radius + 2  # the rings sit around those two sites only
+    s.update(flagged=[])
+    assert not s.actors["flagged"].GetVisibility()
+
+
+def test_site_labels_carry_the_plans_numbers(plotter, head, ftp_plan):
+    s = sc.build_scene(plotter, head, ftp_plan)
+    assert s.label_texts == [f"{x.order}: {x.units:g}U" for x in ftp_plan.sites]
+    assert [x.order for x in ftp_plan.sites] == list(range(1, ftp_plan.total_sites + 1))
+
+
+def test_landmark_labels_do_not_overlap(plotter, head, preempt):
+    s = sc.build_scene(plotter, head, preempt, show_landmarks=True)
+    names = s.landmark_label_names
+    assert 8 <= len(names) < len(head.landmarks)  # some names are left out on the crowded face
+    s.set_landmark_focus("left_orbital_rim")
+    assert "left_orbital_rim" in s.landmark_label_names  # the one being placed is always named
+    h = sc.LANDMARK_LABEL_MM
+    lms = head.landmarks
+    for a in s.landmark_label_names:
+        for b in s.landmark_label_names:
+            if a < b:
+                d = np.asarray(lms[a]) - np.asarray(lms[b])
+                vert = abs(float(d @ s.up))
+                across = float(np.linalg.norm(d - (d @ s.up) * s.up))
+                wa, wb = (len(sc.landmark_label(n)) * 0.62 * h for n in (a, b))
+                assert vert >= 1.3 * h - 1.0 or across >= 0.5 * (wa + wb) - 1.0, (a, b)
+
+
+def test_figure_has_title_totals_and_legend(head, ftp_plan, tmp_path):
+    import io
+
+    from PIL import Image
+
+    from visualizer.figure import compose_figure
+
+    view = tmp_path / "v.png"
+    Image.new("RGB", (1000, 700), (200, 160, 140)).save(view)
+    png = compose_figure(view.read_bytes(), ftp_plan, pain="left temple", date="2026-01-01")
+    img = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+    assert img.shape[1] == 1200 and img.shape[0] > 700 * 1.2 + 300
+    top, bottom = img[:100], img[-150:]
+    assert (top.max(axis=2) < 80).sum() > 500 and (bottom.max(axis=2) < 140).sum() > 300  # text above and below
+    # a legend dot in each of the plan's muscle colours under the view
+    below = img[100 + 840:]
+    for m in ftp_plan.per_muscle:
+        c = np.array(sc.muscle_color(m))
+        assert (np.abs(below - c).max(axis=2) < 6).sum() > 100, m

@@ -18,8 +18,10 @@ from numpy.typing import NDArray
 from visualizer.errors import PainError, shorten
 from visualizer.head import Head
 from visualizer.muscle_map import MUSCLE_CODE
+from visualizer.plan import Finding
 from visualizer.safety import placement_caution
 from visualizer.surface import OFF_HEAD_MM
+from visualizer.words import point_words
 
 REGIONS: tuple[str, ...] = ("frontal", "temporal", "occipital", "neck", "shoulder")
 #: Muscle areas that make up each pain region.
@@ -31,6 +33,18 @@ REGION_MUSCLES: dict[str, tuple[str, ...]] = {
     "shoulder": ("trapezius",),
 }
 SIDES = ("left", "right")
+#: Finding codes (``info``) for a pain origin follow-the-pain cannot serve.
+FTP_REGION_NOT_ELIGIBLE = "ftp_region_not_eligible"
+FTP_REGION_NO_AREA = "ftp_region_no_area"
+FTP_POINT_OUT_OF_REACH = "ftp_point_out_of_reach"
+#: Plain words per region.
+REGION_WORDS: dict[str, str] = {
+    "frontal": "forehead",
+    "temporal": "temple",
+    "occipital": "back of the head",
+    "neck": "neck",
+    "shoulder": "shoulder",
+}
 #: A clicked pain point is served only by eligible muscle areas within this reach (mm, default head).
 POINT_REACH_MM = 60.0
 #: Candidate FTP positions are sampled on this grid (mm) over each eligible muscle area.
@@ -48,6 +62,12 @@ class PainRegion:
 
     def __str__(self) -> str:
         return self.region if self.side == "both" else f"{self.side}-{self.region}"
+
+
+def region_words(region: PainRegion) -> str:
+    """"left temple", "back of the head (both sides)"."""
+    words = REGION_WORDS.get(region.region, region.region)
+    return f"{words} (both sides)" if region.side == "both" else f"{region.side} {words}"
 
 
 @dataclass(frozen=True)
@@ -190,7 +210,7 @@ class FtpPick:
     normal: NDArray[np.float64]
     muscle: str
     side: str
-    reason: str
+    reason: str  # the pain it serves, in plain words ("pain in the left temple")
 
 
 def choose_ftp_sites(
@@ -204,31 +224,39 @@ def choose_ftp_sites(
     max_units: float,
     units_per_site: float,
     min_spacing_mm: float,
-) -> tuple[list[FtpPick], list[str]]:
-    """Pick FTP sites for a pain origin; returns the picks and warnings.
+) -> tuple[list[FtpPick], list[Finding]]:
+    """Pick FTP sites for a pain origin; returns the picks and ``info`` findings (what could not be
+    served, in plain words).
 
     Each target (a region on one side, or the clicked point) takes turns choosing its nearest
     candidate that keeps ``min_spacing_mm`` from every site so far and fits its muscle's cap, until
     the site or unit allowance is used up or no target can take another site.
     """
-    warnings: list[str] = []
+    warnings: list[Finding] = []
     eligible = set(muscle_caps)
+    allowed = ", ".join(m.replace("_", " ") for m in sorted(eligible))
     targets: list[tuple[str, NDArray[np.float64], NDArray[np.bool_]]] = []
     for r in origin.regions:
         served = [m for m in REGION_MUSCLES[r.region] if m in eligible]
         if not served:
-            warnings.append(
-                f"pain origin '{r}': no follow-the-pain sites possible — this protocol allows them only in "
-                f"{', '.join(sorted(eligible))}, not in the {r.region} region"
-            )
+            warnings.append(Finding(
+                FTP_REGION_NOT_ELIGIBLE, "info",
+                f"Pain in the {region_words(r)}: this protocol adds follow-the-pain sites only in {allowed}, "
+                f"so none are added for it.",
+            ))
             continue
         for side in SIDES if r.side == "both" else (r.side,):
             anchor = cands.anchors.get((r.region, side))
             mask = np.isin(cands.muscles, served) & (cands.sides == side)
             if anchor is None or not mask.any():
-                warnings.append(f"pain origin '{r}': the mesh has no {'/'.join(served)} area on the {side} side")
+                areas = " or ".join(m.replace("_", " ") for m in served)
+                warnings.append(Finding(
+                    FTP_REGION_NO_AREA, "info",
+                    f"Pain in the {region_words(r)}: this head has no {areas} "
+                    f"area on the {side} side, so no follow-the-pain site is added there.",
+                ))
                 continue
-            targets.append((f"{side} {r.region} pain", anchor, mask))
+            targets.append((f"pain in the {region_words(PainRegion(r.region, side))}", anchor, mask))
     if origin.point is not None:
         p, _ = head.snap(np.asarray(origin.point))
         reach = POINT_REACH_MM * head.size_scale
@@ -239,12 +267,13 @@ def choose_ftp_sites(
         near = np.linalg.norm(cands.positions - p, axis=1) <= reach
         mask = near & side_ok & np.isin(cands.muscles, list(eligible))
         if not mask.any():
-            warnings.append(
-                f"pain point ({', '.join(f'{c:.0f}' for c in origin.point)}) mm: no follow-the-pain-eligible muscle "
-                f"({', '.join(sorted(eligible))}) within {reach:.0f} mm — no sites added for it"
-            )
+            warnings.append(Finding(
+                FTP_POINT_OUT_OF_REACH, "info",
+                f"Pain at {point_words(head, p)}: no muscle this protocol treats for follow-the-pain ({allowed}) "
+                f"lies within {reach:.0f} mm, so no sites are added for it.",
+            ))
         else:
-            targets.append(("pain point", p, mask))
+            targets.append((f"pain at {point_words(head, p)}", p, mask))
 
     picks: list[FtpPick] = []
     muscle_names = sorted(muscle_caps)

@@ -1,4 +1,4 @@
-"""The plan: plain data (no VTK) — sites, totals, warnings — and its JSON and CSV forms.
+"""The plan: plain data (no VTK) — sites, totals, findings — and its JSON and CSV forms.
 
 Positions and normals are in the **mesh frame** (mm): the coordinates of the mesh the plan was
 made on. ``head_frame`` is the 4×4 matrix taking them to the Neuromag head frame.
@@ -6,6 +6,9 @@ made on. ``head_frame`` is the 4×4 matrix taking them to the Neuromag head fram
 The head is described by ``mesh``, ``landmarks`` and, for the bundled head reshaped to a body
 type (:mod:`visualizer.body_type`), ``body_type`` (sex, age, weight, muscle, ethnic blend); a
 plan on the bundled head as it is carries no ``body_type`` key.
+
+Findings are structured (:class:`Finding`: code, severity, site ids, message). ``errors``,
+``warnings`` and ``notes`` are the messages of the findings of each severity.
 """
 
 from __future__ import annotations
@@ -13,8 +16,8 @@ from __future__ import annotations
 import csv
 import io
 import json
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, Literal
 
 DISCLAIMER = (
     "Planning and teaching aid only. Positions are drawn on a model head and must be confirmed by "
@@ -27,6 +30,58 @@ CSV_FIELDS = (
     "order", "id", "label", "muscle", "side", "units", "volume_ml",
     "x_mm", "y_mm", "z_mm", "nx", "ny", "nz", "follow_the_pain", "description",
 )  # fmt: skip
+
+
+#: ``error``: a cap is broken (the CLI's ``check`` exits 2); ``warning``: a placement caution
+#: (spacing, orbit/brow margin, temporalis height, an implausible landmark). Both are safety
+#: findings and are never hidden. ``info``: what the planner did or could not do (no
+#: follow-the-pain sites in this protocol, what follow-the-pain added, ...).
+Severity = Literal["error", "warning", "info"]
+SEVERITIES: tuple[str, ...] = ("error", "warning", "info")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One result of the safety checks or of planning.
+
+    ``code`` is a stable identifier (e.g. ``sites_too_close``; see ``visualizer.safety``) that
+    pages and tests match on; ``site_ids`` are the ids of the sites it is about (maybe none),
+    ``landmarks`` the names of the landmarks it is about; ``message`` is plain words for people
+    (sites by number and place, never internal ids or raw coordinates).
+    """
+
+    code: str
+    severity: Severity
+    message: str
+    site_ids: tuple[str, ...] = ()
+    landmarks: tuple[str, ...] = ()
+
+    @property
+    def is_safety(self) -> bool:
+        """A real safety finding (error or warning), as opposed to information."""
+        return self.severity != "info"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {"code": self.code, "severity": self.severity, "message": self.message,
+                "site_ids": list(self.site_ids), "landmarks": list(self.landmarks)}
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Finding:
+        """Rebuild from :meth:`to_dict` output (ValueError naming the bad field)."""
+        if not isinstance(data, dict):
+            raise ValueError(f"a finding must be an object, got {type(data).__name__}")
+        sev = data.get("severity")
+        if sev not in SEVERITIES:
+            raise ValueError(f"finding severity must be one of {', '.join(SEVERITIES)}, got {sev!r}")
+        lists = {}
+        for key in ("site_ids", "landmarks"):
+            val = data.get(key, [])
+            if not isinstance(val, list):
+                raise ValueError(f"finding {key} must be a list, got {type(val).__name__}")
+            lists[key] = tuple(str(i) for i in val)
+        return cls(code=str(data.get("code", "")), severity=sev, message=str(data.get("message", "")),
+                   **lists)
 
 
 @dataclass(frozen=True)
@@ -73,9 +128,7 @@ class Plan:
     pain: dict[str, Any]
     follow_the_pain_enabled: bool
     sites: tuple[Site, ...]
-    warnings: tuple[str, ...] = ()
-    errors: tuple[str, ...] = ()
-    notes: tuple[str, ...] = ()
+    findings: tuple[Finding, ...] = ()
     sources: tuple[str, ...] = ()
     disclaimer: str = DISCLAIMER
     #: Which head when it is a scan: file name, SHA-256 of its bytes, units, where the landmarks
@@ -107,6 +160,26 @@ class Plan:
         return round(sum(s.volume_ml for s in self.sites), 4)
 
     @property
+    def errors(self) -> tuple[str, ...]:
+        """Messages of the ``error`` findings (broken caps)."""
+        return tuple(f.message for f in self.findings if f.severity == "error")
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """Messages of the ``warning`` findings (placement cautions)."""
+        return tuple(f.message for f in self.findings if f.severity == "warning")
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        """Messages of the ``info`` findings."""
+        return tuple(f.message for f in self.findings if f.severity == "info")
+
+    @property
+    def safety_findings(self) -> tuple[Finding, ...]:
+        """Errors and warnings: the findings a page must show and never let be dismissed."""
+        return tuple(f for f in self.findings if f.is_safety)
+
+    @property
     def ftp_sites(self) -> tuple[Site, ...]:
         """The follow-the-pain sites."""
         return tuple(s for s in self.sites if s.follow_the_pain)
@@ -120,7 +193,12 @@ class Plan:
 
     # ------------------------------------------------------------------ serialisation
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready dictionary (the CLI's ``--format json``)."""
+        """Plain JSON-ready dictionary (the CLI's ``--format json``).
+
+        ``protocol_file``, ``mesh`` and ``landmarks_file`` are empty for the bundled protocol and
+        head, else the path as the user gave it (see :func:`visualizer.planner.make_plan`);
+        :meth:`public` strips them to file names for a plan leaving the server.
+        """
         return {
             "protocol": self.protocol,
             "protocol_name": self.protocol_name,
@@ -139,12 +217,22 @@ class Plan:
             "per_muscle": {k: asdict(v) for k, v in self.per_muscle.items()},
             "landmarks": {k: list(v) for k, v in self.landmarks.items()},
             "sites": [{**asdict(s), "position": list(s.position), "normal": list(s.normal)} for s in self.sites],
+            "findings": [f.to_dict() for f in self.findings],
             "warnings": list(self.warnings),
             "errors": list(self.errors),
             "notes": list(self.notes),
             "sources": list(self.sources),
             "disclaimer": self.disclaimer,
         }
+
+    def public(self) -> Plan:
+        """This plan with file references reduced to bare file names (no server paths), for a
+        plan sent to a browser or downloaded from the web app."""
+        def name(p: str) -> str:
+            return p.replace("\\", "/").rsplit("/", 1)[-1] if p else ""
+
+        return replace(self, protocol_file=name(self.protocol_file), mesh=name(self.mesh),
+                       landmarks_file=name(self.landmarks_file))
 
     def to_json(self, indent: int | None = 2) -> str:
         """JSON text of :meth:`to_dict`."""
@@ -189,9 +277,7 @@ class Plan:
             pain=dict(data.get("pain", {})),
             follow_the_pain_enabled=bool(data.get("follow_the_pain_enabled", False)),
             sites=sites,
-            warnings=tuple(data.get("warnings", ())),
-            errors=tuple(data.get("errors", ())),
-            notes=tuple(data.get("notes", ())),
+            findings=_findings_of(data),
             sources=tuple(data.get("sources", ())),
             body_type=_body(data.get("body_type")),
         )
@@ -217,6 +303,19 @@ class Plan:
         for n in self.notes:
             lines.append(f"note: {n}")
         return "\n".join(lines)
+
+
+def _findings_of(data: dict[str, Any]) -> tuple[Finding, ...]:
+    """Findings of a plan dictionary; older files with only message lists keep their messages."""
+    if data.get("findings") or not any(data.get(k) for k in ("errors", "warnings", "notes")):
+        raw = data.get("findings", [])
+        if not isinstance(raw, list):
+            raise ValueError(f"findings must be a list, got {type(raw).__name__}")
+        return tuple(Finding.from_dict(f) for f in raw)
+    out: list[Finding] = []
+    for key, sev in (("errors", "error"), ("warnings", "warning"), ("notes", "info")):
+        out.extend(Finding(f"saved_{sev}", sev, str(m)) for m in data.get(key, ()))  # type: ignore[arg-type]
+    return tuple(out)
 
 
 def _num(v: float) -> str:

@@ -94,6 +94,16 @@ class HeadEntry(_Model):
     landmarks: PathText
 
 
+class FindingEntry(_Model):
+    """One finding as stored (see :class:`visualizer.plan.Finding`); a check replaces the safety ones."""
+
+    code: Short
+    severity: Literal["error", "warning", "info"]
+    message: Text
+    site_ids: Annotated[list[Short], Field(max_length=MAX_ITEMS)] = []
+    landmarks: Annotated[list[Short], Field(max_length=200)] = []
+
+
 class PlanFile(_Model):
     """Schema of a plan file: the keys :meth:`Plan.to_dict` writes.
 
@@ -118,6 +128,7 @@ class PlanFile(_Model):
     per_muscle: dict[Muscle, MuscleTotalEntry] | None = None
     landmarks: Annotated[dict[Annotated[str, StringConstraints(max_length=64)], Vec3], Field(max_length=200)]
     sites: Annotated[list[SiteEntry], Field(min_length=1, max_length=MAX_ITEMS)]
+    findings: Annotated[list[FindingEntry], Field(max_length=MAX_ITEMS)] = []
     warnings: Annotated[list[Text], Field(max_length=MAX_ITEMS)] = []
     errors: Annotated[list[Text], Field(max_length=MAX_ITEMS)] = []
     notes: Annotated[list[Text], Field(max_length=MAX_ITEMS)] = []

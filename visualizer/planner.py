@@ -10,30 +10,34 @@ Work is split in two, so that an interactive change (a new pain origin) is cheap
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from visualizer.errors import LandmarkError, MeshError
-from visualizer.head import Head
+from visualizer.head import DEFAULT_MESH, Head
 from visualizer.pain import Candidates, PainOrigin, check_pain_point, choose_ftp_sites, prepare_candidates
 from visualizer.placement import Placed, place_arc, place_landmark
-from visualizer.plan import Plan, Site
-from visualizer.protocol import ExpandedSite, Protocol
+from visualizer.plan import Finding, Plan, Site
+from visualizer.protocol import PROTOCOLS_DIR, ExpandedSite, Protocol
 from visualizer.safety import Limits, check_sites
+from visualizer.words import SITE_WORDS, site_words
 
-#: Plain words for patients, per muscle (``{side}`` is filled in).
-PLAIN_WORDS: dict[str, str] = {
-    "procerus": "between the eyebrows, just above the nose",
-    "corrugator": "{side} inner eyebrow",
-    "frontalis": "{side} forehead",
-    "temporalis": "{side} temple",
-    "occipitalis": "back of the head, {side}",
-    "cervical_paraspinal": "back of the neck, {side}",
-    "trapezius": "{side} shoulder",
-    "orbicularis_oculi": "outer corner of the {side} eye",
-}
+#: Plain words for patients, per muscle (``{side}`` is filled in); see :mod:`visualizer.words`.
+PLAIN_WORDS = SITE_WORDS
+
+# Finding codes (``info``) of planning.
+NO_FTP_IN_PROTOCOL = "no_ftp_in_protocol"
+FTP_SWITCHED_OFF = "ftp_switched_off"
+FTP_ADDED = "ftp_added"
+NO_PAIN_ORIGIN = "no_pain_origin"
+HEAD_NOTE = "head_note"
+#: A warning about the head itself (landmarks found automatically on a scan, projected onto the skin).
+HEAD_WARNING = "head_warning"
+#: Sites a scan cannot carry (its landmarks are missing from the scan), left out of the plan.
+SITES_NOT_ON_SCAN = "sites_not_on_scan"
 
 
 @dataclass(frozen=True)
@@ -87,8 +91,7 @@ def prepare(head: Head, protocol: Protocol) -> Prepared:
 
 
 def _describe(muscle: str, side: str) -> str:
-    text = PLAIN_WORDS.get(muscle, muscle.replace("_", " ") + ", {side}")
-    return text.format(side=side if side != "midline" else "centre").strip().capitalize()
+    return site_words(muscle, side)
 
 
 def make_plan(
@@ -103,13 +106,15 @@ def make_plan(
     if pain.point is not None:
         check_pain_point(head, pain.point)
     prep = prepare(head, protocol)
-    warnings: list[str] = list(head.warnings)
-    notes: list[str] = list(head.notes)
+    findings: list[Finding] = [Finding(HEAD_NOTE, "info", n) for n in head.notes]
+    findings.extend(Finding(HEAD_WARNING, "warning", w) for w in head.warnings)
     if prep.skipped:
-        warnings.append(
-            f"the scan cannot carry {len(prep.skipped)} site(s) of {protocol.id}, left out of the plan: "
-            + "; ".join(prep.skipped)
-        )
+        findings.append(Finding(
+            SITES_NOT_ON_SCAN, "warning",
+            f"The scan cannot carry {len(prep.skipped)} site(s) of {protocol.name}; they are left out of "
+            "the plan: " + "; ".join(prep.skipped),
+            site_ids=tuple(s.split(" ")[0] for s in prep.skipped),
+        ))  # fmt: skip
 
     muscle_rank: dict[str, int] = {}
     for s, _ in prep.fixed:
@@ -127,11 +132,13 @@ def make_plan(
     ftp = protocol.follow_the_pain
     if not pain.empty:
         if ftp is None:
-            warnings.append(
-                f"protocol {protocol.id} has no follow-the-pain sites; the pain origin is recorded but adds no sites"
-            )
+            findings.append(Finding(
+                NO_FTP_IN_PROTOCOL, "info",
+                f"{protocol.name} has no follow-the-pain sites: the pain origin is recorded but adds no sites.",
+            ))
         elif not follow_the_pain:
-            notes.append("follow-the-pain switched off: the pain origin adds no sites")
+            findings.append(Finding(FTP_SWITCHED_OFF, "info",
+                                    "Follow-the-pain is switched off: the pain origin adds no sites."))
         else:
             assert prep.candidates is not None
             picks, ftp_warn = choose_ftp_sites(
@@ -145,7 +152,7 @@ def make_plan(
                 units_per_site=ftp.units_per_site,
                 min_spacing_mm=ftp.min_spacing_mm * head.size_scale,
             )
-            warnings.extend(ftp_warn)
+            findings.extend(ftp_warn)
             counter: dict[tuple[str, str], int] = {}
             for j, pk in enumerate(picks):
                 n = counter[(pk.muscle, pk.side)] = counter.get((pk.muscle, pk.side), 0) + 1
@@ -157,11 +164,20 @@ def make_plan(
                     description=_describe(pk.muscle, pk.side) + " (extra site where the pain starts)",
                 ))  # fmt: skip
             if picks:
-                used = sum(1 for _ in picks)
+                used = len(picks)
                 added = used * ftp.units_per_site
-                notes.append(f"follow-the-pain: {used} site(s), {added:g} U added for {_pain_words(pain)}")
+                per: dict[str, int] = {}
+                for pk in picks:
+                    per[pk.reason] = per.get(pk.reason, 0) + 1
+                served = "; ".join(f"{n} for {why}" for why, n in per.items())
+                findings.append(Finding(
+                    FTP_ADDED, "info",
+                    f"Follow-the-pain added {used} site{'s' if used != 1 else ''} ({added:g} U): {served}.",
+                    tuple(r["id"] for r in rows if r["ftp"]),
+                ))
     elif ftp is not None and follow_the_pain:
-        notes.append("no pain origin given: no follow-the-pain sites added")
+        findings.append(Finding(NO_PAIN_ORIGIN, "info",
+                                "No pain origin given: no follow-the-pain sites added."))
 
     rows.sort(key=lambda r: r["key"])
     sites = tuple(
@@ -174,23 +190,21 @@ def make_plan(
         )
         for k, r in enumerate(rows)
     )
-    w, errors = check_sites(head, sites, limits_of(protocol))
-    warnings.extend(w)
+    findings = check_sites(head, sites, limits_of(protocol)) + findings
+    bundled_head = Path(head.mesh_path).resolve() == DEFAULT_MESH.resolve()
     return Plan(
         protocol=protocol.id,
         protocol_name=protocol.name,
-        protocol_file=str(protocol.path or ""),
-        mesh=str(head.mesh_path),
-        landmarks_file=str(head.landmarks_path),
+        protocol_file="" if _is_bundled(protocol) else str(protocol.path or ""),
+        mesh="" if bundled_head else str(head.mesh_path),
+        landmarks_file="" if bundled_head else str(head.landmarks_path),
         head=dict(head.source),
         landmarks={k: tuple(round(float(c), 3) for c in v) for k, v in sorted(head.landmarks.items())},  # type: ignore[misc]
         head_frame=tuple(tuple(round(float(c), 6) for c in row) for row in head.frame.matrix),
         pain=pain.to_dict(),
         follow_the_pain_enabled=bool(follow_the_pain and ftp is not None),
         sites=sites,
-        warnings=tuple(warnings),
-        errors=tuple(errors),
-        notes=tuple(notes),
+        findings=tuple(findings),
         sources=tuple(f"{src.citation} — {src.url}" for src in protocol.sources),
         body_type=head.body_type.to_dict() if head.body_type is not None else None,
     )
@@ -210,15 +224,16 @@ def limits_of(protocol: Protocol) -> Limits:
 
 
 def recheck(head: Head, protocol: Protocol, plan: Plan) -> Plan:
-    """Re-run the safety checks on a (possibly edited) plan; returns it with fresh warnings/errors."""
-    w, e = check_sites(head, plan.sites, limits_of(protocol))
-    data = plan.to_dict()
-    data["warnings"], data["errors"] = w, e
-    return Plan.from_dict(data)
+    """Re-run the safety checks on a (possibly edited) plan; returns it with fresh safety findings
+    (its information findings are kept)."""
+    fresh = check_sites(head, plan.sites, limits_of(protocol))
+    return replace(plan, findings=tuple(fresh) + tuple(f for f in plan.findings if not f.is_safety))
 
 
-def _pain_words(pain: PainOrigin) -> str:
-    parts = [str(r) for r in pain.regions]
-    if pain.point is not None:
-        parts.append("the pain point")
-    return ", ".join(parts)
+def _is_bundled(protocol: Protocol) -> bool:
+    """A protocol shipped in ``protocols/`` (its id is enough to find it again)."""
+    if protocol.path is None:
+        return True
+    p = Path(protocol.path).resolve()
+    return p.parent == PROTOCOLS_DIR.resolve() and p.stem == protocol.id
+

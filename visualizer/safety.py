@@ -1,4 +1,4 @@
-"""Safety checks on a set of sites: caps (errors) and placement cautions (warnings).
+"""Safety checks on a set of sites: caps (errors) and placement cautions (warnings), as findings.
 
 Sources are cited in ``protocols/README.md``: the 400 U cumulative 3-month limit and the 50 U
 per-site ceiling (BOTOX label), the 10 mm margin above the orbital rim (glabellar-line label and
@@ -16,7 +16,7 @@ import numpy as np
 
 from visualizer.errors import shorten
 from visualizer.head import Head
-from visualizer.plan import Site
+from visualizer.plan import Finding, Site
 from visualizer.protocol import MUSCLES
 from visualizer.surface import OFF_HEAD_MM
 
@@ -37,6 +37,34 @@ class Limits:
     ftp_max_sites: int = 0
     ftp_max_units: float = 0.0
     ftp_muscle_caps: Mapping[str, float] | None = None
+
+
+# Finding codes (stable: pages and tests match on them). Errors: a site is meaningless or a cap
+# is broken.
+SITE_INVALID = "site_invalid"
+TOTAL_OVER_PROTOCOL_MAX = "total_over_protocol_max"
+TOTAL_OVER_CUMULATIVE_LIMIT = "total_over_cumulative_limit"
+SITE_UNITS_OVER_MAX = "site_units_over_max"
+SITE_UNITS_NOT_POSITIVE = "site_units_not_positive"
+FTP_SITES_OVER_MAX = "ftp_sites_over_max"
+FTP_UNITS_OVER_MAX = "ftp_units_over_max"
+FTP_MUSCLE_NOT_ALLOWED = "ftp_muscle_not_allowed"
+FTP_MUSCLE_OVER_CAP = "ftp_muscle_over_cap"
+# Warnings: placement cautions.
+SITES_TOO_CLOSE = "sites_too_close"
+ORBIT_MARGIN = "orbit_margin"
+TEMPORALIS_ARCH_MARGIN = "temporalis_arch_margin"
+
+
+def site_name(site: Site) -> str:
+    """A site as people read it: "site 20 (left back of the head, higher up)" (its number in the plan).
+
+    A description from an edited plan file that is long or unprintable is quoted and cut short.
+    """
+    d = site.description
+    if not (d and len(d) <= 100 and d.isprintable()):
+        return f"site {site.order}" + (f" ({shorten(d, 60)})" if d else "")
+    return f"site {site.order} ({d[:1].lower()}{d[1:]})"
 
 
 def _name(site: Site) -> str:
@@ -80,42 +108,58 @@ def site_problems(head: Head, sites: Sequence[Site]) -> list[str]:
     return errors
 
 
-def check_sites(head: Head, sites: Sequence[Site], limits: Limits) -> tuple[list[str], list[str]]:
-    """Return ``(warnings, errors)`` for these sites on this head.
+def check_sites(head: Head, sites: Sequence[Site], limits: Limits) -> list[Finding]:
+    """The safety findings for these sites on this head.
 
-    Errors: every problem of :func:`site_problems`, and every cap (per site, per session, the
-    cumulative limit, follow-the-pain sites, units and per-muscle caps). Warnings: spacing and
-    placement cautions. A site with a non-finite number counts in no total (it is an error itself).
+    Errors: every problem of :func:`site_problems` (code ``site_invalid``), and every cap (per
+    site, per session, the cumulative limit, follow-the-pain sites, units and per-muscle caps).
+    Warnings: spacing and placement cautions. A site with a non-finite number counts in no total
+    (it is an error itself).
     """
-    warnings: list[str] = []
-    errors = site_problems(head, sites)
+    out: list[Finding] = [Finding(SITE_INVALID, "error", p) for p in site_problems(head, sites)]
+
+    def err(code: str, msg: str, ids: Sequence[str] = ()) -> None:
+        out.append(Finding(code, "error", msg, tuple(ids)))
+
     sane = [s for s in sites if math.isfinite(s.units)]
     total = sum(s.units for s in sane)
+    all_ids = [s.id for s in sane]
     if total > limits.max_total_units + 1e-9:
-        errors.append(
-            f"total {total:g} U exceeds the {limits.protocol_id} maximum of {limits.max_total_units:g} U per session"
-        )
+        err(TOTAL_OVER_PROTOCOL_MAX,
+            f"total {total:g} U exceeds the {limits.protocol_id} maximum of {limits.max_total_units:g} U per session.",
+            all_ids)
     if total > CUMULATIVE_LIMIT_U + 1e-9:
-        errors.append(f"total {total:g} U exceeds the {CUMULATIVE_LIMIT_U:g} U cumulative limit for a 3-month interval")
+        err(TOTAL_OVER_CUMULATIVE_LIMIT,
+            f"total {total:g} U exceeds the {CUMULATIVE_LIMIT_U:g} U cumulative limit for a 3-month interval.",
+            all_ids)
     for s in sane:
         if s.units > MAX_UNITS_PER_SITE:
-            errors.append(f"site {_name(s)}: {s.units:g} U exceeds {MAX_UNITS_PER_SITE:g} U per site")
+            err(SITE_UNITS_OVER_MAX,
+                f"{site_name(s).capitalize()}: {s.units:g} U exceeds {MAX_UNITS_PER_SITE:g} U per site.", [s.id])
         if s.units <= 0:
-            errors.append(f"site {_name(s)}: units must be positive, got {s.units:g}")
+            err(SITE_UNITS_NOT_POSITIVE, f"{site_name(s).capitalize()}: units must be positive, got {s.units:g}.",
+                [s.id])
     ftp = [s for s in sane if s.follow_the_pain]
     if ftp:
         caps = dict(limits.ftp_muscle_caps or {})
+        ftp_ids = [s.id for s in ftp]
         if len(ftp) > limits.ftp_max_sites:
-            errors.append(f"{len(ftp)} follow-the-pain sites exceed the protocol's {limits.ftp_max_sites}")
+            err(FTP_SITES_OVER_MAX,
+                f"{len(ftp)} follow-the-pain sites exceed the protocol's {limits.ftp_max_sites}.", ftp_ids)
         ftp_units = sum(s.units for s in ftp)
         if ftp_units > limits.ftp_max_units + 1e-9:
-            errors.append(f"follow-the-pain {ftp_units:g} U exceeds the protocol's {limits.ftp_max_units:g} U")
+            err(FTP_UNITS_OVER_MAX,
+                f"Follow-the-pain {ftp_units:g} U exceeds the protocol's {limits.ftp_max_units:g} U.", ftp_ids)
         for m in sorted({s.muscle for s in ftp}):
-            mu = sum(s.units for s in ftp if s.muscle == m)
+            of_m = [s for s in ftp if s.muscle == m]
+            mu = sum(s.units for s in of_m)
+            words = shorten(m) if m not in MUSCLES else m.replace("_", " ")
             if m not in caps:
-                errors.append(f"follow-the-pain site in {m}: not allowed by {limits.protocol_id}")
+                err(FTP_MUSCLE_NOT_ALLOWED,
+                    f"Follow-the-pain site in {words}: not allowed by {limits.protocol_id}.", [s.id for s in of_m])
             elif mu > caps[m] + 1e-9:
-                errors.append(f"follow-the-pain {m} {mu:g} U exceeds its cap of {caps[m]:g} U")
+                err(FTP_MUSCLE_OVER_CAP,
+                    f"Follow-the-pain {words} {mu:g} U exceeds its cap of {caps[m]:g} U.", [s.id for s in of_m])
 
     placed = [s for s in sites if np.all(np.isfinite(s.position)) and s.side in ("left", "right", "midline")]
     pos = np.array([s.position for s in placed], dtype=float).reshape(-1, 3)
@@ -123,20 +167,25 @@ def check_sites(head: Head, sites: Sequence[Site], limits: Limits) -> tuple[list
         d = np.linalg.norm(pos[:, None, :] - pos[None, :, :], axis=2)
         i, j = np.nonzero(np.triu(d < limits.min_spacing_mm, k=1))
         for a, b in zip(i, j, strict=True):
-            warnings.append(
-                f"sites {placed[a].id} and {placed[b].id} are {d[a, b]:.1f} mm apart "
-                f"(protocol minimum {limits.min_spacing_mm:g} mm)"
-            )
+            out.append(Finding(
+                SITES_TOO_CLOSE, "warning",
+                f"{site_name(placed[a]).capitalize()} and {site_name(placed[b])} are {d[a, b]:.1f} mm apart "
+                f"(protocol minimum {limits.min_spacing_mm:g} mm).",
+                (placed[a].id, placed[b].id)))
 
     for site in placed:
         caution = placement_caution(head, site.muscle, site.side, site.position)
         if caution:
-            warnings.append(f"site {site.id} ({site.muscle}) is {caution}")
-    return warnings, errors
+            code, text = caution
+            out.append(Finding(code, "warning", f"{site_name(site).capitalize()}, "
+                                                f"{site.muscle.replace('_', ' ')}, is {text}.", (site.id,)))
+    return out
 
 
-def placement_caution(head: Head, muscle: str, side: str, position: Sequence[float] | np.ndarray) -> str | None:
-    """Why a site of ``muscle`` at ``position`` (mesh frame) is unsafe, or None.
+def placement_caution(
+    head: Head, muscle: str, side: str, position: Sequence[float] | np.ndarray
+) -> tuple[str, str] | None:
+    """Why a site of ``muscle`` at ``position`` (mesh frame) is unsafe, as ``(code, words)``, or None.
 
     * brow muscles (frontalis, corrugator) over the orbit — from halfway between the medial brow
       end and the pupil line out to the lateral brow end, i.e. over the levator palpebrae and the
@@ -154,7 +203,7 @@ def placement_caution(head: Head, muscle: str, side: str, position: Sequence[flo
         outer = abs(h["brow_lateral"][0])
         height = p[2] - h["orbital_rim"][2]
         if inner <= abs(p[0]) <= outer and height < ORBIT_MARGIN_MM:
-            return (
+            return ORBIT_MARGIN, (
                 f"{height:.1f} mm above the {side} orbital rim over the orbit "
                 f"(keep ≥ {ORBIT_MARGIN_MM:g} mm: risk of eyelid or brow ptosis)"
             )
@@ -162,7 +211,7 @@ def placement_caution(head: Head, muscle: str, side: str, position: Sequence[flo
         arch = head.frame.to_head(lm[f"{side}_zygomatic_arch"])
         height = p[2] - arch[2]
         if height < TEMPORALIS_MIN_ABOVE_ARCH_MM:
-            return (
+            return TEMPORALIS_ARCH_MARGIN, (
                 f"{height:.1f} mm above the {side} zygomatic arch "
                 f"(keep ≥ {TEMPORALIS_MIN_ABOVE_ARCH_MM:g} mm: below that lies tendon, not muscle)"
             )

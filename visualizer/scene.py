@@ -58,6 +58,8 @@ BACKGROUND = ("#f4f1ee", "#d9dee5")  # bottom, top of the gradient
 LABEL_RGB = (30, 30, 34)
 FTP_RING_RGB = (20, 20, 24)
 HIGHLIGHT_RGB = (255, 205, 0)
+FLAGGED_RGB = (220, 20, 20)  # a site named by a safety finding
+LANDMARK_LABEL_MM = 3.0  # height of a landmark's name
 HEAT_RGB = np.array([214, 38, 24], dtype=float)
 LANDMARK_RGB = (250, 250, 250)
 GUESS_RGB = (230, 30, 110)
@@ -209,6 +211,35 @@ def _replace(target: pv.PolyData, new: pv.PolyData) -> None:
     target.Modified()
 
 
+def landmark_label(name: str) -> str:
+    """A landmark's name as drawn in 3D ("left orbital rim")."""
+    return "C7" if name == "c7" else name.replace("_", " ")
+
+
+def _declutter(names: Sequence[str], centers: np.ndarray, widths: Sequence[float], height: float,
+               up: np.ndarray, first: str | None = None) -> list[int]:
+    """Indices of labels to draw so that none overlaps another (greedy; ``first``, then midline names).
+
+    Labels are upright boxes ``width`` × ``height`` mm around their centres; two overlap when they
+    are closer than 1.3 heights along ``up`` and closer than their half-widths summed across it
+    (so also when one is behind the other as seen from the side).
+    """
+    order = sorted(range(len(names)), key=lambda i: (names[i] != first, "_" in names[i], names[i]))
+    kept: list[int] = []
+    for i in order:
+        ok = True
+        for j in kept:
+            d = centers[i] - centers[j]
+            vert = abs(float(d @ up))
+            across = float(np.linalg.norm(d - (d @ up) * up))
+            if vert < 1.3 * height and across < 0.5 * (widths[i] + widths[j]) + 1.0:
+                ok = False
+                break
+        if ok:
+            kept.append(i)
+    return sorted(kept)
+
+
 def _site_get(site: Any, name: str, default: Any = None) -> Any:
     if isinstance(site, dict):
         return site.get(name, default)
@@ -347,9 +378,14 @@ class Scene:
 
         self._build_head()
         self._base_rgb = self._skin_rgb(False)
-        self._tinted_rgb = self._skin_rgb(True)
+        self._tinted_rgb = self._skin_rgb(True)  # re-made for each plan's muscles in update()
+        self.flagged: tuple[str, ...] = ()
+        self.label_texts: list[str] = []  # the site labels drawn, in plan order ("20: 5U")
+        self.landmark_label_names: list[str] = []  # the landmarks whose names are drawn
+        self.landmark_focus: str | None = None
+        self._tint_muscles: frozenset[str] | None = None
         self._add_heat()
-        for name in ("sites", "ftp_rings", "labels", "highlight", "landmarks", "landmark_labels",
+        for name in ("sites", "ftp_rings", "labels", "highlight", "flagged", "landmarks", "landmark_labels",
                      "guess", "answer"):
             self._add_overlay(name)
         self._build_landmarks()
@@ -392,16 +428,18 @@ class Scene:
                                                   **kw)
         self.actors[name].SetVisibility(False)
 
-    def _skin_rgb(self, tinted: bool) -> np.ndarray:
+    def _skin_rgb(self, tinted: bool, muscles: Iterable[str] | None = None) -> np.ndarray:
+        """Skin colours; ``tinted`` lays the muscle areas over it (only ``muscles`` if given)."""
         n = self.meshes["head"].n_points
         rgb = np.tile(SKIN_RGB, (n, 1))
+        wanted = None if muscles is None else set(muscles)
         if tinted:
             codes = self._muscle_codes()
             if codes is not None:
                 names = muscle_names(self.head)
                 for code in np.unique(codes):
                     name = names.get(int(code), "none")
-                    if name in MUSCLE_COLORS:
+                    if name in MUSCLE_COLORS and (wanted is None or name in wanted):
                         sel = codes == code
                         tint = np.array(MUSCLE_COLORS[name], float)
                         tint = tint + (255.0 - tint) * _TINT_LIGHTEN
@@ -442,25 +480,50 @@ class Scene:
         _replace(self.meshes["landmarks"], _tile(_unit_sphere(10), rot, np.full(len(pts), lm_r),
                                                  pts + normals * lm_r * 0.3,
                                                  np.tile(LANDMARK_RGB, (len(pts), 1))))
-        texts = [_text_template(n.replace("_", " ")) for n in names]
-        h = 2.6
+        h = LANDMARK_LABEL_MM
         centers = pts + normals * 0.8 + rot[:, :, 1] * (lm_r + h * 0.9)
+        keep = _declutter(names, centers, [len(landmark_label(n)) * 0.62 * h for n in names], h, self.up,
+                          first=self.landmark_focus)
+        self.landmark_label_names = [names[i] for i in keep]
+        texts = [_text_template(landmark_label(names[i])) for i in keep]
+        scale = np.array([h * (1.3 if names[i] == self.landmark_focus else 1.0) for i in keep])
+        colors = np.array([(200, 30, 30) if names[i] == self.landmark_focus else (60, 60, 60) for i in keep])
         _replace(self.meshes["landmark_labels"],
-                 _tile_variable(texts, rot, np.full(len(pts), h), centers,
-                                np.tile((60, 60, 60), (len(pts), 1))))
+                 _tile_variable(texts, rot[keep], scale, centers[keep], colors.reshape(-1, 3)))
+
+    def set_landmark_focus(self, name: str | None) -> None:
+        """Label this landmark always (larger, red): the one being placed."""
+        if name != self.landmark_focus:
+            self.landmark_focus = name
+            self._build_landmarks()
 
     # -- updates --------------------------------------------------------------------------
     def update(self, *, plan: Any = ..., highlight: Any = ..., pain_point: Any = ...,
                heat_points: Any = ..., show_muscles: Any = ..., show_labels: Any = ...,
-               show_sites: Any = ..., show_landmarks: Any = ..., _force: bool = False) -> None:
-        """Change any part of the scene; arguments left out keep their value."""
+               show_sites: Any = ..., show_landmarks: Any = ..., flagged: Any = ...,
+               _force: bool = False) -> None:
+        """Change any part of the scene; arguments left out keep their value.
+
+        ``flagged``: ids of sites a safety finding names (drawn with a red ring).
+        """
         plan_changed = plan is not ... and (plan is not self.plan or _force)
+        skin_changed = _force
+        heat_changed = _force
         if plan is not ...:
             self.plan = plan
             self.geometry = SiteGeometry.from_plan(plan)
             self.radius = marker_radius(self.geometry.positions)
-        skin_changed = _force
-        heat_changed = _force
+            muscles = frozenset(self.geometry.muscles)
+            if muscles != self._tint_muscles:  # only the plan's muscles are tinted
+                self._tint_muscles = muscles
+                self._tinted_rgb = self._skin_rgb(True, muscles)
+                if self.show_muscles:  # the untinted skin needs no resend
+                    skin_changed = heat_changed = True
+        if flagged is not ...:
+            new_f = tuple(sorted(str(i) for i in (flagged or ())))
+            if new_f != self.flagged:
+                self.flagged = new_f
+                self._update_flagged()
         if show_muscles is not ... and bool(show_muscles) != self.show_muscles:
             self.show_muscles = bool(show_muscles)
             skin_changed = heat_changed = True
@@ -488,6 +551,7 @@ class Scene:
         if plan_changed:
             self._update_sites()
             self._update_highlight()
+            self._update_flagged()
         if skin_changed:
             self._update_skin()
         if heat_changed:
@@ -564,7 +628,8 @@ class Scene:
         # labels "order: units U", upright, above the marker. On skin that faces up (shoulders,
         # crown) the label is tilted toward the front or the back (whichever side the site is on)
         # so it reads in the front/back views, from where those sites are approached.
-        texts = [_text_template(f"{int(o)}: {_fmt_units(u)}U") for o, u in zip(g.order, g.units, strict=False)]
+        self.label_texts = [f"{int(o)}: {_fmt_units(u)}U" for o, u in zip(g.order, g.units, strict=False)]
+        texts = [_text_template(t) for t in self.label_texts]
         h = max(2.4, 1.15 * r)
         center = np.asarray(self.meshes["head"].center, dtype=float)
         ahead = (g.positions - center) @ self.forward
@@ -591,6 +656,18 @@ class Scene:
                      g.positions[i:i + 1] + g.normals[i:i + 1] * 0.5 * r, np.array([HIGHLIGHT_RGB]))
         _replace(self.meshes["highlight"], ring)
 
+    def _update_flagged(self) -> None:
+        g = self.geometry
+        idx = [g.ids.index(i) for i in self.flagged if i in g.ids]
+        if not idx:
+            _replace(self.meshes["flagged"], pv.PolyData())
+            return
+        rot = _orthonormal_frames(g.normals[idx], self.up, self.forward)
+        r = self.radius
+        ring = _tile(_unit_torus(1.0, 0.2), rot, np.full(len(idx), 2.1 * r),
+                     g.positions[idx] + g.normals[idx] * 0.4 * r, np.tile(FLAGGED_RGB, (len(idx), 1)))
+        _replace(self.meshes["flagged"], ring)
+
     def _update_visibility(self) -> None:
         self.actors["heat"].SetVisibility(self.meshes["heat"].n_points > 3)  # 3: the empty placeholder
         has_sites = len(self.geometry.ids) > 0
@@ -600,6 +677,7 @@ class Scene:
         self.actors["highlight"].SetVisibility(
             self.show_sites and self.highlight is not None and self.highlight in self.geometry.ids
         )
+        self.actors["flagged"].SetVisibility(self.show_sites and any(i in self.geometry.ids for i in self.flagged))
         has_lm = bool(getattr(self.head, "landmarks", None))
         self.actors["landmarks"].SetVisibility(self.show_landmarks and has_lm)
         self.actors["landmark_labels"].SetVisibility(self.show_landmarks and has_lm)
@@ -688,11 +766,12 @@ def _scene_center_and_size(head: Any) -> tuple[np.ndarray, float]:
 
 
 def set_camera(plotter: pv.Plotter, head: Any, view: str, *, zoom: float = 1.0,
-               points: Any = None, min_extent: float = 220.0) -> None:
+               points: Any = None, min_extent: float = 220.0, aspect: float | None = None) -> None:
     """Point the camera at the head from a named view (head-frame directions).
 
     Frames ``points`` (e.g. the plan's site positions) with a margin, at least ``min_extent`` mm
-    across; without points, frames the whole mesh.
+    across; without points, frames the whole mesh. ``aspect`` (width / height) is that of the
+    view that will show it (default: this plotter's viewport).
     """
     if view not in _VIEW_DIRS:
         raise ValueError(f"Invalid value for the 'view' parameter: allowed values are "
@@ -720,12 +799,13 @@ def set_camera(plotter: pv.Plotter, head: Any, view: str, *, zoom: float = 1.0,
     depth = float(np.abs(rel @ d).max())
     view_angle = 30.0
     t = np.tan(np.radians(view_angle) / 2)
-    try:  # aspect of this renderer's viewport (a subplot is a part of the window)
-        w, h = plotter.window_size
-        x0, y0, x1, y1 = plotter.renderer.GetViewport()
-        aspect = max(float(w) * (x1 - x0) / max(float(h) * (y1 - y0), 1.0), 1e-3)
-    except Exception:
-        aspect = 1.0
+    if aspect is None:
+        try:  # aspect of this renderer's viewport (a subplot is a part of the window)
+            w, h = plotter.window_size
+            x0, y0, x1, y1 = plotter.renderer.GetViewport()
+            aspect = max(float(w) * (x1 - x0) / max(float(h) * (y1 - y0), 1.0), 1e-3)
+        except Exception:
+            aspect = 1.0
     dist = max(half_h / t, half_w / (t * aspect)) * 1.05 + depth
     dist /= max(zoom, 1e-3)
     plotter.camera_position = [tuple(center + d * dist), tuple(center), tuple(up)]

@@ -25,6 +25,18 @@ def live_camera(page) -> ViewCamera:
     return parse_view_camera(cam, cam["width"], cam["height"])
 
 
+def settled_camera(page) -> ViewCamera:
+    """The live camera once the view has stopped moving (a pushed camera lands asynchronously)."""
+    last = None
+    for _ in range(20):
+        cam = live_camera(page)
+        if last is not None and np.allclose(cam.position, last.position, atol=1e-3):
+            return cam
+        last = cam
+        page.wait_for_timeout(250)
+    return last
+
+
 def view_box(page) -> dict:
     return page.locator("#view-3d").bounding_box()
 

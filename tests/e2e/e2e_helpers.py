@@ -99,6 +99,10 @@ def open_app(browser, url: str, *, width: int = 1280, height: int = 800, wait_vi
     )
     if wait_view:
         wait_for_head(page)
+        # the server frames the first picture for the view's size once the page reports it: a
+        # drag started before that would be turned back, as a person's would not (they look first)
+        page.wait_for_function("() => window.trame.state.get('view_framed') === true", timeout=timeout_ms)
+        page.wait_for_timeout(300)
     return page
 
 
@@ -204,6 +208,14 @@ def wait_text(page, selector: str, predicate, timeout: float = 15.0) -> str:
                 return last
         page.wait_for_timeout(100)
     raise AssertionError(f"{selector}: text {last!r} never matched")
+
+
+def choose_protocol(page, title: str, units: str | None = None) -> None:
+    """Pick a protocol from the Plan tab's list by its title; wait for its total units if given."""
+    page.locator("#protocol-select .v-field").click()
+    page.locator(".v-overlay-container .v-list-item", has_text=title).first.click()
+    if units is not None:
+        wait_text(page, "#total-units", lambda t: t == units)
 
 
 def set_state(page, key: str, value) -> None:

@@ -6,8 +6,6 @@ Done the way a person does it: drag to rotate, scroll to zoom, then click - in b
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import pytest
 from camera_helpers import (
@@ -16,17 +14,19 @@ from camera_helpers import (
     live_camera,
     mask_iou,
     on_page,
+    settled_camera,
     view_box,
     view_centre,
     view_pixels,
     wheel,
 )
-from e2e_helpers import head_box, shot, skin_mask, text, wait_for_head, wait_text
+from e2e_helpers import choose_protocol, head_box, shot, skin_mask, text, wait_for_head, wait_text
 
 import visualizer as engine
 
 # a horizontal drag of this many pixels turns the head half round: vtk.js turns 360 degrees per
 # view width, VTK's trackball on the server 200 degrees (the server-rendered view is 880 px wide)
+FTP_TITLE = "PREEMPT with follow-the-pain"
 TURN_TO_BACK_PX = {"local": [430], "remote": [395, 395]}
 
 
@@ -42,8 +42,20 @@ def _remote(page) -> None:
 
 
 def _pain_point(page) -> np.ndarray:
-    t = wait_text(page, "#pain-point", lambda s: "mm" in s)
-    return np.array([float(v) for v in re.findall(r"-?\d+\.?\d*", t)[:3]])
+    """The pain origin the server set (mesh frame, mm); the page shows it in words only."""
+    wait_text(page, "#pain-point", lambda s: "none" not in s)
+    p = page.evaluate("() => window.trame.state.get('pain_point')")
+    assert p is not None and len(p) == 3, p
+    return np.array([float(v) for v in p])
+
+
+def _view_part(pic):
+    """The view inside the downloaded figure: the rows whose left edge is not the page's white
+    (the figure's text starts a margin to the right; the view spans the whole width)."""
+    a = np.asarray(pic)
+    rows = np.flatnonzero((a[:, :3].astype(int) < 250).any(axis=(1, 2)))
+    assert len(rows), "no view in the figure"
+    return pic.crop((0, int(rows[0]), pic.width, int(rows[-1]) + 1))
 
 
 def _turn_to_back(page, mode: str) -> None:
@@ -55,6 +67,7 @@ def _turn_to_back(page, mode: str) -> None:
 
 @pytest.mark.parametrize("mode", ["local", "remote"])
 def test_after_turning_to_the_back_a_click_on_the_occiput_lands_there(page, artifacts, head, mode):
+    choose_protocol(page, FTP_TITLE, "155")  # a click sets the pain origin (follow-the-pain protocol)
     if mode == "remote":
         _remote(page)
     front = head_box(page, top_fraction=0.45)
@@ -84,8 +97,12 @@ def test_after_turning_to_the_back_a_click_on_the_occiput_lands_there(page, arti
 
 @pytest.mark.parametrize("mode", ["local", "remote"])
 def test_after_zooming_a_click_on_visible_skin_is_accepted(page, artifacts, head, mode):
+    choose_protocol(page, FTP_TITLE, "155")
     if mode == "remote":
         _remote(page)
+    else:  # the new protocol's framing (a pushed camera) lands after its totals: look first
+        page.wait_for_timeout(1000)
+        settled_camera(page)
     before = body_mask(view_pixels(page))
     x, y = view_centre(page)
     wheel(page, x, y, notches=4)
@@ -133,7 +150,7 @@ def test_the_picture_shows_the_turned_view(page, artifacts, mode):
     path = artifacts / f"camera-{mode}-download.png"
     d.value.save_as(str(path))
     shot(page, artifacts, f"camera-{mode}-download-page")
-    pic = Image.open(path).convert("RGB")
+    pic = _view_part(Image.open(path).convert("RGB"))  # a printable figure: title above, legend below
     h, w = shown.shape[:2]
     assert abs(pic.width / pic.height - w / h) < 0.02, "the picture has the view's shape"
     pic_mask = skin_mask(np.asarray(pic.resize((w, h))))

@@ -68,23 +68,24 @@ def _enter_inputs(page, *, landmark: bool) -> dict:
     _choose_protocol(page, "PREEMPT with follow-the-pain")
     wait_text(page, "#total-units", lambda t: t == "155")
     page.locator("#chip-temporal").click()
+    page.locator("#side-temporal-left").click()
     page.locator("#chip-neck").click()
-    page.locator("#side-left").click()
-    wait_text(page, "#pain-summary", lambda t: "left temporal" in t and "left neck" in t)
+    page.locator("#side-neck-left").click()
+    wait_text(page, "#pain-summary", lambda t: "left temple" in t and "left neck" in t)
     _click_head(page, "left", 0.5, 0.4)
-    wait_text(page, "#pain-point", lambda t: "mm" in t)
+    wait_text(page, "#pain-point", lambda t: "none" not in t)
     if landmark:
         page.locator("#click-landmark").click()
         page.wait_for_timeout(500)
         _click_head(page, "left", 0.45, 0.75)  # moves the default landmark (left tragus)
-        wait_text(page, "#moved-landmarks", lambda t: "left_tragus" in t)
+        wait_text(page, "#moved-landmarks", lambda t: "left tragus" in t)
         page.locator("#click-pain").click()
     page.locator("#switch-ftp").click()
     page.locator("#tab-trainer").click()
     page.wait_for_timeout(1500)
     got = _inputs(page)
     assert got is not None
-    assert got["protocol"] == "preempt-ftp" and got["chips"] == ["temporal", "neck"] and got["side"] == "left"
+    assert got["protocol"] == "preempt-ftp" and got["chips"] == ["left-temporal", "left-neck"]
     assert got["point"] is not None and got["ftp"] is False and got["tab"] == "trainer"
     assert got["moved"] == (["left_tragus"] if landmark else [])
     return got
@@ -135,10 +136,10 @@ def test_reconnects_by_itself_after_kill_9_and_restart(browser, artifacts):
         _choose_protocol(page, "PREEMPT with follow-the-pain")
         wait_text(page, "#total-units", lambda t: t == "155")
         page.locator("#chip-temporal").click()
-        page.locator("#side-right").click()
-        wait_text(page, "#pain-summary", lambda t: "right temporal" in t)
+        page.locator("#side-temporal-right").click()
+        wait_text(page, "#pain-summary", lambda t: "right temple" in t)
         _click_head(page, "right", 0.5, 0.4)
-        wait_text(page, "#pain-point", lambda t: "mm" in t)
+        wait_text(page, "#pain-point", lambda t: "none" not in t)
         page.wait_for_timeout(800)
         before = _inputs(page)
         assert before["protocol"] == "preempt-ftp" and before["point"] is not None
@@ -162,7 +163,7 @@ def test_reconnects_by_itself_after_kill_9_and_restart(browser, artifacts):
         assert after["units"] == before["units"]
         assert "lost" not in (page.locator("#connection-banner").inner_text() if
                               page.locator("#connection-banner").count() else "")
-        assert text(page, "#pain-summary").startswith("right temporal")
+        assert text(page, "#pain-summary").startswith("right temple")
         shot(page, artifacts, "faults-reconnected")
         for d in downloads:
             data = open(d.path(), "rb").read()

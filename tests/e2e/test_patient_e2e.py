@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from camera_helpers import live_camera
+from camera_helpers import settled_camera
 from e2e_helpers import shot, text, wait_text
 
 import visualizer as engine
@@ -17,17 +17,6 @@ from visualizer.framing import CONTEXT_LANDMARKS, is_visible
 @pytest.fixture(scope="module")
 def head():
     return engine.load_head()
-
-
-def _settled_camera(page):
-    last = None
-    for _ in range(20):
-        cam = live_camera(page)
-        if last is not None and np.allclose(cam.position, last.position, atol=1e-3):
-            return cam
-        last = cam
-        page.wait_for_timeout(250)
-    return last
 
 
 def test_every_step_frames_its_site_with_head_context(page, artifacts, head):
@@ -42,7 +31,7 @@ def test_every_step_frames_its_site_with_head_context(page, artifacts, head):
             page.locator("#patient-next").click()
             wait_text(page, "#patient-step", lambda t, n=n: t == f"Site {n} of 31")
         page.wait_for_timeout(300)
-        cam = _settled_camera(page)
+        cam = settled_camera(page)
         site = sites[n]
         assert is_visible(head, cam, site.position), f"step {n}: its site is not on screen"
         # recognisable: part of the face, an ear or the back of the head is in the picture too

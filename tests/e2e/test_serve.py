@@ -90,7 +90,7 @@ def test_another_head_from_mesh_and_landmarks(browser, tmp_path, artifacts):
         page.mouse.click((box["x0"] + box["x1"]) / 2, box["y0"] + 0.4 * (box["y1"] - box["y0"]))
         wait_text(page, "#total-units", lambda t: float(t) > 155)
         sides = {
-            row.locator("td:nth-child(3)").inner_text()
+            row.locator(".iv-where-text").inner_text().split()[0].lower()
             for row in page.locator("#site-table tbody tr").all()
             if row.locator(".v-chip").count()
         }

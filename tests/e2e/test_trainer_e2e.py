@@ -9,7 +9,7 @@ import re
 
 import numpy as np
 import pytest
-from camera_helpers import drag, live_camera, on_page, view_box, view_centre, wheel
+from camera_helpers import drag, on_page, settled_camera, view_box, view_centre, wheel
 from e2e_helpers import shot, wait_text
 
 import visualizer as engine
@@ -40,20 +40,8 @@ def _asked(page, sites) -> object:
     return site
 
 
-def _settled_camera(page):
-    """The live camera once the view has stopped moving (a pushed camera lands asynchronously)."""
-    last = None
-    for _ in range(20):
-        cam = live_camera(page)
-        if last is not None and np.allclose(cam.position, last.position, atol=1e-3):
-            return cam
-        last = cam
-        page.wait_for_timeout(250)
-    return last
-
-
 def _click_point(page, point) -> tuple[float, float]:
-    x, y = on_page(page, _settled_camera(page).project(point)[0])
+    x, y = on_page(page, settled_camera(page).project(point)[0])
     page.mouse.click(x, y)
     return x, y
 
@@ -72,7 +60,7 @@ def test_quiz_after_turning_and_zooming(page, artifacts, head):
     site = _asked(page, sites)
     page.wait_for_timeout(800)
     # Start turned the camera to the quizzed site's region
-    assert is_visible(head, _settled_camera(page), site.position), "quizzed site not on screen after Start"
+    assert is_visible(head, settled_camera(page), site.position), "quizzed site not on screen after Start"
     shot(page, artifacts, "trainer-start-region")
     # a stale error: a click on the background, then the answer clears it
     b = view_box(page)
@@ -82,7 +70,7 @@ def test_quiz_after_turning_and_zooming(page, artifacts, head):
     x, y = view_centre(page)
     drag(page, x, y, 30, 10)
     wheel(page, x, y, notches=1)
-    cam = _settled_camera(page)
+    cam = settled_camera(page)
     assert is_visible(head, cam, site.position), "site left the view after a small turn"
     _click_point(page, site.position)
     err, how, score = _result(page)
@@ -95,7 +83,7 @@ def test_quiz_after_turning_and_zooming(page, artifacts, head):
     wait_text(page, "#quiz-progress", lambda t: t == "Site 2 of 31")
     site2 = _asked(page, sites)
     page.wait_for_timeout(800)
-    assert is_visible(head, _settled_camera(page), site2.position), "quizzed site not on screen after Next"
+    assert is_visible(head, settled_camera(page), site2.position), "quizzed site not on screen after Next"
     # a click on the chest: scored (large error over the skin, score 0), never a stuck round
     page.locator("#cam-front").click()
     page.wait_for_timeout(1200)
@@ -109,7 +97,7 @@ def test_quiz_after_turning_and_zooming(page, artifacts, head):
     assert not page.locator("#message").count()
     page.wait_for_timeout(1000)
     # after the answer the true site is on screen
-    assert is_visible(head, _settled_camera(page), site2.position), "true site not shown after the answer"
+    assert is_visible(head, settled_camera(page), site2.position), "true site not shown after the answer"
     shot(page, artifacts, "trainer-chest-click")
     page.locator("#quiz-next").click()
     wait_text(page, "#quiz-progress", lambda t: t == "Site 3 of 31")

@@ -29,6 +29,9 @@ from trame.decorators import change
 from visualizer.app import faults, guard, inputs
 from visualizer.app import state as st
 from visualizer.app.context import AppContext, default_context
+from visualizer.app.defaults import UI_DEFAULTS
+from visualizer.app.ui import build_layout
+from visualizer.figure import compose_figure
 from visualizer.framing import frame_points, frame_site, is_visible
 from visualizer.scene import (
     VIEWS,
@@ -39,6 +42,7 @@ from visualizer.scene import (
 )
 from visualizer.surface import OFF_HEAD_MM  # a picked point farther than this from the skin is "off the head"
 from visualizer.view_camera import ViewCamera, parse_view_camera
+from visualizer.words import landmark_title, landmark_words, point_words
 
 log = logging.getLogger("injectviz.app")
 
@@ -46,6 +50,7 @@ pv.OFF_SCREEN = True
 
 DRAG_PX = 4  # a pointer that moved more than this between down and up was a drag, not a click
 PATIENT_STEP_SECONDS = 4.0
+SITE_VIEW_MM = 160.0  # a row of the site table turns the view to its site, this much around it
 PATIENT_VIEW_MM = 230.0  # a patient step shows at least this much around its site (face/ear/shoulder)
 QUIZ_REGION_MM = 240.0  # the trainer's view of a muscle region: the whole face or side of the head
 ANSWER_VIEW_MM = 160.0  # after an answer: the true site (and the click, if it fits) in view
@@ -54,6 +59,8 @@ ANSWER_VIEW_MM = 160.0  # after an answer: the true site (and the click, if it f
 DISPLAY_CELLS = int(os.environ.get("INJECTVIZ_DISPLAY_CELLS", "60000")) or None
 
 ASSETS = Path(__file__).with_name("assets")
+HEAD_EXTENT_LANDMARKS = ("vertex", "nasion", "inion", "left_tragus", "right_tragus")
+FACE_EXTENT_MM = 130.0  # a protocol whose sites span less than 90 mm is framed this wide (the face)
 
 
 def _error_text(exc: BaseException, where: str = "") -> str:
@@ -116,7 +123,8 @@ class InjectVizApp(TrameApp):
                                   protocols=self.context.protocols)
         self.plotter = pv.Plotter(off_screen=True, window_size=(1000, 760))
         self.scene = None if page_only else build_scene(
-            self.plotter, self.head, self.session.plan, show_muscles=True, show_labels=True,
+            self.plotter, self.head, self.session.plan, show_muscles=UI_DEFAULTS["show_muscles"],
+            show_labels=UI_DEFAULTS["show_labels"],
             antialias=False, display_cells=DISPLAY_CELLS,
         )
         self._picker = None
@@ -127,6 +135,7 @@ class InjectVizApp(TrameApp):
         # trame-pyvista names both views' Vue ref after the plotter (only one is mounted at a time)
         self.view_ref = f"view_{self.plotter._id_name}"
         self._play_task: asyncio.Task | None = None
+        self._camera_moved = False  # the user rotated/zoomed the browser's view at least once
         self.last_update_ms = 0.0
         self._init_state()
         self._build_ui()
@@ -140,11 +149,9 @@ class InjectVizApp(TrameApp):
         s = self.state
         s.client_only("pick_down", "pick_up")
         s.update({
+            **UI_DEFAULTS,
             "pick_down": None,
             "pick_up": None,
-            "drawer": True,
-            "tab": "plan",
-            "view_mode": "local",
             "protocol_items": [
                 {"value": st.protocol_id(p), "title": st.protocol_name(p)}
                 for p in self.session.protocols
@@ -152,24 +159,27 @@ class InjectVizApp(TrameApp):
             "protocol_id": st.protocol_id(self.session.protocol),
             "pain_regions_all": list(st.PAIN_REGIONS),
             "pain_chips": [],
-            "pain_side": "both",
-            "follow_the_pain": True,
-            "click_action": "pain",
-            "landmark_items": sorted(self.head.landmarks),
-            "landmark_name": "left_tragus",
+            "click_action": "pain" if self.session.has_ftp else "select",
+            "landmark_items": [{"value": k, "title": landmark_title(k)} for k in sorted(self.head.landmarks)],
+            "landmark_title": landmark_title(UI_DEFAULTS["landmark_name"]),
             "moved_landmarks": [],
+            "moved_landmarks_words": [],
+            "pain_point_words": "",
+            "view_size": None,  # [width, height] of the 3D view in the browser (px), for framing
+            "view_framed": False,  # the first picture was framed for that size (or the user moved it)
             "pain_point": None,
             "pain_summary": "none set",
-            "show_muscles": True,
-            "show_labels": True,
-            "show_landmarks": False,
-            "show_answers": False,
             "selected_site": None,
             "message": "",
             "message_type": "info",
             "message_id": 0,
             "last_click": None,
             "update_ms": 0,
+            "findings": [],
+            "safety_findings": [],
+            "info_findings": [],
+            "flagged_sites": [],
+            "has_ftp": True,
             "update_timing": {},
             "patient": {},
             "patient_playing": False,
@@ -190,8 +200,12 @@ class InjectVizApp(TrameApp):
             tot = ses.totals()
             s.site_rows = rows
             s.totals = tot
-            s.warnings = ses.warnings()
-            s.plan_errors = ses.errors()
+            findings = ses.findings()
+            s.findings = findings
+            s.safety_findings = [f for f in findings if f["safety"]]
+            s.info_findings = [f for f in findings if not f["safety"]]
+            s.flagged_sites = ses.flagged_sites()
+            s.has_ftp = ses.has_ftp
             s.protocol_id = st.protocol_id(ses.protocol)
             s.protocol_name = st.protocol_short_name(ses.protocol)
             s.protocol_full_name = st.protocol_name(ses.protocol)
@@ -200,6 +214,10 @@ class InjectVizApp(TrameApp):
             s.follow_the_pain = ses.follow_the_pain
             s.pain_point = None if ses.pain_point is None else [round(v, 1) for v in ses.pain_point]
             s.pain_summary = ses.pain_summary()
+            s.pain_point_words = "" if ses.pain_point is None else point_words(ses.head, ses.pain_point)
+            moved = ses.moved_landmarks()
+            s.moved_landmarks = moved
+            s.moved_landmarks_words = [landmark_words(n) for n in moved]
             s.selected_site = ses.selected
             s.muscle_colors = {r["muscle_key"]: muscle_hex(r["muscle_key"]) for r in tot["per_muscle"]}
             s.patient = ses.patient_text()
@@ -259,7 +277,8 @@ class InjectVizApp(TrameApp):
         self._t0 = None
         t1 = time.perf_counter()
         self._apply_scene(plan=self.session.plan, pain_point=self.session.pain_point,
-                          heat_points=self._heat_points(), highlight=self._highlight_id())
+                          heat_points=self._heat_points(), highlight=self._highlight_id(),
+                          flagged=self.session.flagged_sites())
         t2 = time.perf_counter()
         self.view_update(camera=camera)
         t3 = time.perf_counter()
@@ -295,8 +314,12 @@ class InjectVizApp(TrameApp):
         if not protocol_id or protocol_id == st.protocol_id(self.session.protocol):
             return
         self.session.set_protocol(protocol_id)
+        if self.state.click_action != "landmark":  # without follow-the-pain a pain origin adds nothing
+            self.state.click_action = "pain" if self.session.has_ftp else "select"
         self._end_quiz()
-        self._refresh()
+        self._apply_scene(plan=self.session.plan)
+        self.camera_preset("front")  # frame the new protocol's sites (the face for aesthetic ones)
+        self._refresh(camera=True)
 
     @change("pain_chips", "pain_side")
     @guarded
@@ -338,7 +361,6 @@ class InjectVizApp(TrameApp):
         self._start_timer(override=False)
         self.session.move_landmark(name, point)
         self.scene.set_landmarks(self.session.head)
-        self.state.moved_landmarks = self.session.moved_landmarks()
         self.state.last_click = {"kind": "landmark", "name": name, "point": [round(v, 1) for v in point]}
         self._refresh()
 
@@ -347,7 +369,6 @@ class InjectVizApp(TrameApp):
         self._start_timer()
         self.session.reset_landmarks()
         self.scene.set_landmarks(self.session.head)
-        self.state.moved_landmarks = []
         self._refresh()
 
     @change("click_action")
@@ -358,6 +379,22 @@ class InjectVizApp(TrameApp):
             raise st.UserError(f"Unknown click action {click_action!r}.")
         if click_action == "landmark" and not self.state.show_landmarks:
             self.state.show_landmarks = True  # the change handler redraws
+        self._landmark_focus()
+
+    @change("landmark_name")
+    @guarded
+    def on_landmark_name(self, landmark_name: str, **_: Any) -> None:
+        if landmark_name not in self.session.head.landmarks:
+            self.state.landmark_name = "left_tragus"
+            raise st.UserError("Unknown landmark: choose one from the list.")
+        self.state.landmark_title = landmark_title(landmark_name)
+        self._landmark_focus()
+        self.view_update()
+
+    def _landmark_focus(self) -> None:
+        """In landmark mode the landmark being placed is always labelled (larger, red)."""
+        name = self.state.landmark_name if self.state.click_action == "landmark" else None
+        self.scene.set_landmark_focus(name)
 
     @change("selected_site")
     @guarded
@@ -405,9 +442,56 @@ class InjectVizApp(TrameApp):
         self.view_update(camera=True)
 
     def camera_preset(self, view: str) -> None:
-        """Server camera to a named view, framing the plan's sites (the whole head if none)."""
+        """Server camera to a named view, framing the plan's sites (the whole head if none).
+
+        A protocol whose sites fit in a small area (the aesthetic ones, on the face) is framed
+        closely so its labels are readable; the browser's view aspect (``view_size``) is used so
+        the framed head is never cropped.
+        """
         pts = self.scene.geometry.positions if self.scene is not None else None
-        set_camera(self.plotter, self.head, view, points=pts if pts is not None and len(pts) else None)
+        has = pts is not None and len(pts)
+        span = float(np.ptp(pts, axis=0).max()) if has else 0.0
+        face = has and span < 90.0
+        if has and not face:  # the whole head stays in the picture (crown to ears), not just the sites
+            lm = self.session.head.landmarks
+            pts = np.vstack([pts, *(np.asarray(lm[k], float)[None] for k in HEAD_EXTENT_LANDMARKS if k in lm)])
+        set_camera(self.plotter, self.head, view, points=pts if has else None,
+                   min_extent=FACE_EXTENT_MM if face else 220.0, aspect=self._view_aspect())
+
+    @change("view_size")
+    @guarded
+    def on_view_size(self, view_size: Any = None, **_: Any) -> None:
+        """The browser reported its view size: frame the first picture for it (once)."""
+        if self.state.view_framed or self._view_aspect() is None or self.scene is None:
+            return
+        self.state.view_framed = True
+        if self._camera_moved:  # the user turned the view already: never yank it back
+            return
+        self.camera_preset("front")
+        self.view_update(camera=True)
+
+    def _view_aspect(self) -> float | None:
+        size = self.state.view_size if self.state.has("view_size") else None
+        try:
+            w, h = (float(v) for v in size)  # type: ignore[union-attr]
+        except (TypeError, ValueError):
+            return None
+        if not (math.isfinite(w) and math.isfinite(h)) or w < 50 or h < 50:
+            return None
+        return max(0.2, min(5.0, w / h))
+
+    @guarded
+    def focus_site(self, site_id: Any = None) -> None:
+        """A row of the site table: select the site and turn the camera to it."""
+        if not isinstance(site_id, str) or len(site_id) > 200:
+            raise st.UserError("That row could not be read: click it again.")
+        self.session.select(site_id)
+        self.state.selected_site = self.session.selected
+        pos = self.scene.site_position(site_id)
+        self._apply_scene(highlight=self.session.selected)
+        if pos is not None:
+            self._frame_site(pos[0], pos[1], SITE_VIEW_MM)
+        self.view_update(camera=True)
 
     @guarded
     def camera(self, view: str) -> None:
@@ -473,9 +557,15 @@ class InjectVizApp(TrameApp):
 
         The caller pushes it to the browser (``view_update(camera=True)``).
         """
+        self._set_pose(frame_points(self.head, points, normals, min_extent=min_extent,
+                                    aspect=self._server_aspect()))
+
+    def _server_aspect(self) -> float:
         cam = self.server_camera()
-        pose = frame_points(self.head, points, normals, min_extent=min_extent,
-                            aspect=cam.width / max(cam.height, 1.0))
+        return cam.width / max(cam.height, 1.0)
+
+    def _set_pose(self, pose: Any) -> None:
+        """Server camera to a ``framing.Pose`` (30 degree view angle)."""
         self.plotter.camera_position = pose.as_list()
         self.plotter.camera.view_angle = 30.0
         self.plotter.reset_camera_clipping_range()
@@ -484,6 +574,7 @@ class InjectVizApp(TrameApp):
     def on_view_camera(self, camera: Any = None, width: Any = None, height: Any = None) -> None:
         """The user rotated or zoomed the browser's view: keep the server's camera in step."""
         if self.local and camera is not None:
+            self._camera_moved = True
             self.adopt_camera(camera, width, height)
 
     def pick_with_camera(self, x: float, y: float, width: float, height: float,
@@ -626,13 +717,12 @@ class InjectVizApp(TrameApp):
         pos = self.scene.site_position(text.get("site_id", ""))
         self.scene.update(highlight=text.get("site_id"))
         if camera and pos is not None:
-            cam = self.server_camera()
-            pose = frame_site(self.head, pos[0], pos[1], min_extent=PATIENT_VIEW_MM,
-                              aspect=cam.width / max(cam.height, 1.0))
-            self.plotter.camera_position = pose.as_list()
-            self.plotter.camera.view_angle = 30.0
-            self.plotter.reset_camera_clipping_range()
+            self._frame_site(pos[0], pos[1], PATIENT_VIEW_MM)
         self.view_update(camera=camera)
+
+    def _frame_site(self, position: Any, normal: Any, extent: float) -> None:
+        """Server camera to one site (mesh frame), with enough of the head around it to recognise."""
+        self._set_pose(frame_site(self.head, position, normal, min_extent=extent, aspect=self._server_aspect()))
 
     @guarded
     def patient_next(self) -> None:
@@ -798,30 +888,31 @@ class InjectVizApp(TrameApp):
     # ------------------------------------------------------------------------------------
     def plan_json(self) -> str:
         try:
-            return self.session.plan.to_json()
+            return self.session.plan.public().to_json()
         except Exception as exc:
             self.show_message(_error_text(exc), "error")
             return ""
 
     def plan_csv(self) -> str:
         try:
-            return self.session.plan.to_csv()
+            return self.session.plan.public().to_csv()
         except Exception as exc:
             self.show_message(_error_text(exc), "error")
             return ""
 
-    def snapshot_png(self, camera: Any = None, size: Any = None) -> bytes:
+    def snapshot_png(self, camera: Any = None, size: Any = None, figure: Any = True) -> bytes:
         """PNG of the view as the user sees it, rendered on the server in memory (labels in both modes).
 
         ``camera``: the browser's live vtk.js camera (mesh frame, mm) in the browser-rendered mode
         (the server adopts it, so the picture is the turned and zoomed view); ignored in the
         server-rendered mode, whose camera is the server's.  ``size``: the view's ``[width,
-        height]`` in px (16-4096 each), or None for the view's size.  Both are checked first
+        height]`` in px (16-4096 each), or None for the view's size.  ``figure``: laid out as a
+        printable figure (title, totals, legend) or the bare view.  All are checked first
         (``visualizer.app.inputs``); no file is written.
         """
         try:
-            checked = inputs.check_trigger(self, "snapshot_png", [camera, size], {})[0]
-            camera, size = [*checked, None, None][:2]
+            checked = inputs.check_trigger(self, "snapshot_png", [camera, size, figure], {})[0]
+            camera, size, figure = [*checked, None, None, True][:3]
             w, h = size or (self.view_size if self.local else tuple(self.plotter.ren_win.GetSize()))
             if camera and self.local:
                 self.adopt_camera(camera, w, h)
@@ -838,10 +929,23 @@ class InjectVizApp(TrameApp):
             data = png_bytes(img)
             if not self.local:
                 self.remote_view.update()
-            return data
+            return self.figure_png(data) if figure else data
         except Exception as exc:
             self.show_message(_error_text(exc, "snapshot_png"), "error")
             return b""
+
+    def print_view(self, camera: Any = None) -> str:
+        """The bare view as a ``data:`` URL, for the page's print layout (a WebGL canvas does not print)."""
+        import base64
+
+        data = self.snapshot_png(camera, None, False)
+        return "data:image/png;base64," + base64.b64encode(data).decode("ascii") if data else ""
+
+    def figure_png(self, view_png: bytes) -> bytes:
+        """The picture of the view laid out as a printable figure (title, totals, legend, findings)."""
+        ses = self.session
+        pain = ses.pain_summary()
+        return compose_figure(view_png, ses.plan, pain="" if pain == "none set" else pain)
 
     # ------------------------------------------------------------------------------------
     # lifecycle
@@ -858,9 +962,18 @@ class InjectVizApp(TrameApp):
     # layout
     # ------------------------------------------------------------------------------------
     def _build_ui(self) -> None:
-        from visualizer.app.ui import build_layout
-
-        self.ui = build_layout(self)
+        """Bind the page's actions (controller functions and triggers), then build the page."""
+        ctrl = self.server.controller
+        ctrl.view_click = self.on_click  # a click on the server-rendered view
+        for name in ("camera", "focus_site", "clear_pain", "reset_landmarks", "patient_prev",
+                     "patient_play", "patient_pause", "patient_next", "patient_restart", "quiz_start",
+                     "quiz_stop", "quiz_next"):
+            setattr(ctrl, name, getattr(self, name))
+        for name, fn in (("plan_json", self.plan_json), ("plan_csv", self.plan_csv),
+                         ("snapshot_png", self.snapshot_png), ("print_view", self.print_view),
+                         ("local_click", self.on_local_click), ("view_camera", self.on_view_camera)):
+            self.server.trigger(name)(fn)
+        self.ui, self.local_view, self.remote_view = build_layout(self.server, self.plotter, self.view_ref)
         # trame-pyvista re-sends the scene to BOTH views on every plotter render (a picture, a
         # pick); this app pushes exactly what changed itself (view_update), so drop those hooks
         self.plotter.clear_on_render_callbacks()

@@ -206,6 +206,11 @@ def _push_back(app: Any, obj: Any, keys: list[str]) -> None:
         log.warning("could not push refused keys back:\n%s", traceback.format_exc())
 
 
+def method_name(fn: Any) -> str:
+    """The app method a trigger runs: a plain function's name, or a controller function's ``func``."""
+    return getattr(fn, "__name__", "") or getattr(getattr(fn, "func", None), "__name__", "")
+
+
 async def _trigger(app: Any, obj: Any, func: Callable, args: tuple, kwargs: dict) -> Any:
     """``trame.trigger(name, args, kwargs)``: run the trigger only with checked arguments."""
     if kwargs or not 1 <= len(args) <= 3:
@@ -218,7 +223,7 @@ async def _trigger(app: Any, obj: Any, func: Callable, args: tuple, kwargs: dict
     fn = app.server.controller.trigger_fn(name) if app is not None else None
     if fn is None:
         raise InputRefused(f"an unknown action {quote(name)}")
-    method = getattr(fn, "__name__", "")
+    method = method_name(fn)
     try:
         vargs, vkwargs = check_trigger(app, method, targs, tkwargs)
     except InputRefused as exc:

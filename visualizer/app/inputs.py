@@ -325,6 +325,7 @@ TRIGGERS: dict[str, Params] = {
     "on_view_camera": _p(("camera", _OPT_CAMERA, None), ("width", _check(ViewPx | None), None),
                          ("height", _check(ViewPx | None), None)),
     "focus_site": _p(("site_id", _check(Name, _site_ids, "site of this plan"), _REQUIRED)),
+    "print_view": _p(("camera", _OPT_CAMERA, None)),  # the bare view for the page's print layout
 }
 
 # Other RPCs the page sends on its own.  trame-vtk's views: sizes are bounded (a hostile

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from visualizer.pain import REGIONS as PAIN_REGIONS
+from visualizer.pain import PainRegion, region_words
 from visualizer.plan import Plan, Site
 from visualizer.protocol import Protocol
 
@@ -68,15 +69,28 @@ def sites_in_order(plan: Plan) -> list[Site]:
 
 
 def pain_regions(regions: Sequence[str], side: str) -> list[str]:
-    """Chips (region names) + side toggle -> the engine's region strings."""
+    """Chips -> the engine's region strings.
+
+    A chip is a region with its own side (``left-temporal``, ``right-shoulder``) or a bare region
+    (``occipital``), which takes ``side`` (left, right or both).
+    """
     if side not in PAIN_SIDES:
         raise UserError(f"Unknown side {side!r}: choose left, right or both.")
     out = []
     for r in regions:
-        if r not in PAIN_REGIONS:
-            raise UserError(f"Unknown pain region {r!r}: choose from {', '.join(PAIN_REGIONS)}.")
-        out.append(r if side == "both" else f"{side}-{r}")
+        own, _, name = str(r).rpartition("-")
+        if name not in PAIN_REGIONS or own not in ("", "left", "right"):
+            raise UserError(f"Unknown pain region {r!r}: choose from {', '.join(PAIN_REGIONS)}, "
+                            "optionally with left- or right-.")
+        s = own or side
+        out.append(name if s == "both" else f"{s}-{name}")
     return out
+
+
+def _split_region(r: str) -> tuple[str, str]:
+    """``left-temporal`` -> (``temporal``, ``left``); ``occipital`` -> (``occipital``, ``both``)."""
+    side, _, name = r.rpartition("-")
+    return name, side or "both"
 
 
 # ------------------------------------------------------------------------------------------
@@ -359,6 +373,7 @@ class Session:
 
     # -- what the page shows -----------------------------------------------------------------
     def site_rows(self) -> list[dict[str, Any]]:
+        flagged = set(self.flagged_sites())
         return [
             {
                 "id": s.id,
@@ -370,6 +385,7 @@ class Session:
                 "ml": _fmt(s.volume_ml, 3),
                 "ftp": s.follow_the_pain,
                 "where": site_title(s),
+                "flagged": s.id in flagged,
             }
             for s in sites_in_order(self.plan)
         ]
@@ -397,21 +413,49 @@ class Session:
     def errors(self) -> list[str]:
         return list(self.plan.errors)
 
+    @property
+    def has_ftp(self) -> bool:
+        """The protocol has follow-the-pain sites (else pain chips and the switch do nothing)."""
+        return self.protocol.follow_the_pain is not None
+
+    def landmark_findings(self) -> list[Any]:
+        """Plausibility warnings for landmarks moved for this patient (engine check)."""
+        if not self.moved_landmarks():
+            return []
+        from visualizer.landmark_check import check_landmarks
+
+        return check_landmarks(self.head, self.base_head)
+
+    def findings(self) -> list[dict[str, Any]]:
+        """The plan's findings and the landmark warnings, for the page: safety ones first.
+
+        Each: ``code``, ``severity``, ``message``, ``site_ids``, ``sites`` (their numbers in the
+        plan, as on the 3D labels) and ``landmarks``.
+        """
+        order = {s.id: s.order for s in self.plan.sites}
+        rank = {"error": 0, "warning": 1, "info": 2}
+        out = []
+        for f in sorted([*self.plan.findings, *self.landmark_findings()], key=lambda f: rank[f.severity]):
+            out.append({
+                "code": f.code, "severity": f.severity, "message": f.message,
+                "safety": f.severity != "info", "site_ids": list(f.site_ids),
+                "sites": [order[i] for i in f.site_ids if i in order], "landmarks": list(f.landmarks),
+            })
+        return out
+
+    def flagged_sites(self) -> list[str]:
+        """Ids of the sites named by a safety finding."""
+        return sorted({i for f in self.plan.findings if f.is_safety for i in f.site_ids})
+
     def pain_summary(self) -> str:
         parts = []
         regions = pain_regions(self.pain_chips, self.pain_side)
         if regions:
-            parts.append(", ".join(_words(r).replace("-", " ") for r in regions))
+            parts.append(", ".join(region_words(PainRegion(*_split_region(r))) for r in regions))
         if self.pain_point is not None:
-            where = ""
-            muscle_at = getattr(self.head, "muscle_at", None)
-            if muscle_at is not None:
-                try:
-                    m = muscle_at(self.pain_point)
-                    where = f" (over {_words(m)})" if m and m != "none" else ""
-                except Exception:
-                    where = ""
-            parts.append("clicked point" + where)
+            from visualizer.words import point_words
+
+            parts.append(point_words(self.head, self.pain_point))
         return "; ".join(parts) if parts else "none set"
 
     # -- patient step-through ------------------------------------------------------------------

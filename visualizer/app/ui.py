@@ -1,12 +1,16 @@
 """Page layout (trame + Vuetify 3): the 3D view fills the page, a side panel holds the controls.
 
 Plan (injectors), Patient (a calm step-through) and Trainer (quiz) tabs.  Only bindings live here:
-every value shown is a state key filled by ``core.InjectVizApp`` from the session.
+every value shown is a state key filled by ``core.InjectVizApp`` from the session, every action is
+a function of the server's controller (``ctrl.camera``, ``ctrl.focus_site``, ...) or a named
+trigger (``plan_json``, ``snapshot_png``, ...) that the app binds. This module does not import the
+app: :func:`build_layout` returns the layout and the two 3D views, the way trame's app template
+does. Defaults of the state keys live in ``visualizer.app.defaults``.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any
 
 from trame.ui.vuetify3 import VAppLayout
 from trame.widgets import client, html
@@ -17,18 +21,52 @@ from visualizer.app.faults import JS as FAULTS_JS
 from visualizer.app.faults import download_click
 from visualizer.plan import DISCLAIMER
 
-if TYPE_CHECKING:  # pragma: no cover
-    from visualizer.app.core import InjectVizApp
-
 CSS = """
 html, body { overflow: hidden !important; }
 .iv-main { height: 100vh; }
+.iv-stage { display: flex; flex-direction: column; width: 100%; height: 100%; }
+.iv-stage-view { position: relative; flex: 1 1 auto; min-height: 0; }
 .iv-view { position: absolute; inset: 0; }
 .iv-view > div { width: 100%; height: 100%; }
 .iv-overlay { position: absolute; z-index: 5; pointer-events: none; }
 .iv-overlay > * { pointer-events: auto; }
-.iv-legend { left: 12px; bottom: 12px; background: rgba(255,255,255,.86); border-radius: 8px;
-             padding: 6px 10px; font-size: 13px; line-height: 1.5; max-width: 230px; }
+/* the legend is a bar under the view, never over it (so it never covers a marker) */
+.iv-legend { flex: 0 0 auto; background: #fafafa; border-top: 1px solid rgba(0,0,0,.12);
+             padding: 4px 12px; font-size: 13px; line-height: 1.6; display: flex; flex-wrap: wrap;
+             column-gap: 14px; align-items: center; }
+.iv-legend .iv-hint { flex-basis: 100%; }
+.iv-table tr.iv-flagged td:first-child { box-shadow: inset 4px 0 0 #c62828; }
+.iv-table tr.iv-flagged td { color: #b71c1c; }
+.iv-table td.iv-where { white-space: normal !important; padding-top: 3px !important;
+                        padding-bottom: 3px !important; line-height: 1.3; }
+.iv-title { overflow: hidden; text-overflow: ellipsis; white-space: nowrap; min-width: 0;
+            flex: 1 1 auto; }
+.iv-print-only { display: none; }
+@media print {
+  @page { size: A4 portrait; margin: 12mm; }
+  html, body { overflow: visible !important; height: auto !important; }
+  .v-application, .v-layout { display: block !important; min-height: 0 !important; height: auto !important; }
+  /* the view (with the title) first, then the panel with the tables */
+  .v-application__wrap { display: flex !important; flex-direction: column !important; min-height: 0 !important;
+                         height: auto !important; }
+  .v-main { order: 1; }
+  .v-navigation-drawer { order: 2; }
+  .v-app-bar, #camera-presets, #download-menu, .iv-no-print, .v-tabs, #disclaimer-bar,
+  .v-navigation-drawer__append, #message { display: none !important; }
+  .v-main { padding: 0 !important; height: auto !important; }
+  .iv-main { height: auto !important; }
+  .iv-stage { height: auto !important; }
+  .iv-stage-view { display: none !important; }
+  #print-view { width: 100%; max-height: 120mm; object-fit: contain; }
+  .v-navigation-drawer { position: static !important; transform: none !important; width: 100% !important;
+                         height: auto !important; box-shadow: none !important; border: 0 !important;
+                         visibility: visible !important; }
+  .v-navigation-drawer__content { overflow: visible !important; }
+  #site-table .v-table__wrapper { height: auto !important; overflow: visible !important; }
+  .iv-table td, .iv-table th { font-size: 10pt; }
+  .iv-print-only { display: block; }
+  tr { break-inside: avoid; }
+}
 .iv-dot { display: inline-block; width: 11px; height: 11px; border-radius: 50%;
           margin-right: 6px; vertical-align: -1px; border: 1px solid rgba(0,0,0,.25); }
 .iv-ring { display: inline-block; width: 12px; height: 12px; border-radius: 50%;
@@ -67,11 +105,54 @@ window.injectviz = window.injectviz || {
              viewUp: Array.from(c.viewUp), viewAngle: c.viewAngle,
              width: r.width, height: r.height };
   },
+  side: function (chips, r) {
+    var list = chips || [];
+    for (var i = 0; i < list.length; i++) {
+      var c = String(list[i]);
+      if (c === r) { return 'both'; }
+      if (c === 'left-' + r) { return 'left'; }
+      if (c === 'right-' + r) { return 'right'; }
+    }
+    return null;
+  },
+  setSide: function (chips, r, side, all) {
+    var out = [];
+    (all || []).forEach(function (name) {
+      var s = name === r ? side : window.injectviz.side(chips, name);
+      if (s) { out.push(s === 'both' ? name : s + '-' + name); }
+    });
+    return out;
+  },
+  debug: function () {
+    try { return new URLSearchParams(window.location.search).get('debug') === '1'; }
+    catch (e) { return false; }
+  },
   viewSize: function () {
     var el = document.getElementById('view-3d');
     if (!el) { return null; }
     var r = el.getBoundingClientRect();
-    return [r.width, r.height];
+    return [Math.round(r.width), Math.round(r.height)];
+  },
+  portrait: function () { return window.innerWidth < 900 && window.innerHeight > window.innerWidth; },
+  watchSize: function () {
+    if (window.injectviz._watching) { return; }
+    window.injectviz._watching = true;
+    var t = null;
+    var push = function () {
+      var st = window.trame && window.trame.state;
+      if (!st) { return; }
+      st.set('portrait', window.injectviz.portrait());
+      setTimeout(function () { st.set('view_size', window.injectviz.viewSize()); }, 200);
+    };
+    window.addEventListener('resize', function () { clearTimeout(t); t = setTimeout(push, 250); });
+    setTimeout(push, 300);
+  },
+  printWith: function (url) {
+    // the browser cannot print a WebGL canvas: print a server-rendered picture of the view instead
+    var img = document.getElementById('print-view');
+    if (!img || !url) { return; }
+    img.onload = function () { setTimeout(function () { window.print(); }, 100); };
+    img.src = url;
   },
   scrollRow: function (id) {
     if (!id) { return; }
@@ -85,31 +166,39 @@ window.injectviz = window.injectviz || {
 
 # the browser's live camera (local mode) for picks and pictures; null in the server-rendered mode
 def local_camera_expr(ref: str) -> str:
+    """Client expression: the browser's live camera in the browser-rendered mode, else null."""
     return f"(view_mode === 'local' ? window.injectviz.viewCamera('{ref}') : null)"
 
 
-def build_layout(app: InjectVizApp) -> VAppLayout:
-    server = app.server
-    server.trigger("plan_json")(app.plan_json)
-    server.trigger("plan_csv")(app.plan_csv)
-    server.trigger("snapshot_png")(app.snapshot_png)
-    server.trigger("local_click")(app.on_local_click)
-    server.trigger("view_camera")(app.on_view_camera)
+def build_layout(server: Any, plotter: Any, view_ref: str) -> tuple[VAppLayout, Any, Any]:
+    """The page for one connection: returns ``(layout, local_view, remote_view)``.
 
+    Actions call ``server.controller`` functions (bound by the app) and the triggers
+    ``plan_json``, ``plan_csv``, ``snapshot_png``, ``print_view``, ``local_click`` and
+    ``view_camera`` (the browser's camera after each rotate/zoom/pan).
+    ``view_ref`` is the Vue ref of the 3D view (trame-pyvista names it after the plotter).
+    """
+    ctrl = server.controller
+    views: dict[str, Any] = {}
     server.state.trame__title = "InjectViz"
     with VAppLayout(server, full_height=True) as layout:
         client.Style(CSS)
         client.Script(JS)
         client.Script(FAULTS_JS)  # reconnect, inputs kept in the address, checked downloads
         client.ClientTriggers(
-            mounted="view_mode = utils.get('injectviz.webgl()') ? view_mode : 'remote'",
+            mounted="view_mode = utils.get('injectviz.webgl()') ? view_mode : 'remote';"
+                    "debug = utils.get('injectviz.debug()');"
+                    "portrait = utils.get('injectviz.portrait()');"
+                    "utils.get('injectviz.watchSize()')",
         )
         client.ClientStateChange(value="selected_site",
                                  change="utils.get('injectviz.scrollRow')(selected_site)")
-        _app_bar(app)
-        with v3.VNavigationDrawer(v_model=("drawer", True), location="right", width=400,
-                                  mobile_breakpoint="sm", elevation=2, id="side-panel"):
-            _side_panel(app)
+        _app_bar(ctrl, view_ref)
+        # tablet portrait: the panel is a bottom sheet under the view (the view keeps the width)
+        with v3.VNavigationDrawer(v_model=("drawer",), location=("portrait ? 'bottom' : 'right'",),
+                                  width=("portrait ? 430 : 400",), mobile_breakpoint="sm", elevation=2,
+                                  id="side-panel"):
+            _side_panel(ctrl)
             with v3.Template(v_slot_append=True):
                 html.Div(
                     "Planning and teaching aid, not a medical device: confirm every site on the "
@@ -119,24 +208,28 @@ def build_layout(app: InjectVizApp) -> VAppLayout:
                     style="border-top: 1px solid rgba(0,0,0,.12);",
                 )
         with v3.VMain(classes="iv-main"):
-            with html.Div(style="position: relative; width: 100%; height: 100%;"):
-                _view(app)
-                _overlays(app)
-    return layout
+            with html.Div(classes="iv-stage"):
+                html.Div("InjectViz — {{ protocol_full_name }}", classes="iv-print-only text-h6 mb-2",
+                         id="print-title")
+                html.Img(id="print-view", classes="iv-print-only", alt="the 3D view")
+                with html.Div(classes="iv-stage-view"):
+                    _view(ctrl, plotter, view_ref, views)
+                    _overlays(ctrl)
+                _legend()
+    return layout, views["local"], views["remote"]
 
 
-def _app_bar(app: InjectVizApp) -> None:
+def _app_bar(ctrl: Any, view_ref: str) -> None:
     with v3.VAppBar(density="compact", color="teal-darken-3", flat=True):
         v3.VAppBarTitle("InjectViz", classes="text-h6", style="flex: 0 0 auto;")
-        html.Div("{{ protocol_name }}", classes="text-body-2 ml-4 d-none d-md-block",
-                 id="title-protocol")
-        v3.VSpacer()
+        html.Div("{{ protocol_name }}", classes="text-body-1 ml-3 iv-title font-weight-medium",
+                 id="title-protocol", title=("protocol_full_name",))
         with v3.VBtnToggle(density="compact", variant="text", divided=True, classes="mr-2",
                            id="camera-presets"):
             for view in ("front", "back", "left", "right", "top"):
-                v3.VBtn(view.title(), size="small", click=(app.camera, f"['{view}']"),
+                v3.VBtn(view.title(), size="small", click=(ctrl.camera, f"['{view}']"),
                         id=f"cam-{view}")
-            v3.VBtn(icon="mdi-restore", size="small", click=(app.camera, "['reset']"),
+            v3.VBtn(icon="mdi-restore", size="small", click=(ctrl.camera, "['reset']"),
                     id="cam-reset", title="Reset camera")
         with v3.VMenu():
             with v3.Template(v_slot_activator="{ props }"):
@@ -147,9 +240,14 @@ def _app_bar(app: InjectVizApp) -> None:
                     title="Picture of the view (PNG)", id="download-png",
                     click=download_click(
                         "`injectviz-${protocol_id}.png`",
-                        f"trigger('snapshot_png', [{local_camera_expr(app.view_ref)}, "
+                        f"trigger('snapshot_png', [{local_camera_expr(view_ref)}, "
                         "window.injectviz.viewSize()])",
                         "image/png", "png"),
+                )
+                v3.VListItem(
+                    title="Print the plan (A4)", id="download-print",
+                    click=(f"trigger('print_view', [{local_camera_expr(view_ref)}])"
+                           ".then(utils.get('injectviz.printWith'))"),
                 )
                 v3.VListItem(
                     title="Plan (JSON)", id="download-json",
@@ -163,8 +261,7 @@ def _app_bar(app: InjectVizApp) -> None:
         v3.VBtn(icon="mdi-tune-vertical", click="drawer = !drawer", title="Show/hide panel")
 
 
-def _view(app: InjectVizApp) -> None:
-    ref = app.view_ref
+def _view(ctrl: Any, plotter: Any, ref: str, views: dict[str, Any]) -> None:
     # Local (vtk.js) view: clicks are picked on the server with the browser's camera, not with
     # vtk.js' hardware selector (whose readPixels takes seconds on browsers without a GPU).
     local_click = (
@@ -188,15 +285,15 @@ def _view(app: InjectVizApp) -> None:
             # after every rotate/zoom/pan the server takes the browser's camera (presets, pictures
             # and scene updates then start from what the user sees)
             cam = f"window.injectviz.viewCamera('{ref}')"
-            app.local_view = PyVistaLocalView(
-                app.plotter, interactor_events=("['EndAnimation']",),
+            views["local"] = PyVistaLocalView(
+                plotter, interactor_events=("['EndAnimation']",),
                 EndAnimation=f"trigger('view_camera', [{cam}, ({cam} || {{}}).width, ({cam} || {{}}).height])",
             )
         with html.Div(v_else=True, style="width: 100%; height: 100%;"):
-            app.remote_view = PyVistaRemoteView(
-                app.plotter,
+            views["remote"] = PyVistaRemoteView(
+                plotter,
                 picking_modes=("['click']",),
-                click=(app.on_click, "[$event, pick_down, pick_up]"),
+                click=(ctrl.view_click, "[$event, pick_down, pick_up]"),
                 interactive_ratio=0.6,
                 still_ratio=1,
                 interactive_quality=60,
@@ -204,8 +301,9 @@ def _view(app: InjectVizApp) -> None:
             )
 
 
-def _overlays(app: InjectVizApp) -> None:
-    # messages and safety warnings on top of the view: never hidden by the panel
+def _overlays(ctrl: Any) -> None:
+    # messages and safety findings on top of the view: never hidden by the panel; a safety
+    # finding cannot be dismissed (it goes when the plan no longer has it)
     with html.Div(classes="iv-overlay iv-top"):
         v3.VAlert(
             v_if="message",
@@ -217,46 +315,60 @@ def _overlays(app: InjectVizApp) -> None:
             id="message",
             click_close="message = ''",
         )
-        with v3.VAlert(v_if="tab === 'plan' && warnings.length", type="warning", density="compact",
-                       variant="elevated", icon="mdi-alert", classes="mb-1", id="view-warnings",
-                       title=("`Safety warning${warnings.length > 1 ? 's' : ''} (${warnings.length})`",)):
+        with v3.VAlert(v_if="tab === 'plan' && safety_findings.length",
+                       type=("safety_findings.some(f => f.severity === 'error') ? 'error' : 'warning'",),
+                       density="compact", variant="elevated", icon="mdi-alert", classes="mb-1",
+                       id="view-warnings",
+                       title=("`Safety warning${safety_findings.length > 1 ? 's' : ''} "
+                              "(${safety_findings.length})`",)):
             with html.Ul(classes="pl-4 text-body-2"):
-                html.Li("{{ w }}", v_for="(w, i) in warnings", key="i")
-        with html.Div(v_if="tab === 'plan' && plan_errors.length"):
-            v3.VAlert(v_for="(w, i) in plan_errors", key="i", text=("w",), type="error",
-                      density="compact", variant="elevated", classes="mb-1")
-    with html.Div(classes="iv-overlay iv-legend", v_if="tab === 'patient'", id="patient-legend"):
-        with html.Div():
+                with html.Li(v_for="(f, i) in safety_findings", key="i", raw_attrs=[':data-code="f.code"']):
+                    html.Span("{{ f.message }}")
+                    v3.VBtn("show site {{ n }}", v_for="(n, j) in f.sites", key="j", size="x-small",
+                            variant="outlined", classes="ml-1 iv-no-print",
+                            click=(ctrl.focus_site, "[f.site_ids[j]]"))
+
+
+def _legend() -> None:
+    with html.Div(classes="iv-legend", v_if="tab === 'patient'", id="patient-legend"):
+        with html.Span():
             html.Span(classes="iv-dot", style="background: #ffcd00; border: 2px solid #8a6d00;")
             html.Span("the injection described now")
-        with html.Div():
+        with html.Span():
             html.Span(classes="iv-dot", style="background: #8a8a8a;")
             html.Span("the other injections (colour = muscle)")
-        with html.Div(v_if="totals.ftp_sites"):
+        with html.Span(v_if="totals.ftp_sites"):
             html.Span(classes="iv-ring")
             html.Span("{{ totals.ftp_sites }} extra injections where your headaches usually are")
-        with html.Div(v_if="pain_chips.length || pain_point"):
+        with html.Span(v_if="pain_chips.length || pain_point"):
             html.Span(classes="iv-dot", style="background: rgba(214,38,24,.75);")
             html.Span("red glow: where your headaches usually are")
-    with html.Div(classes="iv-overlay iv-legend", v_if="tab !== 'patient'", id="legend"):
-        with html.Div(v_for="(col, m) in muscle_colors", key="m"):
+    # only the plan's muscles (the same ones tinted on the skin), under the view
+    with html.Div(classes="iv-legend", v_if="tab !== 'patient'", id="legend"):
+        with html.Span(v_for="(col, m) in muscle_colors", key="m", classes="iv-legend-item"):
             html.Span(classes="iv-dot", style=("{ background: col }",))
             html.Span("{{ m.replace('_', ' ') }}")
-        with html.Div(v_if="totals.ftp_sites"):
+        with html.Span(v_if="totals.ftp_sites"):
             html.Span(classes="iv-ring")
             html.Span("follow-the-pain site")
+        with html.Span(v_if="tab === 'plan' && flagged_sites.length"):
+            html.Span(classes="iv-ring", style="border-color: #dc1414;")
+            html.Span("named in a safety warning")
         html.Div("Drag to rotate, scroll to zoom. Click the skin to set the pain origin, a marker "
                  "to find its row.", v_if="tab === 'plan' && click_action === 'pain'",
-                 classes="text-caption text-medium-emphasis")
-        html.Div("Click the skin where {{ landmark_name.replace(/_/g, ' ') }} is on this patient.",
+                 classes="text-caption text-medium-emphasis iv-hint iv-no-print")
+        html.Div("Drag to rotate, scroll to zoom. Click a marker to find its row.",
+                 v_if="tab === 'plan' && click_action === 'select'",
+                 classes="text-caption text-medium-emphasis iv-hint iv-no-print")
+        html.Div("Click the skin where the {{ landmark_title }} is on this patient.",
                  v_if="tab === 'plan' && click_action === 'landmark'",
-                 classes="text-caption text-medium-emphasis")
+                 classes="text-caption text-medium-emphasis iv-hint iv-no-print")
         html.Div("Click the head where you would inject.", v_if="tab === 'trainer'",
-                 classes="text-caption text-medium-emphasis")
+                 classes="text-caption text-medium-emphasis iv-hint")
 
 
-def _side_panel(app: InjectVizApp) -> None:
-    with v3.VTabs(v_model=("tab", "plan"), grow=True, density="compact", color="teal-darken-3",
+def _side_panel(ctrl: Any) -> None:
+    with v3.VTabs(v_model=("tab",), grow=True, density="compact", color="teal-darken-3",
                   id="tabs"):
         v3.VTab("Plan", value="plan", id="tab-plan")
         v3.VTab("Patient", value="patient", id="tab-patient")
@@ -264,14 +376,14 @@ def _side_panel(app: InjectVizApp) -> None:
     v3.VDivider()
     with v3.VWindow(v_model=("tab",)):
         with v3.VWindowItem(value="plan"):
-            _plan_tab(app)
+            _plan_tab(ctrl)
         with v3.VWindowItem(value="patient"):
-            _patient_tab(app)
+            _patient_tab(ctrl)
         with v3.VWindowItem(value="trainer"):
-            _trainer_tab(app)
+            _trainer_tab(ctrl)
 
 
-def _plan_tab(app: InjectVizApp) -> None:
+def _plan_tab(ctrl: Any) -> None:
     with html.Div(classes="pa-3"):
         with html.Div(id="protocol-select", classes="mb-3"):
             v3.VSelect(
@@ -296,57 +408,81 @@ def _plan_tab(app: InjectVizApp) -> None:
                 with html.Div():
                     html.Div("{{ totals.ftp_sites }}", classes="text-h6", id="total-ftp")
                     html.Div("follow-the-pain", classes="text-caption")
-        # warnings: prominent in the panel too
-        with html.Div(v_if="warnings.length", id="panel-warnings", classes="mb-3"):
-            v3.VAlert(v_for="(w, i) in warnings", key="i", text=("w",), type="warning",
-                      density="compact", classes="mb-1 text-body-2", icon="mdi-alert")
+        # safety findings: prominent in the panel too (not dismissable); information: a quiet note
+        with html.Div(v_if="safety_findings.length", id="panel-warnings", classes="mb-3"):
+            v3.VAlert(v_for="(f, i) in safety_findings", key="i", text=("f.message",),
+                      type=("f.severity === 'error' ? 'error' : 'warning'",),
+                      density="compact", classes="mb-1 text-body-2", icon="mdi-alert",
+                      raw_attrs=[':data-code="f.code"'])
+        with html.Div(v_if="info_findings.length", id="panel-notes", classes="mb-3"):
+            with html.Div(v_for="(f, i) in info_findings", key="i", raw_attrs=[':data-code="f.code"'],
+                          classes="text-caption text-medium-emphasis d-flex"):
+                v3.VIcon("mdi-information-outline", size="small", classes="mr-1")
+                html.Span("{{ f.message }}")
 
-        html.Div("Pain origin", classes="text-subtitle-2 mb-1")
-        with v3.VChipGroup(v_model=("pain_chips", []), multiple=True, column=True,
-                           selected_class="bg-deep-orange-darken-1", id="pain-chips"):
-            v3.VChip("{{ r }}", v_for="r in pain_regions_all", key="r", value=("r",),
-                     filter=True, variant="outlined", size="small", id=("`chip-${r}`",))
-        with v3.VBtnToggle(v_model=("pain_side", "both"), mandatory=True, density="compact",
-                           variant="outlined", divided=True, classes="mb-2", id="pain-side"):
-            v3.VBtn("Left", value="left", size="small", id="side-left")
-            v3.VBtn("Both", value="both", size="small", id="side-both")
-            v3.VBtn("Right", value="right", size="small", id="side-right")
-        with html.Div(classes="d-flex align-center text-body-2 mb-1"):
+        html.Div("Pain origin", classes="text-subtitle-2 mb-1 iv-no-print")
+        html.Div("{{ protocol_name }} has no follow-the-pain sites, so a pain origin adds none: the pain "
+                 "controls are hidden. Choose \u201cPREEMPT with follow-the-pain\u201d to add sites where "
+                 "the pain starts.", v_if="!has_ftp", id="pain-unavailable",
+                 classes="text-body-2 text-medium-emphasis mb-2 iv-no-print")
+        with html.Div(v_if="has_ftp", id="pain-regions", classes="mb-1 iv-no-print"):
+            # one row per region, each with its own side: "left temple and right shoulder"
+            with html.Div(v_for="r in pain_regions_all", key="r", classes="d-flex align-center mb-1",
+                          raw_attrs=[':id="`pain-row-${r}`"']):
+                v3.VChip("{{ r }}", size="small", id=("`chip-${r}`",), style="min-width: 104px;",
+                         variant=("utils.get('injectviz.side')(pain_chips, r) ? 'flat' : 'outlined'",),
+                         color=("utils.get('injectviz.side')(pain_chips, r) ? 'deep-orange-darken-1' : undefined",),
+                         prepend_icon=("utils.get('injectviz.side')(pain_chips, r) ? 'mdi-check' : 'mdi-plus'",),
+                         raw_attrs=[':aria-pressed="!!utils.get(\'injectviz.side\')(pain_chips, r)"'],
+                         click=("pain_chips = utils.get('injectviz.setSide')(pain_chips, r, "
+                                "utils.get('injectviz.side')(pain_chips, r) ? null : 'both', pain_regions_all)"))
+                with v3.VBtnToggle(v_if="utils.get('injectviz.side')(pain_chips, r)",
+                                   model_value=("utils.get('injectviz.side')(pain_chips, r)",),
+                                   mandatory=True, density="compact", variant="outlined", divided=True,
+                                   classes="ml-2", style="height: 26px;",
+                                   update_modelValue=("pain_chips = utils.get('injectviz.setSide')"
+                                                      "(pain_chips, r, $event, pain_regions_all)"),
+                                   raw_attrs=[':id="`side-${r}`"']):
+                    for side, label in (("left", "Left"), ("both", "Both"), ("right", "Right")):
+                        v3.VBtn(label, value=side, size="x-small", id=(f"`side-${{r}}-{side}`",))
+        with html.Div(classes="d-flex align-center text-body-2 mb-1", v_if="has_ftp"):
             html.Span("Origin: ", classes="mr-1 text-medium-emphasis")
             html.Span("{{ pain_summary }}", id="pain-summary")
             v3.VSpacer()
-            v3.VBtn("Clear", size="x-small", variant="text", click=app.clear_pain, id="pain-clear",
-                    v_if="pain_chips.length || pain_point")
-        html.Div("Clicked point: {{ pain_point ? pain_point.join(', ') + ' mm' : 'none' }}",
-                 classes="text-caption text-medium-emphasis", id="pain-point")
-        html.Div("A click on the head sets", classes="text-subtitle-2 mt-2 mb-1")
-        with v3.VBtnToggle(v_model=("click_action", "pain"), mandatory=True, density="compact",
-                           variant="outlined", divided=True, classes="mb-2", id="click-action"):
-            v3.VBtn("Pain origin", value="pain", size="small", id="click-pain")
+            v3.VBtn("Clear", size="x-small", variant="text", click=ctrl.clear_pain, id="pain-clear",
+                    v_if="pain_chips.length || pain_point", classes="iv-no-print")
+        html.Div("Pain point: {{ pain_point ? pain_point_words : 'none (click the head to set one)' }}",
+                 classes="text-caption text-medium-emphasis", id="pain-point", v_if="has_ftp")
+        html.Div("A click on the head sets", classes="text-subtitle-2 mt-2 mb-1 iv-no-print")
+        with v3.VBtnToggle(v_model=("click_action",), mandatory=True, density="compact",
+                           variant="outlined", divided=True, classes="mb-2 iv-no-print", id="click-action"):
+            v3.VBtn("Pain origin", value="pain", size="small", id="click-pain", disabled=("!has_ftp",),
+                    title=("has_ftp ? '' : 'this protocol has no follow-the-pain sites'",))
             v3.VBtn("Select site", value="select", size="small", id="click-select")
             v3.VBtn("Landmark", value="landmark", size="small", id="click-landmark")
         with html.Div(v_if="click_action === 'landmark' || moved_landmarks.length", classes="mb-2",
                       id="landmark-mode"):
-            v3.VSelect(v_if="click_action === 'landmark'", label="Landmark to place",
-                       v_model=("landmark_name",), items=("landmark_items",), density="compact",
-                       hide_details=True, classes="mb-1")
+            with html.Div(v_if="click_action === 'landmark'", id="landmark-select"):
+                v3.VSelect(label="Landmark to place", v_model=("landmark_name",), items=("landmark_items",),
+                           density="compact", hide_details=True, classes="mb-1")
             with html.Div(v_if="moved_landmarks.length", classes="d-flex align-center text-body-2"):
-                html.Span("Moved for this patient: {{ moved_landmarks.join(', ') }}",
+                html.Span("Moved for this patient: {{ moved_landmarks_words.join(', ') }}",
                           id="moved-landmarks")
                 v3.VSpacer()
-                v3.VBtn("Reset", size="x-small", variant="text", click=app.reset_landmarks,
+                v3.VBtn("Reset", size="x-small", variant="text", click=ctrl.reset_landmarks,
                         id="landmarks-reset")
-        v3.VSwitch(v_model=("follow_the_pain", True), label="Follow the pain (extra sites)",
-                   density="compact", hide_details=True, color="teal-darken-3", id="switch-ftp")
-        with html.Div(classes="d-flex flex-wrap"):
-            v3.VSwitch(v_model=("show_muscles", True), label="Muscle areas", density="compact",
+        v3.VSwitch(v_if="has_ftp", v_model=("follow_the_pain",), label="Follow the pain (extra sites)",
+                   density="compact", hide_details=True, color="teal-darken-3", id="switch-ftp",
+                   classes="iv-no-print")
+        with html.Div(classes="d-flex flex-wrap iv-no-print"):
+            v3.VSwitch(v_model=("show_muscles",), label="Muscle areas", density="compact",
                        hide_details=True, classes="mr-4", id="switch-muscles", color="teal-darken-3")
-            v3.VSwitch(v_model=("show_labels", True), label="Labels", density="compact",
+            v3.VSwitch(v_model=("show_labels",), label="Labels", density="compact",
                        hide_details=True, classes="mr-4", id="switch-labels", color="teal-darken-3")
-            v3.VSwitch(v_model=("show_landmarks", False), label="Landmarks", density="compact",
+            v3.VSwitch(v_model=("show_landmarks",), label="Landmarks", density="compact",
                        hide_details=True, id="switch-landmarks", color="teal-darken-3")
-        with v3.VBtnToggle(v_model=("view_mode", "local"), mandatory=True, density="compact",
-                           variant="outlined", divided=True, classes="mb-3", id="view-mode"):
+        with v3.VBtnToggle(v_model=("view_mode",), mandatory=True, density="compact",
+                           variant="outlined", divided=True, classes="mb-3 iv-no-print", id="view-mode"):
             v3.VBtn("3D in browser", value="local", size="small", id="mode-local")
             v3.VBtn("3D on server", value="remote", size="small", id="mode-remote")
 
@@ -365,37 +501,41 @@ def _plan_tab(app: InjectVizApp) -> None:
                     html.Td("{{ m.units }}", classes="iv-num")
                     html.Td("{{ m.ml }}", classes="iv-num")
 
-        html.Div("Sites (in injection order) \u2014 click a row to find it", classes="text-subtitle-2")
+        html.Div("Sites (in injection order) \u2014 click a row to turn the view to it",
+                 classes="text-subtitle-2")
         with v3.VTable(density="compact", classes="iv-table", id="site-table", fixed_header=True,
                        height=360):
             with html.Thead():
                 with html.Tr():
-                    for h in ("#", "Muscle", "Side", "U", "mL", ""):
+                    for h in ("#", "Location (muscle)", "U", "mL", ""):
                         html.Th(h)
             with html.Tbody():
                 with html.Tr(
                     v_for="row in site_rows",
                     key="row.id",
-                    click="selected_site = (selected_site === row.id ? null : row.id)",
-                    classes=("{ 'iv-selected': row.id === selected_site }",),
+                    click=(ctrl.focus_site, "[row.id]"),
+                    classes=("{ 'iv-selected': row.id === selected_site, 'iv-flagged': row.flagged }",),
                     id=("`row-${row.id}`",),
-                    raw_attrs=[':data-site="row.id"'],
+                    raw_attrs=[':data-site="row.id"', ':data-flagged="row.flagged ? 1 : 0"'],
                 ):
                     html.Td("{{ row.order }}", classes="iv-num")
-                    with html.Td():
-                        html.Span(classes="iv-dot", style=("{ background: muscle_colors[row.muscle_key] }",))
-                        html.Span("{{ row.muscle }}")
-                    html.Td("{{ row.side }}")
+                    with html.Td(classes="iv-where"):
+                        html.Div("{{ row.where }}", classes="iv-where-text")
+                        with html.Div(classes="text-caption text-medium-emphasis iv-muscle"):
+                            html.Span(classes="iv-dot", style=("{ background: muscle_colors[row.muscle_key] }",))
+                            html.Span("{{ row.muscle }}")
                     html.Td("{{ row.units }}", classes="iv-num")
                     html.Td("{{ row.ml }}", classes="iv-num")
                     with html.Td():
+                        v3.VIcon("mdi-alert", v_if="row.flagged", color="red-darken-3", size="small",
+                                 title="named in a safety warning")
                         v3.VChip("FTP", v_if="row.ftp", size="x-small", color="deep-orange-darken-1",
                                  title="follow-the-pain site")
-        html.Div("Server update: {{ update_ms }} ms", classes="text-caption text-disabled mt-2",
+        html.Div("Server update: {{ update_ms }} ms", v_if="debug", classes="text-caption text-disabled mt-2",
                  id="update-ms")
 
 
-def _patient_tab(app: InjectVizApp) -> None:
+def _patient_tab(ctrl: Any) -> None:
     with html.Div(classes="pa-4", id="patient-panel"):
         html.Div("Your treatment", classes="iv-patient-mid mb-2")
         html.P(
@@ -409,15 +549,15 @@ def _patient_tab(app: InjectVizApp) -> None:
             html.Div("{{ patient.where }}", classes="iv-patient-mid mt-1", id="patient-where")
             html.Div("{{ patient.dose }}", classes="iv-patient-mid", id="patient-dose")
         with html.Div(classes="d-flex justify-center ga-2 mb-4"):
-            v3.VBtn(icon="mdi-skip-previous", size="large", click=app.patient_prev,
+            v3.VBtn(icon="mdi-skip-previous", size="large", click=ctrl.patient_prev,
                     id="patient-prev", title="Previous")
-            v3.VBtn(icon="mdi-play", size="large", color="teal-darken-3", click=app.patient_play,
+            v3.VBtn(icon="mdi-play", size="large", color="teal-darken-3", click=ctrl.patient_play,
                     v_if="!patient_playing", id="patient-play", title="Play")
-            v3.VBtn(icon="mdi-pause", size="large", color="teal-darken-3", click=app.patient_pause,
+            v3.VBtn(icon="mdi-pause", size="large", color="teal-darken-3", click=ctrl.patient_pause,
                     v_else=True, id="patient-pause", title="Pause")
-            v3.VBtn(icon="mdi-skip-next", size="large", click=app.patient_next, id="patient-next",
+            v3.VBtn(icon="mdi-skip-next", size="large", click=ctrl.patient_next, id="patient-next",
                     title="Next")
-            v3.VBtn(icon="mdi-restart", size="large", variant="text", click=app.patient_restart,
+            v3.VBtn(icon="mdi-restart", size="large", variant="text", click=ctrl.patient_restart,
                     id="patient-restart", title="Start again")
         # the boxed warning: always on the page (never behind a hover or a click)
         with v3.VAlert(type="error", variant="tonal", icon="mdi-alert-octagon", classes="mb-4",
@@ -444,12 +584,12 @@ def _patient_tab(app: InjectVizApp) -> None:
                            rel="noopener noreferrer")
 
 
-def _trainer_tab(app: InjectVizApp) -> None:
+def _trainer_tab(ctrl: Any) -> None:
     with html.Div(classes="pa-3", id="trainer-panel"):
         with html.Div(classes="d-flex ga-2 mb-3"):
-            v3.VBtn("Start quiz", color="teal-darken-3", click=app.quiz_start, id="quiz-start",
+            v3.VBtn("Start quiz", color="teal-darken-3", click=ctrl.quiz_start, id="quiz-start",
                     prepend_icon="mdi-school")
-            v3.VBtn("Stop", variant="text", click=app.quiz_stop, v_if="quiz", id="quiz-stop")
+            v3.VBtn("Stop", variant="text", click=ctrl.quiz_stop, v_if="quiz", id="quiz-stop")
         html.Div("The quiz covers every site of {{ protocol_name }}, in a new order each round, "
                  "numbered as in the plan. Click where you would inject; the error is measured over "
                  "the skin.", v_if="!quiz", classes="text-body-2 mb-3")
@@ -465,7 +605,7 @@ def _trainer_tab(app: InjectVizApp) -> None:
                          "through the body.", v_if="quiz_result.measured !== 'over the skin'",
                          classes="text-caption")
                 html.Div("Green ring: the true site. Pink dot: your click.", classes="text-caption")
-            v3.VBtn("Next", v_if="quiz.awaiting_next", click=app.quiz_next, color="teal-darken-3",
+            v3.VBtn("Next", v_if="quiz.awaiting_next", click=ctrl.quiz_next, color="teal-darken-3",
                     id="quiz-next", append_icon="mdi-arrow-right")
             html.Div("Score so far: {{ quiz.score }} ({{ quiz.answered }} answered)",
                      classes="text-body-2 mt-2 iv-num", id="quiz-score")
@@ -487,9 +627,9 @@ def _trainer_tab(app: InjectVizApp) -> None:
                         html.Td("{{ r.worst_mm }}", classes="iv-num")
         v3.VDivider(classes="my-2")
         html.Div("Teaching aids", classes="text-subtitle-2")
-        v3.VSwitch(v_model=("show_answers", False), label="Show the answers (all sites)",
+        v3.VSwitch(v_model=("show_answers",), label="Show the answers (all sites)",
                    density="compact", hide_details=True, id="switch-answers", color="teal-darken-3")
-        v3.VSwitch(v_model=("show_landmarks", False), label="Landmarks", density="compact",
+        v3.VSwitch(v_model=("show_landmarks",), label="Landmarks", density="compact",
                    hide_details=True, color="teal-darken-3")
-        v3.VSwitch(v_model=("show_muscles", True), label="Muscle areas", density="compact",
+        v3.VSwitch(v_model=("show_muscles",), label="Muscle areas", density="compact",
                    hide_details=True, color="teal-darken-3")
