@@ -120,12 +120,13 @@ def test_not_a_head_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str
     box = pv.Box(bounds=(0, 200, 0, 150, 0, 250), level=20).triangulate()
     path = tmp_path / "box.stl"
     box.save(path)
-    with pytest.raises(MeshError, match="does not look like a head"):
+    # refused either by the fit (too large a gap) or because the fit finds no face or ear on it
+    with pytest.raises((MeshError, LandmarkError), match=r"does not look like a head|does not show"):
         landmark_scan(path)
     out = tmp_path / "lm.json"
     r = _cli(capsys, "landmarks", str(path), "--out", str(out))
     assert r.returncode == 2 and r.stderr.startswith("error: ") and len(r.stderr.splitlines()) == 1
-    assert "does not look like a head" in r.stderr and not out.exists()
+    assert ("does not look like a head" in r.stderr or "does not show" in r.stderr) and not out.exists()
 
 
 def test_largest_piece_is_kept(tmp_path: Path) -> None:
