@@ -330,16 +330,19 @@ def test_app_downloads(app):
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_app_update_is_fast(app, head):
-    """Server-side handling of a click (plan + scene), default mesh: well under 100 ms."""
+def test_app_update_reports_where_its_time_goes(app, head):
+    """Each click's server-side time is recorded with its parts (the speed target itself lives in
+    benchmarks/bench_app.py and bench_interaction.py, not in a timed unit test)."""
     _set(app, protocol_id="preempt-ftp")
     pts = [head.snap(np.asarray(head.landmarks[k]) + np.array([0, 0, 30]))[0]
            for k in ("left_tragus", "right_tragus", "inion", "left_mastoid")]
-    times = []
-    for p in pts * 3:
+    for p in pts:
         app.handle_pick(np.asarray(p), "head")
-        times.append(app.last_update_ms)
-    assert np.median(times) < 100, times
+        parts = app.last_timing
+        assert set(parts) == {"plan", "scene", "view", "page"}
+        assert all(v >= 0 for v in parts.values())
+        assert app.last_update_ms >= sum(parts.values()) - 1e-6
+        assert app.state.update_timing == {k: round(v, 1) for k, v in parts.items()}
 
 
 def test_app_local_click_is_picked_with_the_browser_camera(app, head):

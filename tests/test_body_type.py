@@ -288,4 +288,4 @@ def test_body_preview_carries_skin_and_sites(head: Head) -> None:
     assert target.surface.distance_to_surface(sites).max() < 0.01
     assert frame.plan.total_sites == 31 and frame.plan.total_units == 155 and frame.plan.body_type == body.to_dict()
     assert np.allclose(np.linalg.norm(frame.display_normals, axis=1), 1.0)
-    assert any("preview" in n for n in frame.plan.notes)
+    assert any(f.code == "body_type_preview" and f.severity == "info" for f in frame.plan.findings)

@@ -308,3 +308,19 @@ def test_figure_has_title_totals_and_legend(head, ftp_plan, tmp_path):
     for m in ftp_plan.per_muscle:
         c = np.array(sc.muscle_color(m))
         assert (np.abs(below - c).max(axis=2) < 6).sum() > 100, m
+
+
+def test_a_selected_sites_ring_leaves_its_label_readable(plotter, head, preempt):
+    """The highlight ring of the selected site never runs through that site's "order: units" label."""
+    s = sc.build_scene(plotter, head, preempt)
+    ids = list(s.geometry.ids)
+    for i in (0, 19):  # procerus (face) and row 20 (left occipitalis)
+        s.update(highlight=ids[i])
+        ring = np.asarray(s.meshes["highlight"].points)
+        # this site's own label: its slice of the labels mesh (one text mesh per site, in order)
+        sizes = [len(sc._text_template(t)[0]) for t in s.label_texts]
+        start = sum(sizes[:i])
+        own = np.asarray(s.meshes["labels"].points)[start:start + sizes[i]]
+        assert len(own)
+        gap = np.min(np.linalg.norm(own[:, None, :] - ring[None, :, :], axis=2))
+        assert gap > 0.2 * s.radius, f"site {i + 1}: the ring touches its label ({gap:.2f} mm)"

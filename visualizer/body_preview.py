@@ -18,11 +18,17 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from visualizer.body_type import BodyType, BodyTypeError, morph
-from visualizer.plan import Plan
+from visualizer.plan import Finding, Plan
 from visualizer.skin_places import SkinPlaces, VertexNormals
 from visualizer.surface import Surface
 
-__all__ = ["BodyPreview", "PreviewFrame"]
+__all__ = ["PREVIEW_NOTE", "BodyPreview", "PreviewFrame"]
+
+#: Code of the information finding a preview plan carries.
+PREVIEW_NOTE = "body_type_preview"
+PREVIEW_TEXT = (
+    "Preview: the sites move with the skin; they are placed again by the protocol's rules when the slider stops."
+)
 
 
 @dataclass(frozen=True)
@@ -34,7 +40,7 @@ class PreviewFrame:
     display_points, display_normals : ndarray, shape (n, 3)
         The drawn skin's points and unit normals (same order as the display mesh given).
     plan : Plan
-        The plan with its sites carried with the skin (``notes`` says it is a preview).
+        The plan with its sites carried with the skin (an ``info`` finding says it is a preview).
     landmarks : dict of str to ndarray
         The reshaped head's landmarks.
     """
@@ -86,11 +92,15 @@ class BodyPreview:
         """The same drawn skin with another plan (placed on ``plan_mesh``)."""
         return BodyPreview(*self._args, plan, plan_mesh, plan_surface=plan_surface, display_places=self._display)
 
+    def skin_on(self, points: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """The drawn skin's points and normals on a head with the bundled triangles and ``points``."""
+        shown = self._display.on(points)
+        return shown, self._normals(shown)
+
     def at(self, body: BodyType) -> PreviewFrame:
         """The preview for ``body``."""
         shaped = morph(body)
-        points = self._display.on(shaped.points)
-        normals = self._normals(points)
+        points, normals = self.skin_on(shaped.points)
         site_pos = self._sites.on(shaped.points)
         # each site's normal: its triangle's (flat; a preview)
         a, b, c = (shaped.points[self._sites.vertices[:, k]] for k in range(3))
@@ -106,6 +116,6 @@ class BodyPreview:
             landmarks={k: tuple(round(float(c), 3) for c in v) for k, v in sorted(shaped.landmarks.items())},
             head_frame=tuple(tuple(float(c) for c in row) for row in np.eye(4)),
             body_type=body.to_dict(),
-            notes=(*self._plan.notes, "preview: sites carried with the skin; placed by the rules when let go"),
+            findings=(*self._plan.findings, Finding(PREVIEW_NOTE, "info", PREVIEW_TEXT)),
         )
         return PreviewFrame(points, normals, plan, shaped.landmarks)

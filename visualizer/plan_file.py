@@ -29,7 +29,7 @@ from visualizer.safe_read import load_json, read_text
 if TYPE_CHECKING:
     from visualizer.head import Head
 
-__all__ = ["MAX_PLAN_BYTES", "CheckResult", "PlanFile", "check_plan_file", "read_plan_file"]
+__all__ = ["MAX_PLAN_BYTES", "CheckResult", "PlanFile", "check_plan_file", "protocol_of", "read_plan_file"]
 
 #: Largest plan file read (a 40-site plan is about 25 kB).
 MAX_PLAN_BYTES = 4 << 20
@@ -200,7 +200,7 @@ class CheckResult:
     errors: tuple[str, ...]
 
 
-def _protocol_of(path: Path, entry: PlanFile) -> Protocol:
+def protocol_of(path: Path, entry: PlanFile) -> Protocol:
     """The plan's protocol: its ``protocol_file`` if that exists, else the bundled id it names."""
     ref = entry.protocol_file
     if ref and Path(ref).exists():
@@ -264,7 +264,7 @@ def check_plan_file(path: str | Path) -> CheckResult:
 
     path = Path(path)
     plan, entry = read_plan_file(path)
-    protocol = _protocol_of(path, entry)
+    protocol = protocol_of(path, entry)
     if entry.head is not None:  # a scan: read it as a scan (its unit, its largest piece), check its hash
         from visualizer.errors import MeshError
         from visualizer.scan import read_scan

@@ -207,6 +207,8 @@ def _replace(target: pv.PolyData, new: pv.PolyData) -> None:
         # keep one degenerate triangle so renderers never see an empty dataset
         new = pv.PolyData(np.zeros((3, 3)), np.array([3, 0, 1, 2]))
         new.point_data["rgb"] = np.zeros((3, 3), dtype=np.uint8)
+    if new.points.dtype != np.float32:  # half the bytes sent to a browser (mm: float32 is ample)
+        new.points = np.asarray(new.points, dtype=np.float32)
     target.copy_from(new, deep=False)
     target.Modified()
 
@@ -639,8 +641,9 @@ class Scene:
         rot_l = _orthonormal_frames(label_n, self.up, self.forward)
         tilt = np.linalg.norm(np.cross(label_n, g.normals), axis=1)[:, None]  # sin(angle)
         lift = g.normals * (1.0 + 0.5 * h * tilt)
-        # above the marker and clear of a follow-the-pain ring (radius 1.75 r)
-        centers_l = g.positions + lift + rot_l[:, :, 1] * (r * 2.05 + h * 0.55)
+        # above the marker and clear of its rings: follow-the-pain (1.75 r), safety (2.1 r) and the
+        # selected site's highlight (2.5 r, tube 0.22), so a selected site's number stays readable
+        centers_l = g.positions + lift + rot_l[:, :, 1] * (r * 3.1 + h * 0.55)
         _replace(self.meshes["labels"], _tile_variable(texts, rot_l, np.full(k, h), centers_l,
                                                        np.tile(LABEL_RGB, (k, 1))))
 

@@ -39,6 +39,14 @@ def start_app(*args: str, env: dict | None = None) -> tuple[subprocess.Popen, st
     e.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
     if env:
         e.update(env)
+    if "--db" not in args and "--no-records" not in args and not (env or {}).get("INJECTVIZ_DB"):
+        # the records of a test server go to a database of its own, never the user's default file
+        import tempfile
+
+        db_dir = tempfile.mkdtemp(prefix="injectviz-e2e-db-")
+        e["INJECTVIZ_DB"] = f"sqlite:///{db_dir}/records.sqlite3"
+    else:
+        db_dir = None
     t0 = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, str(ROOT / "app.py"), "--host", "127.0.0.1", "--port", "0", *args],
@@ -64,6 +72,7 @@ def start_app(*args: str, env: dict | None = None) -> tuple[subprocess.Popen, st
 
             threading.Thread(target=drain, daemon=True).start()
             proc.output_lines = lines  # type: ignore[attr-defined]
+            proc.db_dir = db_dir  # type: ignore[attr-defined]
             return proc, m.group(1), time.perf_counter() - t0
     proc.kill()
     raise RuntimeError("app.py did not start:\n" + "".join(lines))
@@ -77,6 +86,9 @@ def stop_app(proc: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=5)
+    db_dir = getattr(proc, "db_dir", None)
+    if db_dir:
+        shutil.rmtree(db_dir, ignore_errors=True)
 
 
 def open_app(browser, url: str, *, width: int = 1280, height: int = 800, wait_view: bool = True,

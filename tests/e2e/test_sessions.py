@@ -150,7 +150,9 @@ def server():
     started = []
 
     def start(*args: str):
-        proc, url, _ = start_app("--session-idle", "3", *args)
+        # preempt-ftp: a protocol with follow-the-pain, where a click on the head sets the pain
+        # origin (click_head waits for it; without follow-the-pain a click selects a site)
+        proc, url, _ = start_app("--session-idle", "3", "--protocol", "preempt-ftp", *args)
         started.append(proc)
         return proc, url
 

@@ -26,8 +26,9 @@ import pyvista as pv
 from trame.app import TrameApp
 from trame.decorators import change
 
-from visualizer.app import faults, guard, inputs
+from visualizer.app import faults, guard, inputs, records_ctrl, records_panel
 from visualizer.app import state as st
+from visualizer.app.body import BodyTypeControls, body_state
 from visualizer.app.context import AppContext, default_context
 from visualizer.app.defaults import UI_DEFAULTS
 from visualizer.app.ui import build_layout
@@ -109,7 +110,7 @@ def png_bytes(img: np.ndarray) -> bytes:
     return vtk_to_numpy(writer.GetResult()).tobytes()
 
 
-class InjectVizApp(TrameApp):
+class InjectVizApp(BodyTypeControls, TrameApp):
     """One connection's app: a plotter, a scene, a session and the page layout."""
 
     def __init__(self, server: Any = None, context: AppContext | None = None, *,
@@ -137,7 +138,9 @@ class InjectVizApp(TrameApp):
         self._play_task: asyncio.Task | None = None
         self._camera_moved = False  # the user rotated/zoomed the browser's view at least once
         self.last_update_ms = 0.0
+        self.records = None
         self._init_state()
+        records_ctrl.install(self)  # the patient's record, when the server has a database
         self._build_ui()
         guard.install(self)  # every request from the page is checked first (visualizer.app.inputs)
         faults.install(self)  # the page restores its inputs after a reload or a reconnect
@@ -150,6 +153,7 @@ class InjectVizApp(TrameApp):
         s.client_only("pick_down", "pick_up")
         s.update({
             **UI_DEFAULTS,
+            **body_state(self.session.base_head),
             "pick_down": None,
             "pick_up": None,
             "protocol_items": [
@@ -223,6 +227,8 @@ class InjectVizApp(TrameApp):
             s.patient = ses.patient_text()
             s.patient_info = ses.patient_summary()
             s.saved_inputs = faults.snapshot(self)
+            if self.records is not None:
+                self.records.on_plan_changed()
 
     def show_message(self, text: str, kind: str = "info") -> None:
         with self.state:
@@ -973,7 +979,10 @@ class InjectVizApp(TrameApp):
                          ("snapshot_png", self.snapshot_png), ("print_view", self.print_view),
                          ("local_click", self.on_local_click), ("view_camera", self.on_view_camera)):
             self.server.trigger(name)(fn)
-        self.ui, self.local_view, self.remote_view = build_layout(self.server, self.plotter, self.view_ref)
+        if self.records is not None:
+            records_panel.register(self)  # the Record tab's actions (visualizer.app.records_ctrl)
+        self.ui, self.local_view, self.remote_view = build_layout(self.server, self.plotter, self.view_ref,
+                                                                  records=self.records is not None)
         # trame-pyvista re-sends the scene to BOTH views on every plotter render (a picture, a
         # pick); this app pushes exactly what changed itself (view_update), so drop those hooks
         self.plotter.clear_on_render_callbacks()

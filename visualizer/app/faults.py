@@ -103,6 +103,15 @@ window.injectvizFaults = window.injectvizFaults || (function () {
       }
       return null;
     }
+    if (kind === 'pdf') {
+      var d = data instanceof Uint8Array ? data : (data instanceof ArrayBuffer ? new Uint8Array(data) : null);
+      if (!d || d.length < 64) { return 'no document arrived'; }
+      if (String.fromCharCode.apply(null, d.subarray(0, 5)) !== '%PDF-') { return 'not a PDF document'; }
+      if (String.fromCharCode.apply(null, d.subarray(d.length - 32)).indexOf('%%EOF') < 0) {
+        return 'the document is incomplete';
+      }
+      return null;
+    }
     if (typeof data !== 'string' || !data.length) { return 'nothing arrived'; }
     if (kind === 'json') {
       try { JSON.parse(data); } catch (e) { return 'the plan is incomplete'; }
@@ -137,9 +146,13 @@ def snapshot(app: Any) -> dict[str, Any]:
     point = None if ses.pain_point is None else [round(float(v), 2) for v in ses.pain_point]
     landmarks = {k: [round(float(v), 2) for v in np.asarray(ses.head.landmarks[k], dtype=float)]
                  for k in ses.moved_landmarks()}
-    return {"v": 1, "protocol": str(ses.protocol.id), "regions": list(ses.pain_chips),
-            "side": ses.pain_side, "point": point, "ftp": bool(ses.follow_the_pain),
-            "landmarks": landmarks}
+    out = {"v": 1, "protocol": str(ses.protocol.id), "regions": list(ses.pain_chips),
+           "side": ses.pain_side, "point": point, "ftp": bool(ses.follow_the_pain),
+           "landmarks": landmarks}
+    records = getattr(app, "records", None)
+    if records is not None and records.patient is not None:
+        out["patient"] = str(records.patient["code"])  # the record open in the page
+    return out
 
 
 def _on_skin(app: Any, point: list[float], what: str) -> np.ndarray:
@@ -193,6 +206,8 @@ def restore(app: Any, saved: Any) -> None:
         app.state.moved_landmarks = ses.moved_landmarks()
         app.state.tab = s["tab"]
     app._refresh()
+    if s.get("patient") and getattr(app, "records", None) is not None:
+        app.records.reopen(s["patient"])
 
 
 def install(app: Any) -> None:

@@ -25,6 +25,7 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictBool,
@@ -33,7 +34,9 @@ from pydantic import (
     model_validator,
 )
 
+from visualizer.body_type import AGE_RANGE
 from visualizer.pain import REGIONS as PAIN_REGIONS
+from visualizer.records.rules import CODE_RE
 
 # ------------------------------------------------------------------------------------------
 # limits
@@ -47,7 +50,7 @@ MAX_NAME = 64  # ids and names (protocol, landmark, site)
 MAX_LANDMARKS = 32
 QUOTE_CHARS = 60  # a value quoted in a message or a log line is cut to about this many characters
 
-TABS = ("plan", "patient", "trainer")
+TABS = ("plan", "patient", "trainer", "record")
 SIDES = ("left", "both", "right")
 CLICK_ACTIONS = ("pain", "select", "landmark")
 VIEW_MODES = ("local", "remote")
@@ -140,6 +143,82 @@ class ClickEvent(BaseModel):
     worldPosition: Vec3 | None = None
     remoteId: Annotated[str, Field(max_length=MAX_NAME)] | Annotated[int, Field(ge=0, le=2**53)] | None = None
 
+# ------------------------------------------------------------------------------------------
+# the patient's record (visualizer.app.records_ctrl): forms the page sends with its actions
+# ------------------------------------------------------------------------------------------
+MAX_VISIT_SITES = 400
+PatientCode = Annotated[str, Field(strict=True, min_length=1, max_length=40, pattern=CODE_RE.pattern)]
+DateText = Annotated[str, Field(strict=True, max_length=10, pattern=r"^(\d{4}-\d{2}-\d{2})?$")]
+MonthText = Annotated[str, Field(strict=True, max_length=7, pattern=r"^\d{4}-\d{2}$")]
+VisitId = Annotated[int, Field(strict=True, ge=1, le=2**31)]
+
+
+def _text(limit: int) -> Any:
+    return Annotated[str, Field(strict=True, max_length=limit)]
+
+
+def _number_or_blank(value: Any) -> Any:
+    """A number field of the page: a number, or its text (blank = not given); never a bool."""
+    if isinstance(value, bool):
+        raise ValueError("must be a number")
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return None
+        if len(text) > 16:
+            raise ValueError("must be a number")
+        try:
+            return float(text) if any(c in text for c in ".eE") else int(text)
+        except ValueError:
+            raise ValueError("must be a number") from None
+    return value
+
+
+Units = Annotated[Annotated[float, Field(allow_inf_nan=False, ge=0, le=50)] | None, BeforeValidator(_number_or_blank)]
+DayCount = Annotated[Annotated[int, Field(ge=0, le=31)] | None, BeforeValidator(_number_or_blank)]
+BirthYear = Annotated[Annotated[int, Field(ge=1900, le=2200)] | None, BeforeValidator(_number_or_blank)]
+
+
+class SiteEntry(_Strict):
+    """One row of the visit's site table: units given, or skipped with a reason."""
+
+    given: Units = None
+    skip: StrictBool = False
+    skip_reason: _text(500) = ""  # type: ignore[valid-type]
+
+
+class VisitForm(_Strict):
+    """The visit form (dates ``YYYY-MM-DD``; blank = not given); every field is sent."""
+
+    date: DateText
+    product: _text(200)  # type: ignore[valid-type]
+    lot: _text(100)  # type: ignore[valid-type]
+    expiry: DateText
+    injector: _text(200)  # type: ignore[valid-type]
+    reason: _text(2000)  # type: ignore[valid-type]
+    override: _text(2000)  # type: ignore[valid-type]
+    amend_reason: _text(2000)  # type: ignore[valid-type]
+    sites: Annotated[dict[Name, SiteEntry], Field(max_length=MAX_VISIT_SITES)]
+
+
+class NewPatient(_Strict):
+    """A new patient: a pseudonym code, optional name and birth year, and whether the plan's origin is usual."""
+
+    code: PatientCode
+    name: _text(200)  # type: ignore[valid-type]
+    birth_year: BirthYear
+    with_origin: StrictBool
+
+
+class DiaryEntry(_Strict):
+    """One month of the headache diary."""
+
+    month: MonthText
+    headache_days: DayCount
+    migraine_days: DayCount
+    acute_days: DayCount
+    replace: StrictBool
+
 
 class SavedInputs(_Strict):
     """The inputs a page keeps in its address to restore after a reload or a reconnect.
@@ -155,6 +234,7 @@ class SavedInputs(_Strict):
     ftp: StrictBool = True
     landmarks: Annotated[dict[Name, Vec3], Field(max_length=MAX_LANDMARKS)] = {}
     tab: Literal[TABS] = "plan"  # type: ignore[valid-type]
+    patient: PatientCode | None = None  # the patient record open in the page (visualizer.app.records_ctrl)
 
 
 # ------------------------------------------------------------------------------------------
@@ -238,6 +318,11 @@ STATE: dict[str, Check] = {
     "show_landmarks": _BOOL,
     "show_answers": _BOOL,
     "message": _check(Literal[""]),  # the page may only close the message
+    # body type of the bundled head (issue 10; visualizer/app/body.py): the sliders' ranges
+    "body_sex": _check(Annotated[float, Field(strict=True, allow_inf_nan=False, ge=0.0, le=1.0)]),
+    "body_age": _check(Annotated[float, Field(strict=True, allow_inf_nan=False, ge=AGE_RANGE[0], le=AGE_RANGE[1])]),
+    "body_weight": _check(Annotated[float, Field(strict=True, allow_inf_nan=False, ge=0.0, le=1.0)]),
+    "body_muscle": _check(Annotated[float, Field(strict=True, allow_inf_nan=False, ge=0.0, le=1.0)]),
     "pick_down": _PAGE_POINT,
     "pick_up": _PAGE_POINT,
     # set by the page's script: layout hints
@@ -245,6 +330,16 @@ STATE: dict[str, Check] = {
     "portrait": _BOOL,
     "view_size": _check(Annotated[list[ViewPx], Field(min_length=2, max_length=2)] | None),
 }
+
+# the record's forms live in the page only (client-only keys: typing is never sent); checked like
+# any other key should a page send them anyway
+STATE.update({
+    "rec_query": _check(_text(64)),
+    "rec_new": _check(NewPatient),
+    "rec_form": _check(VisitForm),
+    "rec_diary": _check(DiaryEntry),
+    "rec_amending": _BOOL,
+})
 
 _REQUIRED = object()
 
@@ -327,6 +422,26 @@ TRIGGERS: dict[str, Params] = {
     "focus_site": _p(("site_id", _check(Name, _site_ids, "site of this plan"), _REQUIRED)),
     "print_view": _p(("camera", _OPT_CAMERA, None)),  # the bare view for the page's print layout
 }
+
+_VISIT = ("visit_id", _check(VisitId), _REQUIRED)
+TRIGGERS.update({  # the patient's record (visualizer.app.records_ctrl.RecordsController)
+    "rec_search": _p(("query", _check(_text(64)), "")),
+    "rec_create": _p(("form", _check(NewPatient), _REQUIRED)),
+    "rec_open": _p(("code", _check(PatientCode), _REQUIRED)),
+    "rec_close": _NONE,
+    "rec_save_origin": _NONE,
+    "rec_save_protocol": _NONE,
+    "rec_new_visit": _NONE,
+    "rec_open_visit": _p(_VISIT),
+    "rec_save_draft": _p(("form", _check(VisitForm), _REQUIRED)),
+    "rec_sign": _p(("form", _check(VisitForm), _REQUIRED)),
+    "rec_amend": _p(("form", _check(VisitForm), _REQUIRED)),
+    "rec_compare": _NONE,
+    "rec_compare_clear": _NONE,
+    "rec_diary_add": _p(("entry", _check(DiaryEntry), _REQUIRED)),
+    "rec_visit_pdf": _p(_VISIT),
+    "rec_handout_pdf": _p(_VISIT),
+})
 
 # Other RPCs the page sends on its own.  trame-vtk's views: sizes are bounded (a hostile
 # 16384 x 16384 view would freeze the session).  Positional arguments after ``self``.

@@ -70,6 +70,7 @@ class LaunchConfig:
     frame: int = 1024 * 1024
     max_starting: int = 2
     python: str = sys.executable
+    records_db: str | None = None  # the patient records' database URL (None: no records)
     #: fork session processes from a template that loaded Python, VTK, the head and the protocols
     #: once (``visualizer.app.template``); False starts every session process from scratch
     template: bool = True
@@ -288,7 +289,7 @@ class SessionPool:
         line = json.dumps({
             "secret": sp.secret, "protocol": cfg.protocol, "mesh": cfg.mesh, "landmarks": cfg.landmarks,
             "idle": cfg.idle, "address_space_mb": cfg.address_space_mb or cfg.memory_mb + 3072,
-            "max_message": cfg.max_message, "frame": cfg.frame,
+            "max_message": cfg.max_message, "frame": cfg.frame, "records_db": cfg.records_db,
         })
         assert proc.stdin is not None
         proc.stdin.write(line.encode() + b"\n")  # stdin stays open: its EOF tells the process we are gone

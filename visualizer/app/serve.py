@@ -89,6 +89,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
                    help="another web origin (scheme://host:port) allowed to open sessions, e.g. the "
                         "address of a reverse proxy; repeatable")
+    p.add_argument("--db", metavar="URL", default=None,
+                   help="patient records database URL (default: $INJECTVIZ_DB or a SQLite file in the "
+                        "user's data folder); records are served on a loopback address only")
+    p.add_argument("--no-records", action="store_true",
+                   help="serve planning, patient view and trainer without the patient records")
     p.add_argument("--ws-heart-beat", type=int, default=30, help=argparse.SUPPRESS)
     p.add_argument("--ws-max-size", type=int, default=4 * 1024 * 1024, help=argparse.SUPPRESS)
     p.add_argument("--session-hang-seconds", type=float, default=30.0, help=argparse.SUPPRESS)
@@ -123,6 +128,42 @@ def check_origins(args: argparse.Namespace) -> str | None:
         OriginPolicy(args.host, 1, args.allow_origin)
     except ValueError as exc:
         return str(exc)
+    return None
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is a loopback address (127.0.0.0/8, ::1) or ``localhost``."""
+    import ipaddress
+
+    name = host.strip().strip("[]").lower()
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def check_records(args: argparse.Namespace) -> str | None:
+    """Records only on loopback (until access control lands), and a database that opens.
+
+    The database is opened (created on first use, as ``injectviz`` does) before any session
+    process starts, so a bad ``--db`` stops the start-up with one message.
+    """
+    if args.no_records:
+        return None
+    if not is_loopback(args.host):
+        return (f"--host {args.host}: the patient records are served on a loopback address only (127.0.0.1, "
+                "::1, localhost) until access control is in place; listen on 127.0.0.1, or give "
+                "--no-records to serve planning without records")
+    from visualizer.errors import InjectVizError
+    from visualizer.records.db import open_database, resolve_url
+
+    try:
+        open_database(args.db).dispose()
+    except InjectVizError as exc:
+        return " ".join(str(exc).split())[:500]
+    args.db = resolve_url(args.db)  # every session process opens the same database
     return None
 
 
@@ -305,6 +346,7 @@ async def run(args: argparse.Namespace, t0: float) -> int:
         idle=args.session_idle, lifetime=args.session_lifetime, memory_mb=args.session_memory_mb,
         hang_seconds=args.session_hang_seconds, max_message=args.ws_max_size,
         frame=min(1024 * 1024, args.ws_max_size), template=not args.no_template,
+        records_db=None if args.no_records else args.db,
     )
     config.pool = min(config.pool, config.sessions_max)
     front: FrontServer | None = None
@@ -357,7 +399,7 @@ def main(argv: list[str] | None = None) -> int:
     args, _unknown = build_parser().parse_known_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("injectviz").setLevel(logging.INFO)
-    problem = check_args(args) or check_origins(args) or precheck_inputs(args)
+    problem = check_args(args) or check_origins(args) or check_records(args) or precheck_inputs(args)
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2

@@ -17,6 +17,7 @@ from trame.widgets import client, html
 from trame.widgets import vuetify3 as v3
 from trame_pyvista import PyVistaLocalView, PyVistaRemoteView
 
+from visualizer.app import records_panel
 from visualizer.app.faults import JS as FAULTS_JS
 from visualizer.app.faults import download_click
 from visualizer.plan import DISCLAIMER
@@ -170,8 +171,10 @@ def local_camera_expr(ref: str) -> str:
     return f"(view_mode === 'local' ? window.injectviz.viewCamera('{ref}') : null)"
 
 
-def build_layout(server: Any, plotter: Any, view_ref: str) -> tuple[VAppLayout, Any, Any]:
+def build_layout(server: Any, plotter: Any, view_ref: str, *, records: bool = False) -> tuple[VAppLayout, Any, Any]:
     """The page for one connection: returns ``(layout, local_view, remote_view)``.
+
+    ``records``: with the Record tab (``visualizer.app.records_panel``; its actions bound first).
 
     Actions call ``server.controller`` functions (bound by the app) and the triggers
     ``plan_json``, ``plan_csv``, ``snapshot_png``, ``print_view``, ``local_click`` and
@@ -198,7 +201,7 @@ def build_layout(server: Any, plotter: Any, view_ref: str) -> tuple[VAppLayout, 
         with v3.VNavigationDrawer(v_model=("drawer",), location=("portrait ? 'bottom' : 'right'",),
                                   width=("portrait ? 430 : 400",), mobile_breakpoint="sm", elevation=2,
                                   id="side-panel"):
-            _side_panel(ctrl)
+            _side_panel(ctrl, records)
             with v3.Template(v_slot_append=True):
                 html.Div(
                     "Planning and teaching aid, not a medical device: confirm every site on the "
@@ -367,12 +370,13 @@ def _legend() -> None:
                  classes="text-caption text-medium-emphasis iv-hint")
 
 
-def _side_panel(ctrl: Any) -> None:
+def _side_panel(ctrl: Any, records: bool = False) -> None:
     with v3.VTabs(v_model=("tab",), grow=True, density="compact", color="teal-darken-3",
                   id="tabs"):
         v3.VTab("Plan", value="plan", id="tab-plan")
         v3.VTab("Patient", value="patient", id="tab-patient")
         v3.VTab("Trainer", value="trainer", id="tab-trainer")
+        v3.VTab("Record", value="record", id="tab-record", v_if="rec_on")
     v3.VDivider()
     with v3.VWindow(v_model=("tab",)):
         with v3.VWindowItem(value="plan"):
@@ -381,6 +385,9 @@ def _side_panel(ctrl: Any) -> None:
             _patient_tab(ctrl)
         with v3.VWindowItem(value="trainer"):
             _trainer_tab(ctrl)
+        if records:  # the patient's record (visualizer.app.records_panel)
+            with v3.VWindowItem(value="record"):
+                records_panel.build_tab()
 
 
 def _plan_tab(ctrl: Any) -> None:
@@ -481,6 +488,7 @@ def _plan_tab(ctrl: Any) -> None:
                        hide_details=True, classes="mr-4", id="switch-labels", color="teal-darken-3")
             v3.VSwitch(v_model=("show_landmarks",), label="Landmarks", density="compact",
                        hide_details=True, id="switch-landmarks", color="teal-darken-3")
+        _body_sliders()
         with v3.VBtnToggle(v_model=("view_mode",), mandatory=True, density="compact",
                            variant="outlined", divided=True, classes="mb-3 iv-no-print", id="view-mode"):
             v3.VBtn("3D in browser", value="local", size="small", id="mode-local")
@@ -533,6 +541,24 @@ def _plan_tab(ctrl: Any) -> None:
                                  title="follow-the-pain site")
         html.Div("Server update: {{ update_ms }} ms", v_if="debug", classes="text-caption text-disabled mt-2",
                  id="update-ms")
+
+
+def _body_sliders() -> None:
+    """Body type of the bundled head (issue 10): the head and the plan follow the sliders."""
+    from visualizer.app.body import BODY_SLIDERS
+
+    with html.Div(id="body-type", classes="mb-2 iv-no-print"):
+        html.Div("Head: body type", classes="text-subtitle-2 mt-2")
+        html.Div("The head reshapes while a slider moves; the sites are placed again when it stops.",
+                 classes="text-caption text-medium-emphasis mb-1")
+        for key, label, lo, hi, step, low_words, high_words in BODY_SLIDERS:
+            with html.Div(classes="d-flex align-center"):
+                html.Span(label, classes="text-body-2", style="min-width: 84px;")
+                html.Span(low_words, classes="text-caption text-medium-emphasis mr-1")
+                v3.VSlider(v_model=(key,), min=lo, max=hi, step=step, density="compact", hide_details=True,
+                           thumb_label=True, color="teal-darken-3", id=f"slider-{key}",
+                           aria_label=f"{label} of the head")
+                html.Span(high_words, classes="text-caption text-medium-emphasis ml-1")
 
 
 def _patient_tab(ctrl: Any) -> None:

@@ -5,7 +5,8 @@ Started by the front server's launcher (``visualizer.app.launcher``) as
 process's stdin (so the session secret never appears in ``ps``)::
 
     {"secret": "...", "protocol": "preempt", "mesh": null, "landmarks": null,
-     "idle": 20, "address_space_mb": 6144, "max_message": 4194304, "frame": 1048576}
+     "idle": 20, "address_space_mb": 6144, "max_message": 4194304, "frame": 1048576,
+     "records_db": "sqlite:///..." or null}
 
 The process then loads the head and protocols, builds the app (first scene included), starts the
 wslink aiohttp server on 127.0.0.1 with a random port and that secret, and only then prints its
@@ -194,6 +195,8 @@ def serve_session(ctx: Any, cfg: dict[str, Any]) -> int:
     # trame reads its options (and wslink's secret) from argv; the real argv never holds the secret
     sys.argv = [sys.argv[0], "--server", "--no-http", f"--authKey={secret}"]
     server = get_server("injectviz", client_type="vue3")
+    if cfg.get("records_db"):  # the patient records (the front checked it opens, on loopback only)
+        ctx.options = {**ctx.options, "records_db": str(cfg["records_db"])}
     app = InjectVizApp(server, ctx)
     try:
         app.plotter.render()  # EGL context + first frame now, not when the browser is waiting

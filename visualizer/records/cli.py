@@ -66,6 +66,25 @@ def _extras(items: list[tuple[str, str]] | None, reason: str | None) -> list[Any
     return [ExtraSite(k, v, reason or "") for k, v in extras.items()]
 
 
+def _site_changes(args: argparse.Namespace) -> tuple[dict[str, float], dict[str, str], list[Any]]:
+    """``--given``, ``--skip`` and ``--extra`` of ``visit record`` and ``visit amend``, checked."""
+    return _units(args.given, "--given"), _pairs(args.skip, "--skip"), _extras(args.extra, args.reason)
+
+
+def _warn(warnings: tuple[str, ...]) -> None:
+    for w in warnings:
+        print(f"WARNING: {w}", file=sys.stderr)
+
+
+def _show(args: argparse.Namespace, data: Any, table: Callable[[Any], None]) -> int:
+    """``--format json`` or the table."""
+    if args.format == "json":
+        _print_json(data)
+    else:
+        table(data)
+    return 0
+
+
 def _records(args: argparse.Namespace):  # -> Records (lazy import)
     from visualizer.records.db import open_database
     from visualizer.records.service import Records
@@ -94,14 +113,13 @@ def _patient_add(args: argparse.Namespace) -> int:
 
 
 def _patient_list(args: argparse.Namespace) -> int:
-    rows = _records(args).list_patients()
-    if args.format == "json":
-        _print_json(rows)
-        return 0
+    return _show(args, _records(args).list_patients(), _patient_table)
+
+
+def _patient_table(rows: list[dict[str, Any]]) -> None:
     print(f"{'code':<20} {'name':<30} {'visits':>6}  last visit")
     for p in rows:
         print(f"{p['code']:<20} {(p['name'] or ''):<30.30} {p['visits']:>6}  {p['last_visit'] or '-'}")
-    return 0
 
 
 def _pain_words(pain: dict[str, Any]) -> str:
@@ -114,9 +132,10 @@ def _pain_words(pain: dict[str, Any]) -> str:
 def _patient_show(args: argparse.Namespace) -> int:
     p = _records(args).patient_summary(args.code)
     p.pop("lock_version", None)
-    if args.format == "json":
-        _print_json(p)
-        return 0
+    return _show(args, p, _patient_text)
+
+
+def _patient_text(p: dict[str, Any]) -> None:
     print(f"patient     {p['code']}" + (f" ({p['name']})" if p["name"] else ""))
     if p["birth_year"]:
         print(f"born        {p['birth_year']}")
@@ -135,7 +154,6 @@ def _patient_show(args: argparse.Namespace) -> int:
             md = "-" if o["migraine_days"] is None else o["migraine_days"]
             ad = "-" if o["acute_days"] is None else o["acute_days"]
             print(f"{o['month']:<9} {o['headache_days']:>8}  {md!s:>8}  {ad!s:>5}")
-    return 0
 
 
 def _visit_table(visits: list[dict[str, Any]]) -> None:
@@ -152,9 +170,7 @@ def _visit_table(visits: list[dict[str, Any]]) -> None:
 def _visit_record(args: argparse.Namespace) -> int:
     from visualizer.records.plan_input import load_checked_plan
 
-    given = _units(args.given, "--given")
-    skip = _pairs(args.skip, "--skip")
-    extras = _extras(args.extra, args.reason)
+    given, skip, extras = _site_changes(args)
     checked = load_checked_plan(args.plan)
     res = _records(args).record_visit(
         args.code,
@@ -170,25 +186,17 @@ def _visit_record(args: argparse.Namespace) -> int:
         reason=args.reason,
         override=args.override,
     )
-    for w in res.warnings:
-        print(f"WARNING: {w}", file=sys.stderr)
+    _warn(res.warnings)
     print(res.visit_id)
     return 0
 
 
 def _visit_list(args: argparse.Namespace) -> int:
-    visits = _records(args).list_visits(args.code)
-    if args.format == "json":
-        _print_json(visits)
-    else:
-        _visit_table(visits)
-    return 0
+    return _show(args, _records(args).list_visits(args.code), _visit_table)
 
 
 def _visit_amend(args: argparse.Namespace) -> int:
-    given = _units(args.given, "--given")
-    skip = _pairs(args.skip, "--skip")
-    extras = _extras(args.extra, args.reason)
+    given, skip, extras = _site_changes(args)
     res = _records(args).amend_visit(
         args.visit_id,
         reason=args.reason,
@@ -200,8 +208,7 @@ def _visit_amend(args: argparse.Namespace) -> int:
         expiry=args.expiry,
         override=args.override,
     )
-    for w in res.warnings:
-        print(f"WARNING: {w}", file=sys.stderr)
+    _warn(res.warnings)
     print(f"visit {res.visit_id}: version {res.version} (the earlier versions are kept)")
     return 0
 

@@ -75,7 +75,7 @@ def check_plan_data(data: dict[str, Any], source: str = "plan") -> CheckedPlan:
 def load_checked_plan(path: Path) -> CheckedPlan:
     """A plan file checked exactly as ``injectviz check`` checks it (:mod:`visualizer.plan_file`):
     schema, the plan's own head, every cap. Any error refuses it; the protocol is then pinned."""
-    from visualizer.plan_file import _protocol_of, check_plan_file, read_plan_file
+    from visualizer.plan_file import check_plan_file, protocol_of, read_plan_file
 
     label = f"--plan {path}"
     try:
@@ -83,7 +83,7 @@ def load_checked_plan(path: Path) -> CheckedPlan:
         if result.errors:
             raise RecordError(f"{label}: the plan fails its checks: " + "; ".join(result.errors))
         _, entry = read_plan_file(path)
-        protocol = _protocol_of(Path(path), entry)  # the same protocol the check used
+        protocol = protocol_of(Path(path), entry)  # the same protocol the check used
     except RecordError:
         raise
     except InjectVizError as exc:

@@ -146,27 +146,69 @@ def _head_for(plan_data: dict[str, Any]):  # -> Head | None
         return None
 
 
+#: the pictures' side in px: 80 mm in print at ~200 dpi (900 px cost 1.6x the time for no visible gain)
+PICTURE_PX = 640
+
+
+class _Viewer:
+    """One offscreen render window per process, reused by every report on the same head.
+
+    Building a window (an EGL context) and the head's scene costs more than the four pictures; a
+    session or a server that writes several reports pays it once. Not thread-safe: reports are
+    made one at a time per process (the app's session loop, the command line).
+    """
+
+    plotter: Any = None
+    scene: Any = None
+    head: Any = None
+    size: int = 0
+
+    @classmethod
+    def get(cls, head: Any, plan: Any, size: int) -> tuple[Any, Any]:
+        import pyvista as pv
+
+        from visualizer.scene import build_scene
+
+        if cls.plotter is None or cls.head is not head or cls.size != size:
+            cls.close()
+            pl = pv.Plotter(off_screen=True, window_size=[size, size])
+            # no SSAA: at this size for an 80 mm picture it is invisible in print and costs 2-5x the time;
+            # the skin decimated for display as the app draws it (sites sit on the full surface)
+            cls.scene = build_scene(pl, head, plan, show_muscles=True, show_labels=True, antialias=False,
+                                    display_cells=DISPLAY_CELLS)
+            cls.plotter, cls.head, cls.size = pl, head, size
+        else:
+            cls.scene.update(plan=plan)
+        return cls.plotter, cls.scene
+
+    @classmethod
+    def close(cls) -> None:
+        if cls.plotter is not None:
+            try:
+                cls.plotter.close()
+            except Exception:  # a window that failed half-way: dropped either way
+                pass
+        cls.plotter = cls.scene = cls.head = None
+        cls.size = 0
+
+
 def render_views(
-    record: dict[str, Any], folder: Path, views: Sequence[str] = VIEWS, size: int = 900
+    record: dict[str, Any], folder: Path, views: Sequence[str] = VIEWS, size: int = PICTURE_PX
 ) -> dict[str, Path] | str:
-    """PNG per view in ``folder`` (one offscreen scene, the camera moved); or why there are no pictures."""
+    """JPEG per view in ``folder`` (one offscreen scene, the camera moved); or why there are no pictures."""
     os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
     head = _head_for(record["plan"])
     if head is None:
         return f"pictures unavailable: the head mesh {record['plan'].get('mesh')!r} used for this plan is not found"
     import numpy as np
-    import pyvista as pv
     from PIL import Image
 
-    from visualizer.scene import build_scene, set_camera
+    from visualizer.scene import set_camera
 
     plan = _given_plan(record)
     points = np.array([s.position for s in plan.sites], dtype=float).reshape(-1, 3)
-    pl = pv.Plotter(off_screen=True, window_size=[size, size])
     try:
-        # no SSAA: at 900 px for an 80 mm picture (≈ 285 dpi) it is invisible in print and costs 2-5x the time
-        # the skin decimated for display as the app draws it (sites sit on the full surface)
-        build_scene(pl, head, plan, show_muscles=True, show_labels=True, antialias=False, display_cells=DISPLAY_CELLS)
+        pl, _scene = _Viewer.get(head, plan, size)
         out = {}
         for v in views:
             set_camera(pl, head, v, points=points if len(points) else None)
@@ -175,8 +217,9 @@ def render_views(
             # JPEG goes into the PDF as is (a PNG would be decoded and re-compressed: ~0.3 s a picture)
             Image.fromarray(pl.screenshot(return_img=True)).save(out[v], quality=90)
         return out
-    finally:
-        pl.close()
+    except Exception:
+        _Viewer.close()  # never reuse a window that failed
+        raise
 
 
 def _pictures(doc: _Doc, record: dict[str, Any], views: Sequence[str] = VIEWS) -> None:

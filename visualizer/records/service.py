@@ -143,27 +143,14 @@ class Records:
         notes: str | None = None,
     ) -> dict[str, Any]:
         """Create a patient; the code must be new."""
-        from visualizer.errors import InjectVizError
-        from visualizer.pain import PainOrigin
-
         rules.check_code(code)
-        try:
-            pain = PainOrigin.parse(pain_regions, pain_point)
-        except InjectVizError as exc:
-            raise RecordError(f"--pain: {exc}") from None
-        if protocol is not None:
-            from visualizer.protocol import load_protocol
-
-            try:
-                load_protocol(protocol)
-            except InjectVizError as exc:
-                raise RecordError(f"--protocol {protocol!r}: {exc}") from None
+        pain = _usual_pain(pain_regions, pain_point)
         p = Patient(
             code=code,
             display_name=rules.check_text(name, "--name", limit=200),
             birth_year=rules.check_birth_year(birth_year),
-            usual_pain=pain.to_dict(),
-            preferred_protocol=protocol,
+            usual_pain=pain,
+            preferred_protocol=_known_protocol(protocol),
             notes=rules.check_text(notes, "--notes"),
         )
         with self._tx() as s:
@@ -529,9 +516,6 @@ class Records:
         notes: str | None = None,
     ) -> dict[str, Any]:
         """Change a patient's usual pain origin, preferred protocol, name or notes (optimistic locking)."""
-        from visualizer.errors import InjectVizError
-        from visualizer.pain import PainOrigin
-
         with self._tx() as s:
             p = self._patient(s, code)
             if p.lock_version != expected_lock:
@@ -539,18 +523,9 @@ class Records:
                     f"patient {code}: changed by someone else since it was opened; nothing was saved — reload it"
                 )
             if pain_regions is not None or pain_point is not None:
-                try:
-                    p.usual_pain = PainOrigin.parse(pain_regions or (), pain_point).to_dict()
-                except InjectVizError as exc:
-                    raise RecordError(f"--pain: {exc}") from None
+                p.usual_pain = _usual_pain(pain_regions or (), pain_point)
             if protocol is not None:
-                from visualizer.protocol import load_protocol
-
-                try:
-                    load_protocol(protocol)
-                except InjectVizError as exc:
-                    raise RecordError(f"--protocol {protocol!r}: {exc}") from None
-                p.preferred_protocol = protocol
+                p.preferred_protocol = _known_protocol(protocol)
             if name is not None:
                 p.display_name = rules.check_text(name, "--name", limit=200)
             if notes is not None:
@@ -629,6 +604,31 @@ class _PlanOnly:
     """The part of a :class:`CheckedPlan` that :func:`_sites_from_plan` reads (a stored plan, re-used)."""
 
     plan: Any
+
+
+def _usual_pain(regions: Sequence[str], point: Sequence[float] | None) -> dict[str, Any]:
+    """A usual pain origin checked by the engine (regions, point in the mesh frame, mm), as stored."""
+    from visualizer.errors import InjectVizError
+    from visualizer.pain import PainOrigin
+
+    try:
+        return PainOrigin.parse(regions, point).to_dict()
+    except InjectVizError as exc:
+        raise RecordError(f"--pain: {exc}") from None
+
+
+def _known_protocol(protocol: str | None) -> str | None:
+    """A preferred protocol must load (a bundled id or a protocol file); None stays None."""
+    if protocol is None:
+        return None
+    from visualizer.errors import InjectVizError
+    from visualizer.protocol import load_protocol
+
+    try:
+        load_protocol(protocol)
+    except InjectVizError as exc:
+        raise RecordError(f"--protocol {protocol!r}: {exc}") from None
+    return protocol
 
 
 def _diary_dict(d: DiaryMonth) -> dict[str, Any]:
