@@ -212,6 +212,45 @@ CASES: tuple[Case, ...] = (
         (*PLAN, "--mesh", MESH, "--landmarks", "{c}/landmarks-nan.json"),
         ("landmarks-nan.json", "'nasion'", "[nan, 0, 0]"),
     ),
+    # --- head scans: `landmarks SCAN` and `plan --mesh SCAN` without --landmarks (issue 10)
+    Case("scan-empty-stl", ("landmarks", "{c}/empty.stl", "--out", "{o}/lm.json"), ("empty.stl", "scan")),
+    Case(
+        "scan-random-ply",
+        ("landmarks", "{c}/random.ply", "--out", "{o}/lm.json"),
+        ("random.ply", "cannot read the scan", "vtkPLYReader"),
+    ),
+    Case("scan-junk-obj", ("landmarks", "{c}/junk.obj", "--out", "{o}/lm.json"), ("junk.obj", "scan")),
+    Case(
+        "scan-3M-triangles-ply",
+        ("landmarks", "{c}/3M.ply", "--out", "{o}/lm.json"),
+        ("3M.ply", "3,000,000 triangles", "at most 2,000,000"),
+    ),
+    Case(
+        "scan-tiny-10-triangles",
+        ("landmarks", "{c}/tiny.stl", "--out", "{o}/lm.json"),
+        ("tiny.stl", "only 12 triangles", "at least 1000"),
+    ),
+    Case(
+        "scan-absurd-size",
+        ("landmarks", "{c}/huge-head.ply", "--out", "{o}/lm.json"),
+        ("huge-head.ply", "across", "no unit (mm, cm, m) makes that a head"),
+    ),
+    Case(
+        "scan-wrong-units",
+        ("landmarks", MESH, "--units", "m", "--out", "{o}/lm.json"),
+        ("head.vtp", "in m the scan is", "wrong --units"),
+    ),
+    Case(
+        "scan-wrong-type",
+        ("landmarks", "{c}/scan.txt", "--out", "{o}/lm.json"),
+        ("scan.txt", "scan type '.txt'", ".stl"),
+    ),
+    Case("scan-out-not-json", ("landmarks", MESH, "--out", "{o}/lm.txt"), ("--out", "lm.txt", ".json")),
+    Case(
+        "plan-scan-absurd-size",
+        (*PLAN, "--mesh", "{c}/huge-head.ply"),
+        ("huge-head.ply", "no unit (mm, cm, m) makes that a head"),
+    ),
     # --- body types of the bundled head (issue 10)
     Case("plan-sex-1.5", (*PLAN, "--sex", "1.5"), ("--sex 1.5", "out of range", "0 to 1")),
     Case("plan-age-150", (*PLAN, "--age", "150"), ("--age 150", "18 to 90", "years")),
@@ -304,6 +343,16 @@ def build_corpus(c: Path) -> None:
     (c / "random.ply").write_bytes(b"ply\n" + rnd)
     (c / "random.stl").write_bytes(rnd)
     (c / "empty.stl").write_bytes(b"")
+    (c / "junk.obj").write_text("v 1 2\nf 1 2 3 4 5\nnot an obj\n")
+    (c / "scan.txt").write_text("v 0 0 0\n")
+    header = "ply\nformat binary_little_endian 1.0\nelement vertex 3\nproperty float x\nproperty float y\n"
+    header += "property float z\nelement face 3000000\nproperty list uchar int vertex_indices\nend_header\n"
+    (c / "3M.ply").write_bytes(header.encode() + bytes(36))
+    import pyvista as pv
+
+    pv.Cube().triangulate().save(c / "tiny.stl")
+    huge = pv.read(MESH)
+    pv.PolyData(huge.points * 1e5, huge.faces).save(c / "huge-head.ply", binary=True)
     lm = json.loads(Path(LM).read_text())
     (c / "landmarks-nan.json").write_text(json.dumps({**lm, "nasion": [math.nan, 0, 0]}))
 

@@ -114,7 +114,9 @@ def test_bad_inputs_exit_2_with_a_clear_message(tmp_path: Path) -> None:
         run("plan", "--protocol", "preempt", "--mesh", str(ROOT / "meshes/head.vtp"), "--landmarks", str(partial)),
         "partial.json", "right_acromion", "trapezius",
     )  # fmt: skip
-    bad(run("plan", "--protocol", "preempt", "--mesh", str(ROOT / "meshes/head.vtp")), "--landmarks")
+    # issue 10: --mesh without --landmarks is a scan whose landmarks are found automatically, with a warning
+    auto = run("plan", "--protocol", "preempt", "--mesh", str(ROOT / "meshes/head.vtp"))
+    assert auto.returncode == 0 and "landmarks found automatically on head.vtp" in auto.stderr, auto.stderr
 
 
 def test_render_bad_input_writes_nothing(tmp_path: Path) -> None:

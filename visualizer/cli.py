@@ -67,8 +67,18 @@ def _parser() -> argparse.ArgumentParser:
             help="pain origin point on the skin (at most 6 mm off it), mesh coordinates in mm",
         )
         p.add_argument("--no-ftp", action="store_true", help="do not add follow-the-pain sites")
-        p.add_argument("--mesh", type=Path, help="head mesh (mm); needs --landmarks")
-        p.add_argument("--landmarks", type=Path, help="landmarks JSON for --mesh (name → [x, y, z] mm)")
+        p.add_argument(
+            "--mesh", type=Path,
+            help="head mesh or scan (STL, OBJ, PLY, VTP, glTF); without --landmarks, landmarks are found automatically",
+        )  # fmt: skip
+        p.add_argument(
+            "--landmarks", type=Path,
+            help="landmarks JSON for --mesh (name → [x, y, z] mm, or the file `landmarks` writes)",
+        )  # fmt: skip
+        p.add_argument(
+            "--units", choices=("auto", "mm", "cm", "m"), default=None,
+            help="unit of --mesh's coordinates when it is a scan (default: auto from its size)",
+        )  # fmt: skip
         body_args(p)
 
     p = sub.add_parser("plan", help="print the plan")
@@ -80,6 +90,11 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--out", type=Path, required=True, help="output PNG (written atomically)")
     r.add_argument("--view", choices=VIEWS, default="all")
     r.add_argument("--size", type=int, nargs=2, default=None, metavar=("W", "H"), help="16–4096 pixels each")
+
+    lm = sub.add_parser("landmarks", help="find the landmarks on a head scan and write them as JSON")
+    lm.add_argument("scan", type=Path, help="head scan: STL, OBJ, PLY, VTP/VTK, glTF/GLB; any position and unit")
+    lm.add_argument("--out", type=Path, required=True, help="landmarks JSON (written atomically)")
+    lm.add_argument("--units", choices=("auto", "mm", "cm", "m"), default="auto", help="the scan's unit")
 
     v = sub.add_parser("validate", help="check a protocol file and report every problem")
     v.add_argument("file", type=Path)
@@ -156,8 +171,74 @@ def _build_plan(args: argparse.Namespace):
     from visualizer.planner import make_plan
 
     pain = PainOrigin.parse(args.pain, args.pain_point)
-    head = load_head(args.mesh, args.landmarks, body_type=_body_type(args))
+    if args.mesh is not None and (args.landmarks is None or args.units is not None or _is_scan_file(args.landmarks)):
+        if _body_type(args) is not None:
+            raise InjectVizError("body-type options reshape the bundled head only, not a scan (--mesh); drop one")
+        head = _scan_head(args)
+    else:
+        head = load_head(args.mesh, args.landmarks, body_type=_body_type(args))
     return head, make_plan(head, protocol, pain, follow_the_pain=not args.no_ftp)
+
+
+def _is_scan_file(landmarks: Path) -> bool:
+    """True when a landmarks file is the output of ``landmarks`` (it names its scan and unit)."""
+    from visualizer.safe_read import load_json, read_text
+
+    try:
+        raw = load_json(read_text(landmarks, what="landmarks file"), landmarks)
+    except InjectVizError:
+        return False  # load_head reports the problem
+    return isinstance(raw, dict) and isinstance(raw.get("scan"), dict) and "format" in raw
+
+
+def _scan_head(args: argparse.Namespace):
+    """The head of ``--mesh`` read as a scan: landmarks found automatically or from ``--landmarks``."""
+    from visualizer.head import _read_landmarks
+    from visualizer.scan import read_scan
+    from visualizer.scan_landmarks import landmark_scan, scan_head
+
+    units = args.units
+    if units is None and args.landmarks is not None:
+        from visualizer.safe_read import load_json, read_text
+
+        raw = load_json(read_text(args.landmarks, what="landmarks file"), args.landmarks)
+        units = str(raw["scan"].get("units", "auto"))
+    scan = read_scan(args.mesh, units or "auto")
+    if args.landmarks is None:
+        found = landmark_scan(args.mesh, scan=scan)
+        warnings = [
+            f"landmarks found automatically on {scan.path.name}: check them (`injectviz landmarks` writes them "
+            "to a file you can correct and pass with --landmarks)",
+            *found.warnings,
+        ]
+        return scan_head(
+            scan, found.landmarks, muscle=found.fit.muscle, landmarks_label="found automatically", warnings=warnings
+        )
+    landmarks = _read_landmarks(args.landmarks)
+    return scan_head(scan, landmarks, landmarks_label=str(args.landmarks))
+
+
+def _cmd_landmarks(args: argparse.Namespace) -> int:
+    from visualizer.atomic import atomic_write, check_target
+
+    out: Path = args.out
+    if out.suffix.lower() != ".json":
+        raise InjectVizError(f"--out {_p(out)}: the landmarks are written as JSON; give a .json file name")
+    check_target(out, label=f"--out {_p(out)}")
+    from visualizer.scan_landmarks import describe_residuals, landmark_scan
+
+    found = landmark_scan(args.scan, args.units)
+    atomic_write(out, found.to_json() + "\n")
+    scan = found.scan
+    print(
+        f"wrote {out}: {len(found.landmarks)} landmarks on {scan.path.name} "
+        f"({scan.mesh.n_cells:,} triangles, units {scan.units}{' (from its size)' if scan.units_detected else ''})"
+    )
+    for line in describe_residuals(found.fit):
+        print(line)
+    for w in found.warnings:
+        print(f"WARNING: {w}", file=sys.stderr)
+    return 0
 
 
 def _cmd_protocols() -> int:
@@ -172,6 +253,9 @@ def _cmd_protocols() -> int:
 
 def _cmd_plan(args: argparse.Namespace) -> int:
     _, plan = _build_plan(args)
+    for w in plan.warnings:
+        if w.startswith("landmarks found automatically"):
+            print(f"WARNING: {w}", file=sys.stderr)
     if args.format == "json":
         print(plan.to_json())
     elif args.format == "csv":
@@ -289,6 +373,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "plan": lambda: _cmd_plan(args),
         "render": lambda: _cmd_render(args),
         "validate": lambda: _cmd_validate(args),
+        "landmarks": lambda: _cmd_landmarks(args),
         "check": lambda: _cmd_check(args),
         "head": lambda: _cmd_head_make(args),
     }

@@ -62,6 +62,14 @@ class Head:
         The body type of the bundled head this head was morphed to (None: the mesh as read).
     cache : dict
         Per-head results that depend only on the head (e.g. placed protocol sites).
+    partial : bool
+        A scan that may lack parts (neck cut, holes): the planner leaves out the sites it cannot
+        carry, with a warning, instead of stopping.
+    warnings : list of str
+        Warnings about the head itself (landmarks found automatically, projected onto the skin).
+    source : dict
+        Which head this is when it is a scan (file name, SHA-256, units, where the landmarks came
+        from); empty for a mesh given with its landmarks.
     """
 
     mesh: pv.PolyData = field(repr=False)
@@ -72,6 +80,9 @@ class Head:
     notes: list[str] = field(default_factory=list)
     body_type: BodyType | None = None
     cache: dict[str, object] = field(default_factory=dict, repr=False, compare=False)
+    partial: bool = False
+    warnings: list[str] = field(default_factory=list)
+    source: dict[str, object] = field(default_factory=dict)
 
     @cached_property
     def surface(self) -> Surface:
@@ -105,7 +116,10 @@ class Head:
         mesh = self.mesh.copy(deep=False)
         mesh.point_data["muscle"] = _derived_muscles(mesh, frame, landmarks, self.muscle_codes)
         notes = [*self.notes, note] if note else list(self.notes)
-        head = Head(mesh, landmarks, frame, self.mesh_path, self.landmarks_path, notes, self.body_type)
+        head = Head(
+            mesh, landmarks, frame, self.mesh_path, self.landmarks_path, notes, self.body_type,
+            partial=self.partial, warnings=list(self.warnings), source=dict(self.source),
+        )  # fmt: skip
         head.__dict__["surface"] = self.surface  # same skin, same locator
         return head
 
@@ -151,6 +165,8 @@ def _derived_muscles(
 def _read_landmarks(path: Path) -> dict[str, NDArray[np.float64]]:
     text = read_text(path, what="landmarks file", error=LandmarkError)
     raw = load_json(text, path, error=LandmarkError)
+    if isinstance(raw, Mapping) and "landmarks" in raw and "format" in raw:  # `injectviz landmarks` output
+        raw = raw["landmarks"]
     return _check_landmarks(raw, path)
 
 
@@ -309,17 +325,44 @@ def _assemble(
             data.point_data["muscle"] = _derived_muscles(data, frame, landmarks, np.zeros(data.n_points, np.int8))
             notes.append("muscle map derived from landmark rules (the mesh carries none)")
     head = Head(data, landmarks, frame, mesh_path, landmarks_path, notes)
-    # landmarks must lie on the skin: a landmark far off the surface means a wrong file or frame
+    # landmarks must lie on the skin: up to PROJECT_MM off they are projected onto it (with a
+    # warning); farther means a wrong file or frame
+    projected, warnings = project_landmarks(head.surface, landmarks, source=landmarks_path)
+    if warnings:
+        head.landmarks = projected
+        head.frame = HeadFrame.from_landmarks(*(projected[n] for n in FRAME_LANDMARKS))
+        head.warnings.extend(warnings)
+    return head
+
+
+#: Hand-given landmarks up to this far off the skin (mm) are projected onto it (with a warning).
+PROJECT_MM = 10.0
+#: Below this (mm) a landmark counts as on the skin (kept as given).
+ON_SKIN_MM = 1.0
+
+
+def project_landmarks(
+    surface: Surface, landmarks: Mapping[str, NDArray[np.float64]], *, source: str | Path
+) -> tuple[dict[str, NDArray[np.float64]], list[str]]:
+    """Put given landmarks onto the skin (mesh frame, mm).
+
+    A landmark up to :data:`PROJECT_MM` off the skin is projected onto it; a warning names each
+    one that was more than :data:`ON_SKIN_MM` off and its distance. Farther than
+    :data:`PROJECT_MM` is a :class:`LandmarkError` naming each.
+    """
     names = sorted(landmarks)
-    pts = np.array([landmarks[n] for n in names])
-    dist = head.surface.distance_to_surface(pts)
-    far = [f"{n} ({d:.1f} mm)" for n, d in zip(names, dist, strict=True) if d > 5.0 * head.size_scale]
+    pts = np.array([landmarks[n] for n in names], dtype=float).reshape(-1, 3)
+    snapped, _ = surface.closest(pts)
+    dist = np.linalg.norm(snapped - pts, axis=1)
+    far = [f"{n} ({d:.1f} mm)" for n, d in zip(names, dist, strict=True) if d > PROJECT_MM]
     if far:
         shown = ", ".join(far[:6]) + (f" and {len(far) - 6} more" if len(far) > 6 else "")
-        raise LandmarkError(
-            f"{landmarks_path}: landmarks lie off the skin of {mesh_path.name} (more than 5 mm): {shown}"
-        )
-    return head
+        raise LandmarkError(f"{source}: landmarks lie off the skin (more than {PROJECT_MM:g} mm): {shown}")
+    moved = [f"{n} {d:.1f} mm" for n, d in zip(names, dist, strict=True) if d > ON_SKIN_MM]
+    if not moved:
+        return dict(landmarks), []
+    out = {n: (snapped[i] if dist[i] > ON_SKIN_MM else pts[i]) for i, n in enumerate(names)}
+    return out, [f"{source}: landmarks off the skin projected onto it: {', '.join(moved)}"]
 
 
 def is_default_mesh(mesh: str | Path | None) -> bool:

@@ -135,6 +135,9 @@ class Plan:
     findings: tuple[Finding, ...] = ()
     sources: tuple[str, ...] = ()
     disclaimer: str = DISCLAIMER
+    #: Which head when it is a scan: file name, SHA-256 of its bytes, units, where the landmarks
+    #: came from (empty for the bundled head or a mesh given with its landmarks).
+    head: dict[str, Any] = field(default_factory=dict)
     body_type: dict[str, float] | None = None
     per_muscle: dict[str, MuscleTotal] = field(init=False)
 
@@ -206,6 +209,7 @@ class Plan:
             "protocol_file": self.protocol_file,
             "mesh": self.mesh,
             "landmarks_file": self.landmarks_file,
+            **({"head": dict(self.head)} if self.head else {}),
             **({"body_type": dict(self.body_type)} if self.body_type is not None else {}),
             "frame": "mesh coordinates in mm; head_frame maps them to the Neuromag head frame",
             "head_frame": [list(r) for r in self.head_frame],
@@ -279,6 +283,7 @@ class Plan:
             protocol_file=str(data.get("protocol_file", "")),
             mesh=str(data.get("mesh", "")),
             landmarks_file=str(data.get("landmarks_file", "")),
+            head=dict(data.get("head") or {}),
             landmarks={k: _vec(v) for k, v in data.get("landmarks", {}).items()},
             head_frame=tuple(tuple(float(c) for c in r) for r in data.get("head_frame", [])),
             pain=dict(data.get("pain", {})),

@@ -83,6 +83,17 @@ class MuscleTotalEntry(_Model):
     volume_ml: float = Field(ge=0, le=1e4)
 
 
+class HeadEntry(_Model):
+    """Which scan a plan was made on (see :attr:`visualizer.plan.Plan.head`)."""
+
+    kind: Literal["scan"]
+    file: PathText
+    sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+    units: Literal["mm", "cm", "m"]
+    mm_per_unit: float = Field(gt=0, le=1000)
+    landmarks: PathText
+
+
 class FindingEntry(_Model):
     """One finding as stored (see :class:`visualizer.plan.Finding`); a check replaces the safety ones."""
 
@@ -105,6 +116,7 @@ class PlanFile(_Model):
     protocol_file: PathText
     mesh: PathText
     landmarks_file: PathText
+    head: HeadEntry | None = None
     body_type: BodyType | None = None
     frame: Text | None = None
     head_frame: Annotated[list[Row4], Field(min_length=4, max_length=4)]
@@ -253,9 +265,20 @@ def check_plan_file(path: str | Path) -> CheckResult:
     path = Path(path)
     plan, entry = read_plan_file(path)
     protocol = protocol_of(path, entry)
-    head = head_from_landmarks(
-        entry.mesh or None, entry.landmarks, source=f"{path}: landmarks", body_type=entry.body_type
-    )
+    if entry.head is not None:  # a scan: read it as a scan (its unit, its largest piece), check its hash
+        from visualizer.errors import MeshError
+        from visualizer.scan import read_scan
+        from visualizer.scan_landmarks import scan_head
+
+        scan = read_scan(entry.mesh, entry.head.units)
+        if scan.sha256 != entry.head.sha256:
+            raise MeshError(f"{path}: head.sha256: the scan {entry.mesh} is not the file this plan was made on")
+        lms = {k: np.asarray(v) for k, v in entry.landmarks.items()}
+        head = scan_head(scan, lms, landmarks_label=f"{path}: landmarks")
+    else:
+        head = head_from_landmarks(
+            entry.mesh or None, entry.landmarks, source=f"{path}: landmarks", body_type=entry.body_type
+        )
     checked = recheck(head, protocol, plan)
     warnings, errors = _file_checks(head, protocol, checked, entry)
     return CheckResult(checked, (*checked.warnings, *warnings), (*checked.errors, *errors))

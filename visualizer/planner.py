@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from visualizer.errors import LandmarkError, MeshError
 from visualizer.head import DEFAULT_MESH, Head
 from visualizer.pain import Candidates, PainOrigin, check_pain_point, choose_ftp_sites, prepare_candidates
 from visualizer.placement import Placed, place_arc, place_landmark
@@ -33,6 +34,10 @@ FTP_SWITCHED_OFF = "ftp_switched_off"
 FTP_ADDED = "ftp_added"
 NO_PAIN_ORIGIN = "no_pain_origin"
 HEAD_NOTE = "head_note"
+#: A warning about the head itself (landmarks found automatically on a scan, projected onto the skin).
+HEAD_WARNING = "head_warning"
+#: Sites a scan cannot carry (its landmarks are missing from the scan), left out of the plan.
+SITES_NOT_ON_SCAN = "sites_not_on_scan"
 
 
 @dataclass(frozen=True)
@@ -41,6 +46,7 @@ class Prepared:
 
     fixed: tuple[tuple[ExpandedSite, Placed], ...]
     candidates: Candidates | None
+    skipped: tuple[str, ...] = ()  # sites a partial head (a scan) cannot carry, with the reason
 
 
 def _placement_of(site: ExpandedSite, head: Head, protocol: Protocol) -> Placed:
@@ -54,16 +60,30 @@ def _placement_of(site: ExpandedSite, head: Head, protocol: Protocol) -> Placed:
     return place_landmark(head, site.landmark, site.offsets, site.side, needed_by=who)
 
 
+def _site_landmarks(site: ExpandedSite) -> list[str]:
+    """The (side-resolved) landmark names a site's rule reads."""
+    return [n for n in (site.landmark, site.arc_from, site.arc_to, site.arc_via) if n]
+
+
 def prepare(head: Head, protocol: Protocol) -> Prepared:
     """Place the fixed sites and sample FTP candidates (cached on the head, per protocol content)."""
     key = "prepared:" + hashlib.sha1(protocol.model_dump_json().encode()).hexdigest()
     hit = head.cache.get(key)
     if hit is not None:
         return hit
-    fixed = tuple((s, _placement_of(s, head, protocol)) for s in protocol.expanded_sites())
+    fixed_list: list[tuple[ExpandedSite, Placed]] = []
+    skipped: list[str] = []
+    for s in protocol.expanded_sites():
+        try:
+            fixed_list.append((s, _placement_of(s, head, protocol)))
+        except (LandmarkError, MeshError) as exc:
+            if not head.partial:
+                raise
+            missing = [n for n in _site_landmarks(s) if n not in head.landmarks]
+            skipped.append(f"{s.id} (needs {', '.join(missing)})" if missing else f"{s.id} ({exc})")
     ftp = protocol.follow_the_pain
     cands = prepare_candidates(head, ftp.muscles) if ftp is not None else None
-    prepared = Prepared(fixed, cands)
+    prepared = Prepared(tuple(fixed_list), cands, tuple(skipped))
     head.cache[key] = prepared
     return prepared
 
@@ -85,6 +105,14 @@ def make_plan(
         check_pain_point(head, pain.point)
     prep = prepare(head, protocol)
     findings: list[Finding] = [Finding(HEAD_NOTE, "info", n) for n in head.notes]
+    findings.extend(Finding(HEAD_WARNING, "warning", w) for w in head.warnings)
+    if prep.skipped:
+        findings.append(Finding(
+            SITES_NOT_ON_SCAN, "warning",
+            f"The scan cannot carry {len(prep.skipped)} site(s) of {protocol.name}; they are left out of "
+            "the plan: " + "; ".join(prep.skipped),
+            site_ids=tuple(s.split(" ")[0] for s in prep.skipped),
+        ))  # fmt: skip
 
     muscle_rank: dict[str, int] = {}
     for s, _ in prep.fixed:
@@ -180,6 +208,7 @@ def make_plan(
         protocol_file="" if _is_bundled(protocol) else str(protocol.path or ""),
         mesh="" if bundled_head else str(head.mesh_path),
         landmarks_file="" if bundled_head else str(head.landmarks_path),
+        head=dict(head.source),
         landmarks={k: tuple(round(float(c), 3) for c in v) for k, v in sorted(head.landmarks.items())},  # type: ignore[misc]
         head_frame=tuple(tuple(round(float(c), 6) for c in row) for row in head.frame.matrix),
         pain=pain.to_dict(),
