@@ -119,6 +119,9 @@ def test_trainer_is_refused_the_record_on_the_page_and_over_the_websocket(browse
     try:
         wait_for_head(page)
         assert page.inner_text("#injectviz-user-name") == "tom"
+        # a trainer is offered plans, the patient view and the quiz, not the Record tab
+        page.wait_for_selector("#tab-trainer", timeout=10_000)
+        assert page.locator("#tab-plan").count() == 1 and page.locator("#tab-record").count() == 0
         # over the websocket: the session process itself refuses (its user is a trainer)
         result = page.evaluate("() => window.trame.trigger('records_patient', ['TEST-0001'])")
         assert result is None
@@ -147,6 +150,9 @@ def test_injector_reads_the_record_and_the_audit_shows_it(browser, clinic):
         wait_for_head(page)
         summary = page.evaluate("() => window.trame.trigger('records_patient', ['TEST-0001'])")
         assert summary["code"] == "TEST-0001" and summary["name"] == SECRET_NAME
+        # an injector may open the Record tab (its tab check names the records permission)
+        page.click("#tab-record", timeout=10_000)
+        page.wait_for_function("() => window.trame.state.get('tab') === 'record'", timeout=10_000)
         assert "lock_version" not in summary
         other = page.context.new_page()
         r = other.goto(base + "/records/patient/TEST-0001")
@@ -179,6 +185,10 @@ def test_viewer_gets_the_patient_view_only(browser, clinic, artifacts):
     try:
         wait_for_head(page)
         page.screenshot(path=str(artifacts / "login_viewer.png"))
+        # only the patient view is offered: no Plan, Trainer or Record tab on the page
+        page.wait_for_selector("#tab-patient", timeout=10_000)
+        for tab in ("#tab-plan", "#tab-trainer", "#tab-record"):
+            assert page.locator(tab).count() == 0, tab
         page.evaluate("() => window.trame.state.set('tab', 'plan')")  # what a crafted page would do
         page.wait_for_timeout(1500)
         assert page.evaluate("() => window.trame.state.get('tab')") == "patient"

@@ -91,7 +91,11 @@ def tabs_allowed(tabs: tuple[str, ...]) -> list[str]:
     ident = _IDENTITY
     if ident is None or not ident.login:
         return list(tabs)
-    return [t for t in tabs if role_allows(ident.role, t)]
+    return [t for t in tabs if role_allows(ident.role, TAB_PERMISSION.get(t, t))]
+
+
+#: the permission a tab needs, where its name differs (the Record tab shows the patient records)
+TAB_PERMISSION = {"record": "records"}
 
 
 def actor() -> Any:

@@ -11,6 +11,7 @@ from typing import Any
 UI_DEFAULTS: dict[str, Any] = {
     "drawer": True,  # the side panel is open
     "tab": "plan",
+    "tabs_shown": ["plan", "patient", "trainer", "record"],  # the account's tabs (a viewer: patient only)
     "view_mode": "local",  # 3D in the browser (vtk.js); "remote" = rendered on the server
     "show_muscles": True,
     "show_labels": True,

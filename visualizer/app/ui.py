@@ -413,10 +413,10 @@ def _legend() -> None:
 
 def _side_panel(ctrl: Any, records: bool = False) -> None:
     with v3.VTabs(v_model=("tab",), grow=True, density="compact", color="teal-darken-3", id="tabs"):
-        v3.VTab("Plan", value="plan", id="tab-plan")
-        v3.VTab("Patient", value="patient", id="tab-patient")
-        v3.VTab("Trainer", value="trainer", id="tab-trainer")
-        v3.VTab("Record", value="record", id="tab-record", v_if="rec_on")
+        v3.VTab("Plan", value="plan", id="tab-plan", v_if="tabs_shown.includes('plan')")
+        v3.VTab("Patient", value="patient", id="tab-patient", v_if="tabs_shown.includes('patient')")
+        v3.VTab("Trainer", value="trainer", id="tab-trainer", v_if="tabs_shown.includes('trainer')")
+        v3.VTab("Record", value="record", id="tab-record", v_if="rec_on && tabs_shown.includes('record')")
     v3.VDivider()
     with v3.VWindow(v_model=("tab",)):
         with v3.VWindowItem(value="plan"):

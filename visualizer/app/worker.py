@@ -201,9 +201,10 @@ def apply_role(app: Any) -> None:
     from visualizer.app import access
 
     try:
-        allowed = access.tabs_allowed(("plan", "patient", "trainer"))
-        if app.state.tab not in allowed and allowed:
-            with app.state:
+        allowed = access.tabs_allowed(("plan", "patient", "trainer", "record"))
+        with app.state:
+            app.state.tabs_shown = allowed  # the page shows only the account's tabs
+            if app.state.tab not in allowed and allowed:
                 app.state.tab = allowed[0]
     except Exception:
         log.warning("could not apply the account's role to the page", exc_info=True)
