@@ -9,6 +9,7 @@ launcher, not from the browser), and every read lands in the audit log.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import sys
 import time
@@ -108,7 +109,9 @@ def test_no_login_no_data_and_no_session_process(clinic):
                 return e.status
         return 101
 
-    assert asyncio.run(ws()) == 401
+    # in a thread of its own: the session-scoped Playwright of the browser tests may hold this thread's loop
+    with concurrent.futures.ThreadPoolExecutor(1) as ex:
+        assert ex.submit(asyncio.run, ws()).result(timeout=60) == 401
     after = health(base)
     assert after["sessions"] == before["sessions"] == 0  # nobody was handed a session process
 
