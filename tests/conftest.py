@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 
 import pytest
 
 os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
 
-from visualizer.head import Head, load_head
+# The tests never touch the user's own records: the default database (platformdirs' user data
+# folder) is a private temporary folder for this run, also for every app and CLI they start.
+_DATA_HOME = tempfile.mkdtemp(prefix="injectviz-test-data-")
+os.environ["XDG_DATA_HOME"] = _DATA_HOME
+os.environ.pop("INJECTVIZ_DB", None)
+atexit.register(shutil.rmtree, _DATA_HOME, ignore_errors=True)
+
+from visualizer.head import Head, load_head  # noqa: E402  (after the environment above)
 
 
 @pytest.fixture(scope="session")
