@@ -16,8 +16,14 @@ _N = [0]
 
 
 @pytest.fixture
-def app():
+def app(monkeypatch):
     from trame.app import get_server
+
+    from visualizer.app import body
+
+    # driven directly, as without a server: a slider's plan is placed at once (in a full run the
+    # browser tests' Playwright may hold a running loop in this thread, which these tests never turn)
+    monkeypatch.setattr(body, "serving_loop", lambda: None)
 
     from visualizer.app.context import AppContext
     from visualizer.app.core import InjectVizApp

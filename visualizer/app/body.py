@@ -49,6 +49,14 @@ def body_state(head: Any) -> dict[str, float]:
     return {key: float(getattr(body, field)) for key, field in BODY_KEYS.items()}
 
 
+def serving_loop() -> asyncio.AbstractEventLoop | None:
+    """The event loop serving this session, or None when the app is driven directly (tests)."""
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
 class BodyTypeControls:
     """Mixin of the app class: the body-type sliders.
 
@@ -117,9 +125,8 @@ class BodyTypeControls:
     def _schedule_settle(self) -> None:
         if self._body_settle is not None:
             self._body_settle.cancel()
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:  # no event loop (tests drive the app directly): place at once
+        loop = serving_loop()
+        if loop is None:  # no event loop (tests drive the app directly): place at once
             self.body_settle()
             return
         self._body_settle = loop.call_later(SETTLE_S, self.body_settle)
