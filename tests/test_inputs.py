@@ -368,3 +368,18 @@ def test_arguments_not_sent_keep_the_functions_defaults():
     assert check_trigger(None, "snapshot_png", [], {}) == ([], {})
     assert check_trigger(None, "snapshot_png", [None, [880.5, 600]], {}) == ([None, [880.5, 600.0]], {})
     assert check_trigger(None, "snapshot_png", [], {"size": [100, 100]}) == ([None, [100.0, 100.0]], {})
+
+
+def test_a_viewer_may_run_only_the_patient_step_through(monkeypatch):
+    """The waiting-room kiosk: a crafted page of a viewer cannot plan, quiz or open records."""
+    from visualizer.app import access
+    from visualizer.app.inputs import TRIGGERS, VIEWER_TRIGGERS, InputRefused, check_trigger
+
+    assert VIEWER_TRIGGERS <= set(TRIGGERS)
+    monkeypatch.setattr(access, "_IDENTITY", access.Identity("vera", "viewer", "127.0.0.1", True))
+    assert check_trigger(None, "patient_next", [], {}) == ([], {})
+    for method in ("quiz_start", "clear_pain", "reset_landmarks", "plan_json", "rec_close"):
+        with pytest.raises(InputRefused, match="not available to your account"):
+            check_trigger(None, method, [], {})
+    monkeypatch.setattr(access, "_IDENTITY", access.Identity("tom", "trainer", "127.0.0.1", True))
+    assert check_trigger(None, "quiz_start", [], {}) == ([], {})

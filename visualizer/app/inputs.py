@@ -519,11 +519,40 @@ def check_state(app: Any, key: Any, value: Any) -> Any:
     return STATE[key](value, app, field=key)
 
 
+#: What a viewer's page (the waiting-room kiosk: the patient step-through only) may run; the
+#: records are refused to trainers and viewers by :func:`visualizer.app.access.records` itself.
+VIEWER_TRIGGERS = frozenset(
+    {
+        "patient_prev",
+        "patient_next",
+        "patient_play",
+        "patient_pause",
+        "patient_restart",
+        "camera",
+        "on_view_camera",
+        "on_click",
+        "on_local_click",
+        "restore_inputs",
+        "snapshot_png",
+        "print_view",
+    }
+)
+
+
+def _role_refuses(method: str) -> bool:
+    from visualizer.app.access import identity
+
+    ident = identity()
+    return ident is not None and ident.login and ident.role == "viewer" and method not in VIEWER_TRIGGERS
+
+
 def check_trigger(app: Any, method: str, args: Any, kwargs: Any) -> tuple[list, dict]:
     """Validated arguments for a trigger running the app method ``method``."""
     spec = TRIGGERS.get(method)
     if spec is None:
         raise InputRefused("this action is not accepted from the page")
+    if _role_refuses(method):
+        raise InputRefused("this action is not available to your account (the patient view only)")
     if not isinstance(args, list) or not isinstance(kwargs, dict):
         raise InputRefused("the arguments are not a list and a dictionary")
     return spec.bind(app, args, kwargs)
