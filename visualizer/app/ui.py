@@ -86,6 +86,83 @@ html, body { overflow: hidden !important; }
 
 JS = r"""
 window.injectviz = window.injectviz || {
+  // a WebGL renderer that runs on the CPU (no GPU: SwiftShader, llvmpipe): there every drawn
+  // frame costs 100-300 ms of CPU, and multisampling (antialias) doubles it
+  softwareGL: function () {
+    var self = window.injectviz;
+    if (self._software === undefined) {
+      self._software = false;
+      try {
+        var gl = document.createElement('canvas').getContext('webgl');
+        if (gl) {
+          var info = gl.getExtension('WEBGL_debug_renderer_info');
+          var name = String(gl.getParameter(info ? info.UNMASKED_RENDERER_WEBGL : gl.RENDERER));
+          self._software = /swiftshader|llvmpipe|softpipe|software|basic render/i.test(name);
+          var lose = gl.getExtension('WEBGL_lose_context');
+          if (lose) { lose.loseContext(); }
+        }
+      } catch (e) { self._software = false; }
+    }
+    return self._software;
+  },
+  // vtk.js asks for no context options: on a software renderer, ask for no multisampling
+  // (must run before the 3D view creates its context; this script runs first)
+  lightGL: function () {
+    if (window.injectviz._light || !window.injectviz.softwareGL()) { return; }
+    window.injectviz._light = true;
+    var get = HTMLCanvasElement.prototype.getContext;
+    HTMLCanvasElement.prototype.getContext = function (type, attrs) {
+      if (type === 'webgl2' || type === 'webgl' || type === 'experimental-webgl') {
+        attrs = Object.assign({}, attrs || {}, { antialias: false });
+      }
+      return get.call(this, type, attrs);
+    };
+  },
+  // vtk.js' interactor draws a frame on every animation frame while a mouse button is down and
+  // once more when it is released, also for a click that never moved the camera (on a software
+  // renderer that frame delays the update the click asked for). A press on the 3D canvas is held
+  // back from vtk.js until the pointer moves (a drag, then vtk.js gets the press where it
+  // happened); a press released without moving never reaches vtk.js, so a click draws no frame
+  // of its own: the next frame drawn is the server's update. Our own listeners on #view-3d (the
+  // press and release positions, the click) still see every event.
+  tuneView: function () {
+    var el = document.getElementById('view-3d');
+    if (!el || el.__ivHeld !== undefined) { return; }
+    el.__ivHeld = null;
+    var flush = function () {
+      var h = el.__ivHeld;
+      if (h === null) { return; }
+      el.__ivHeld = null;
+      h.target.dispatchEvent(new PointerEvent('pointerdown', h.init));
+    };
+    el.addEventListener('pointerdown', function (ev) {
+      if (el.__ivHeld !== null) { flush(); return; }  // a second finger (pinch): vtk.js gets both
+      if (!ev.isTrusted || !ev.target || ev.target.tagName !== 'CANVAS' || ev.button !== 0) { return; }
+      var init = { bubbles: true, cancelable: true, composed: true };
+      ['clientX', 'clientY', 'screenX', 'screenY', 'button', 'buttons', 'pointerId', 'pointerType',
+        'isPrimary', 'pressure', 'width', 'height', 'ctrlKey', 'shiftKey', 'altKey', 'metaKey'
+      ].forEach(function (k) { init[k] = ev[k]; });
+      el.__ivHeld = { target: ev.target, init: init };
+      ev.stopPropagation();
+    }, true);
+    el.addEventListener('pointermove', function (ev) {
+      var h = el.__ivHeld;
+      if (h === null || ev.pointerId !== h.init.pointerId) { return; }
+      if (Math.abs(ev.clientX - h.init.clientX) + Math.abs(ev.clientY - h.init.clientY) < 3) {
+        ev.stopPropagation();
+        return;
+      }
+      flush();  // a drag: vtk.js gets the press, then this move
+    }, true);
+    var release = function (ev) {
+      var h = el.__ivHeld;
+      if (h === null || ev.pointerId !== h.init.pointerId) { return; }
+      el.__ivHeld = null;
+      ev.stopPropagation();  // vtk.js never saw this press: nothing to end, nothing to draw
+    };
+    el.addEventListener('pointerup', release, true);
+    el.addEventListener('pointercancel', release, true);
+  },
   webgl: function () {
     try {
       var c = document.createElement('canvas');
@@ -187,7 +264,7 @@ def build_layout(server: Any, plotter: Any, view_ref: str, *, records: bool = Fa
     server.state.trame__title = "InjectViz"
     with VAppLayout(server, full_height=True) as layout:
         client.Style(CSS)
-        client.Script(JS)
+        client.Script(JS + "\nwindow.injectviz.lightGL();\n")
         client.Script(FAULTS_JS)  # reconnect, inputs kept in the address, checked downloads
         client.ClientTriggers(
             mounted="view_mode = utils.get('injectviz.webgl()') ? view_mode : 'remote';"
@@ -312,6 +389,7 @@ def _view(ctrl: Any, plotter: Any, ref: str, views: dict[str, Any]) -> None:
             views["local"] = PyVistaLocalView(
                 plotter,
                 interactor_events=("['EndAnimation']",),
+                before_scene_loaded="window.injectviz.tuneView()",
                 EndAnimation=f"trigger('view_camera', [{cam}, ({cam} || {{}}).width, ({cam} || {{}}).height])",
             )
         with html.Div(v_else=True, style="width: 100%; height: 100%;"):
