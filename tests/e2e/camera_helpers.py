@@ -81,6 +81,26 @@ def view_pixels(page) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(page.locator("#view-3d").screenshot())).convert("RGB"))
 
 
+def settled_view_pixels(page, *, still_ms: int = 600, timeout_ms: int = 30000) -> np.ndarray:
+    """The view's pixels once the picture has stopped changing for ``still_ms``.
+
+    After a drag or a wheel the picture keeps changing for a while: vtk.js draws the moved camera
+    on its next frames, the server-rendered view streams lower-quality images during the
+    interaction and a full-quality still image after it, and on a loaded machine those arrive
+    seconds later. Compare pixels only with the picture the user ends up looking at.
+    """
+    last = view_pixels(page)
+    waited = 0
+    while waited < timeout_ms:
+        page.wait_for_timeout(still_ms)
+        waited += still_ms
+        now = view_pixels(page)
+        if now.shape == last.shape and np.array_equal(now, last):
+            return now
+        last = now
+    raise AssertionError(f"the view kept changing for {timeout_ms / 1000:.0f} s")
+
+
 def mask_iou(a: np.ndarray, b: np.ndarray) -> float:
     inter = np.logical_and(a, b).sum()
     union = np.logical_or(a, b).sum()
