@@ -166,7 +166,45 @@ def test_updates_keep_actor_identity(plotter, head, preempt, ftp_plan):
     s.update(plan=ftp_plan, pain_point=ftp_plan.sites[0].position, highlight=ftp_plan.sites[3].id)
     after = {k: ident(a) for k, a in s.actors.items()}
     assert before == after
-    assert s.meshes["sites"].n_points // len(ftp_plan.sites) == s.meshes["sites"].n_points / len(ftp_plan.sites)
+    beads = s.meshes["sites"].n_points + s.meshes["ftp_sites"].n_points
+    assert beads == len(ftp_plan.sites) * len(sc._unit_sphere(14)[0])
+
+
+def test_a_new_pain_origin_redraws_only_the_follow_the_pain_sites(plotter, head, ftp_plan):
+    """The fixed sites' beads and labels are untouched by a new pain origin (nothing of them is
+    sent to a browser again); the follow-the-pain sites' own meshes hold all of those sites."""
+    s = sc.build_scene(plotter, head, ftp_plan)
+    fixed = [x for x in ftp_plan.sites if not x.follow_the_pain]
+    moved = engine.make_plan(head, engine.load_protocol("preempt-ftp"), engine.PainOrigin.parse(["right-temporal"]))
+    assert [x.id for x in moved.sites if not x.follow_the_pain] == [x.id for x in fixed]
+    mtimes = {k: s.meshes[k].GetMTime() for k in ("sites", "labels", "ftp_sites", "ftp_labels")}
+
+    def fixed_labels() -> list[str]:
+        return [t for t, x in zip(s.label_texts, s.plan.sites, strict=True) if not x.follow_the_pain]
+
+    numbers = fixed_labels()
+    s.update(plan=moved)
+    assert s.meshes["sites"].GetMTime() == mtimes["sites"]
+    # the fixed sites' labels are redrawn only when the plan renumbered them
+    assert (s.meshes["labels"].GetMTime() == mtimes["labels"]) == (fixed_labels() == numbers)
+    mtimes["labels"] = s.meshes["labels"].GetMTime()
+    again = engine.make_plan(head, engine.load_protocol("preempt-ftp"), engine.PainOrigin.parse(["right-occipital"]))
+    numbers = fixed_labels()
+    s.update(plan=again)
+    assert s.meshes["sites"].GetMTime() == mtimes["sites"]
+    assert (s.meshes["labels"].GetMTime() == mtimes["labels"]) == (fixed_labels() == numbers)
+    s.update(plan=moved)
+    assert s.meshes["ftp_sites"].GetMTime() > mtimes["ftp_sites"]
+    assert s.meshes["ftp_labels"].GetMTime() > mtimes["ftp_labels"]
+    n_ftp = sum(x.follow_the_pain for x in moved.sites)
+    assert s.meshes["ftp_sites"].n_points == n_ftp * len(sc._unit_sphere(14)[0])
+    centres = np.asarray(s.meshes["ftp_sites"].points).reshape(n_ftp, -1, 3).mean(axis=1)
+    pos = np.array([x.position for x in moved.sites if x.follow_the_pain])
+    assert np.linalg.norm(centres - pos, axis=1).max() < 2 * s.radius
+    assert s.actors["ftp_sites"].GetVisibility() and s.actors["ftp_labels"].GetVisibility()
+    s.update(plan=engine.make_plan(head, engine.load_protocol("preempt")))  # no follow-the-pain sites
+    assert not s.actors["ftp_sites"].GetVisibility() and not s.actors["ftp_labels"].GetVisibility()
+    assert s.actors["sites"].GetVisibility()
 
 
 def test_site_near_and_quiz_markers(plotter, head, preempt):

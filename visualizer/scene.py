@@ -362,7 +362,8 @@ def _display_mesh(head: Any, max_cells: int | None) -> tuple[pv.PolyData, np.nda
 class Scene:
     """All actors of one plotter's scene, updated in place.
 
-    Actors (``scene.actors[name]``): ``head``, ``sites``, ``ftp_rings``, ``labels``, ``highlight``,
+    Actors (``scene.actors[name]``): ``head``, ``sites`` and ``ftp_sites`` (the fixed and the
+    follow-the-pain sites' beads), ``ftp_rings``, ``labels`` and ``ftp_labels``, ``highlight``,
     ``landmarks``, ``landmark_labels``, ``guess``, ``answer``, ``heat``.
 
     The pain glow (``heat``) is a small patch of the skin drawn just above it, so a new pain origin
@@ -412,10 +413,13 @@ class Scene:
         self.landmark_focus: str | None = None
         self._tint_muscles: frozenset[str] | None = None
         self._add_heat()
+        self._group_keys: dict[str, tuple] = {}
         for name in (
             "sites",
+            "ftp_sites",
             "ftp_rings",
             "labels",
+            "ftp_labels",
             "highlight",
             "flagged",
             "landmarks",
@@ -474,10 +478,16 @@ class Scene:
         _replace(mesh, pv.PolyData())
         self.meshes[name] = mesh
         kw = dict(ambient=0.3, diffuse=0.75, specular=0.15, smooth_shading=True)
-        if name in ("labels", "landmark_labels"):
+        if name in ("labels", "ftp_labels", "landmark_labels"):
             kw = dict(ambient=0.6, diffuse=0.4, specular=0.0, smooth_shading=False, culling="back")
         self.actors[name] = self.plotter.add_mesh(
-            mesh, scalars="rgb", rgb=True, name=name, pickable=(name == "sites"), show_scalar_bar=False, **kw
+            mesh,
+            scalars="rgb",
+            rgb=True,
+            name=name,
+            pickable=(name in ("sites", "ftp_sites")),
+            show_scalar_bar=False,
+            **kw,
         )
         self.actors[name].SetVisibility(False)
 
@@ -670,9 +680,15 @@ class Scene:
         patch.point_data["rgb"] = np.clip(np.rint(rgb), 0, 255).astype(np.uint8)
         _replace(self.meshes["heat"], patch)
 
+    #: the site markers in two actors each: the protocol's fixed sites and the follow-the-pain
+    #: sites. A new pain origin moves only the latter, so only their (small) meshes change and
+    #: are sent to a browser again; the fixed sites' beads and labels stay where they are.
+    SITE_GROUPS = (("sites", "labels", False), ("ftp_sites", "ftp_labels", True))
+
     def _update_sites(self) -> None:
         g = self.geometry
         r = self.radius
+        self.label_texts = [f"{int(o)}: {_fmt_units(u)}U" for o, u in zip(g.order, g.units, strict=False)]
         # a new plan with the same sites (most pain changes) changes nothing to draw or to send
         key = (
             tuple(g.ids),
@@ -687,21 +703,26 @@ class Scene:
         if key == getattr(self, "_sites_key", None):
             return
         self._sites_key = key
-        k = len(g.ids)
-        if k == 0:
-            for name in ("sites", "ftp_rings", "labels"):
-                _replace(self.meshes[name], pv.PolyData())
-            return
-        rot = _orthonormal_frames(g.normals, self.up, self.forward)
-        colors = np.array([muscle_color(m) for m in g.muscles], dtype=np.uint8)
-        centers = g.positions + g.normals * (0.45 * r)
-        _replace(self.meshes["sites"], _tile(_unit_sphere(14), rot, np.full(k, r), centers, colors))
+        ftp_mask = np.asarray(g.ftp, dtype=bool)
+        for beads, labels, is_ftp in self.SITE_GROUPS:
+            idx = np.flatnonzero(ftp_mask == is_ftp)
+            where = (np.asarray(g.positions)[idx].tobytes(), np.asarray(g.normals)[idx].tobytes(), float(r))
+            # unchanged meshes (and what a browser holds of them) stay as they are; the labels
+            # change alone when follow-the-pain sites in other regions renumber the plan
+            bead_key = (*where, tuple(g.muscles[i] for i in idx))
+            label_key = (*where, tuple(self.label_texts[i] for i in idx))
+            if bead_key != self._group_keys.get(beads):
+                self._group_keys[beads] = bead_key
+                self._draw_beads(idx, beads)
+            if label_key != self._group_keys.get(labels):
+                self._group_keys[labels] = label_key
+                self._draw_labels(idx, labels)
         # follow-the-pain sites: a dark ring lying on the skin around the bead
-        ftp = np.flatnonzero(g.ftp)
+        ftp = np.flatnonzero(ftp_mask)
         if len(ftp):
             ring = _tile(
                 _unit_torus(1.0, 0.16),
-                rot[ftp],
+                _orthonormal_frames(g.normals[ftp], self.up, self.forward),
                 np.full(len(ftp), 1.75 * r),
                 g.positions[ftp] + g.normals[ftp] * 0.25 * r,
                 np.tile(FTP_RING_RGB, (len(ftp), 1)),
@@ -709,26 +730,45 @@ class Scene:
         else:
             ring = pv.PolyData()
         _replace(self.meshes["ftp_rings"], ring)
+
+    def _draw_beads(self, idx: np.ndarray, name: str) -> None:
+        """The beads of the plan's sites ``idx`` (plan order) into mesh ``name``, coloured by muscle."""
+        g = self.geometry
+        if len(idx) == 0:
+            _replace(self.meshes[name], pv.PolyData())
+            return
+        r = self.radius
+        rot = _orthonormal_frames(g.normals[idx], self.up, self.forward)
+        colors = np.array([muscle_color(g.muscles[i]) for i in idx], dtype=np.uint8)
+        centers = g.positions[idx] + g.normals[idx] * (0.45 * r)
+        _replace(self.meshes[name], _tile(_unit_sphere(14), rot, np.full(len(idx), r), centers, colors))
+
+    def _draw_labels(self, idx: np.ndarray, name: str) -> None:
+        """The labels ("order: units U") of the plan's sites ``idx`` into mesh ``name``."""
+        g = self.geometry
+        k = len(idx)
+        if k == 0:
+            _replace(self.meshes[name], pv.PolyData())
+            return
+        r = self.radius
+        positions, normals = g.positions[idx], g.normals[idx]
         # labels "order: units U", upright, above the marker. On skin that faces up (shoulders,
         # crown) the label is tilted toward the front or the back (whichever side the site is on)
         # so it reads in the front/back views, from where those sites are approached.
-        self.label_texts = [f"{int(o)}: {_fmt_units(u)}U" for o, u in zip(g.order, g.units, strict=False)]
-        texts = [_text_template(t) for t in self.label_texts]
+        texts = [_text_template(self.label_texts[i]) for i in idx]
         h = max(2.4, 1.15 * r)
         center = np.asarray(self.meshes["head"].center, dtype=float)
-        ahead = (g.positions - center) @ self.forward
+        ahead = (positions - center) @ self.forward
         outward = np.where(ahead[:, None] >= 0, 1.0, -1.0) * self.forward[None, :]
-        facing_up = np.clip(g.normals @ self.up, 0.0, 1.0)[:, None]
-        label_n = _unit(g.normals + 0.9 * facing_up * outward)
+        facing_up = np.clip(normals @ self.up, 0.0, 1.0)[:, None]
+        label_n = _unit(normals + 0.9 * facing_up * outward)
         rot_l = _orthonormal_frames(label_n, self.up, self.forward)
-        tilt = np.linalg.norm(np.cross(label_n, g.normals), axis=1)[:, None]  # sin(angle)
-        lift = g.normals * (1.0 + 0.5 * h * tilt)
+        tilt = np.linalg.norm(np.cross(label_n, normals), axis=1)[:, None]  # sin(angle)
+        lift = normals * (1.0 + 0.5 * h * tilt)
         # above the marker and clear of its rings: follow-the-pain (1.75 r), safety (2.1 r) and the
         # selected site's highlight (2.5 r, tube 0.22), so a selected site's number stays readable
-        centers_l = g.positions + lift + rot_l[:, :, 1] * (r * 3.1 + h * 0.55)
-        _replace(
-            self.meshes["labels"], _tile_variable(texts, rot_l, np.full(k, h), centers_l, np.tile(LABEL_RGB, (k, 1)))
-        )
+        centers_l = positions + lift + rot_l[:, :, 1] * (r * 3.1 + h * 0.55)
+        _replace(self.meshes[name], _tile_variable(texts, rot_l, np.full(k, h), centers_l, np.tile(LABEL_RGB, (k, 1))))
 
     def _update_highlight(self) -> None:
         g = self.geometry
@@ -766,10 +806,13 @@ class Scene:
 
     def _update_visibility(self) -> None:
         self.actors["heat"].SetVisibility(self.meshes["heat"].n_points > 3)  # 3: the empty placeholder
-        has_sites = len(self.geometry.ids) > 0
-        self.actors["sites"].SetVisibility(self.show_sites and has_sites)
-        self.actors["ftp_rings"].SetVisibility(self.show_sites and bool(np.any(self.geometry.ftp)))
-        self.actors["labels"].SetVisibility(self.show_sites and self.show_labels and has_sites)
+        has_ftp = bool(np.any(self.geometry.ftp))
+        has_fixed = not bool(np.all(self.geometry.ftp))  # (False without sites)
+        self.actors["sites"].SetVisibility(self.show_sites and has_fixed)
+        self.actors["ftp_sites"].SetVisibility(self.show_sites and has_ftp)
+        self.actors["ftp_rings"].SetVisibility(self.show_sites and has_ftp)
+        self.actors["labels"].SetVisibility(self.show_sites and self.show_labels and has_fixed)
+        self.actors["ftp_labels"].SetVisibility(self.show_sites and self.show_labels and has_ftp)
         self.actors["highlight"].SetVisibility(
             self.show_sites and self.highlight is not None and self.highlight in self.geometry.ids
         )

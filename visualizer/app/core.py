@@ -669,8 +669,9 @@ class InjectVizApp(BodyTypeControls, TrameApp):
         picker.AddLocator(self._locator)
         picker.PickFromListOn()
         picker.AddPickList(self.scene.actors["head"])
-        if self.scene.actors["sites"].GetVisibility():
-            picker.AddPickList(self.scene.actors["sites"])
+        for name in ("sites", "ftp_sites"):
+            if self.scene.actors[name].GetVisibility():
+                picker.AddPickList(self.scene.actors[name])
         self._picker = picker
         return picker
 
@@ -747,7 +748,7 @@ class InjectVizApp(BodyTypeControls, TrameApp):
         if tab == "trainer":
             self.quiz_answer(point)
             return
-        if actor in ("sites", "labels", "ftp_rings", "highlight"):
+        if actor in ("sites", "ftp_sites", "labels", "ftp_labels", "ftp_rings", "highlight"):
             sid = self.scene.site_near(point, tolerance=4 * self.scene.radius + 4)
             if sid:
                 self.state.selected_site = sid
