@@ -207,6 +207,20 @@ def test_a_new_pain_origin_redraws_only_the_follow_the_pain_sites(plotter, head,
     assert s.actors["sites"].GetVisibility()
 
 
+def test_label_texts_are_made_ahead_for_a_forked_session(plotter, head, preempt):
+    """The session template triangulates the 3D texts once (``warm_labels``); a scene built later
+    in the same process (a forked session, its PDF report) triangulates none again."""
+    sc._text_template.cache_clear()
+    assert sc.warm_labels(head, [preempt]) == len(head.landmarks) + len(
+        {sc.site_label(x.order, x.units) for x in preempt.sites}
+    )
+    misses = sc._text_template.cache_info().misses
+    s = sc.build_scene(plotter, head, preempt)
+    s.update(show_landmarks=True)
+    assert sc._text_template.cache_info().misses == misses
+    assert s.label_texts == [sc.site_label(x.order, x.units) for x in preempt.sites]
+
+
 def test_site_near_and_quiz_markers(plotter, head, preempt):
     s = sc.build_scene(plotter, head, preempt)
     site = preempt.sites[10]

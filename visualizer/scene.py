@@ -217,6 +217,26 @@ def _replace(target: pv.PolyData, new: pv.PolyData) -> None:
     target.Modified()
 
 
+def site_label(order: Any, units: float) -> str:
+    """A site's label as drawn in 3D ("12: 5U")."""
+    return f"{int(order)}: {_fmt_units(units)}U"
+
+
+def warm_labels(head: Any, plans: Iterable[Any] = ()) -> int:
+    """Triangulate the texts a scene of ``head`` draws for ``plans`` now (cached per process).
+
+    Called once in the session template, so every forked session (and its first PDF report,
+    which builds a scene of its own) finds them ready; returns how many texts are cached.
+    """
+    for name in getattr(head, "landmarks", {}) or {}:
+        _text_template(landmark_label(name))
+    for plan in plans:
+        g = SiteGeometry.from_plan(plan)
+        for o, u in zip(g.order, g.units, strict=False):
+            _text_template(site_label(o, u))
+    return _text_template.cache_info().currsize
+
+
 def landmark_label(name: str) -> str:
     """A landmark's name as drawn in 3D ("left orbital rim")."""
     return "C7" if name == "c7" else name.replace("_", " ")
@@ -688,7 +708,7 @@ class Scene:
     def _update_sites(self) -> None:
         g = self.geometry
         r = self.radius
-        self.label_texts = [f"{int(o)}: {_fmt_units(u)}U" for o, u in zip(g.order, g.units, strict=False)]
+        self.label_texts = [site_label(o, u) for o, u in zip(g.order, g.units, strict=False)]
         # a new plan with the same sites (most pain changes) changes nothing to draw or to send
         key = (
             tuple(g.ids),

@@ -189,10 +189,13 @@ def load_context(cfg: dict[str, Any]) -> Any:
 
     if cfg.get("warm"):
         from visualizer.app import state as st
-        from visualizer.scene import display_mesh
+        from visualizer.scene import display_mesh, warm_labels
 
         display_mesh(ctx.head, core.DISPLAY_CELLS)
-        st.Session(ctx.engine, ctx.head, protocol=ctx.protocol, protocols=ctx.protocols)
+        ses = st.Session(ctx.engine, ctx.head, protocol=ctx.protocol, protocols=ctx.protocols)
+        # the 3D texts of the head's landmarks and the start-up plan's site labels (0.3 s of a
+        # session's start and of its first PDF report, on a loaded machine)
+        warm_labels(ctx.head, [ses.plan])
     return ctx
 
 
