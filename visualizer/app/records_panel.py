@@ -166,7 +166,10 @@ def _choose() -> None:
             density="compact",
             hide_details=True,
             id="rec-new-origin",
-            label=("'Usual pain origin: today\\'s (' + pain_summary + '), protocol ' + protocol_id",),
+            label=(
+                "'Keep today\\'s pain origin (' + pain_summary + ') and protocol (' + protocol_name"
+                " + ') as this patient\\'s usual ones'",
+            ),
         )
         v3.VBtn(
             "Create patient",
