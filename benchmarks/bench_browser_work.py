@@ -65,7 +65,14 @@ WRAP_UPDATE_JS = (
 }"""
 )
 
-RENDER_JS = "(n) => { const view = (" + VIEW_JS + ")(); for (let i = 0; i < n; i++) { view.renderWindow.render(); } }"
+# one render per animation frame (several renders in one task would be presented, and multisample-
+# resolved, once)
+RENDER_JS = (
+    "(n) => new Promise((done) => { const view = (" + VIEW_JS + ")(); let i = 0;"
+    " const step = () => { view.renderWindow.render(); i += 1;"
+    " if (i < n) { requestAnimationFrame(step); } else { setTimeout(done, 0); } };"
+    " requestAnimationFrame(step); })"
+)
 
 
 def chromium_cpu() -> collections.Counter:
@@ -112,7 +119,7 @@ def main() -> int:
             page.wait_for_timeout(1500)
             c0 = chromium_cpu()
             page.evaluate(RENDER_JS, 10)
-            page.wait_for_timeout(1000)
+            page.wait_for_timeout(2000)
             c1 = chromium_cpu()
             frame_ms = {k: (c1[k] - c0[k]) * 100 for k in ("renderer", "gpu-process")}  # per frame
             page.evaluate(WRAP_UPDATE_JS)
