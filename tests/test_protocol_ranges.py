@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -127,3 +128,42 @@ def test_masseter_sites_keep_out_of_the_danger_zones(head: Head, side: str) -> N
         # about 1 cm above the mandibular border
         assert p[2] - _jaw_line_z(head, side, p[1]) >= 8.0, (s.id, round(p[2] - _jaw_line_z(head, side, p[1]), 1))
         assert p[1] < mouth[1] - 15.0, s.id  # behind the muscle's front edge, well behind the mouth corner
+
+
+def test_the_plan_keeps_the_chosen_units_and_flags_a_dose_outside_its_range(head: Head) -> None:
+    from visualizer.errors import DoseError
+    from visualizer.planner import recheck
+    from visualizer.safety import MUSCLE_UNITS_OVER_CAP, UNITS_OUTSIDE_RANGE
+
+    p = load_protocol("cd-torticollis")
+    plan = make_plan(head, p, units={"scm_upper": 35, "splenius_upper": 50})
+    assert plan.site("scm_upper").units == 35 and plan.site("splenius_upper").units == 50
+    assert plan.site("scm_upper").volume_ml == pytest.approx(0.7)
+    assert plan.total_units == 100 + 15 + 20 and not plan.errors
+    # a dose outside its range is an error finding naming the site; the plan still keeps it
+    over = make_plan(head, p, units={"scm_upper": 45})
+    (f,) = [f for f in over.findings if f.code == UNITS_OUTSIDE_RANGE]
+    assert f.severity == "error" and f.site_ids == ("scm_upper",)
+    assert "45 U is outside this site's dose (10–40 U)" in f.message and f.message.startswith("Site ")
+    # an edited plan is rechecked the same way (check, records); a fixed-dose site is a deviation, not an error
+    edited = replace(plan, sites=tuple(replace(s, units=5.0) if s.id == "splenius_lower" else s for s in plan.sites))
+    assert [f.code for f in recheck(head, p, edited).findings if f.severity == "error"] == [UNITS_OUTSIDE_RANGE]
+    assert not make_plan(head, load_protocol("glabellar")).errors
+    with pytest.raises(DoseError, match=r"chosen units: .*Invalid value for 'site'.*'nope'"):
+        make_plan(head, p, units={"nope": 10})
+    with pytest.raises(DoseError, match="site scm_upper: units must be a positive number"):
+        make_plan(head, p, units={"scm_upper": -1})
+    # the sternocleidomastoids' 100 U cap, on a plan whose sites are each within range
+    data = _cd_data()
+    third = copy.deepcopy(data["sites"][1])
+    third.update(id="scm_low", units_range={"min": 10, "max": 50})
+    data["sites"].append(third)
+    data["expected"] = {"sites": 5, "units": 120}
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        capped = load_protocol(_write(Path(tmp), data))
+    plan = make_plan(head, capped, units={"scm_upper": 40, "scm_middle": 40, "scm_low": 40})
+    (f,) = [f for f in plan.findings if f.code == MUSCLE_UNITS_OVER_CAP]
+    assert f.message == "Sternocleidomastoid: 120 U in total is more than its cap 100 U."
+    assert set(f.site_ids) == {"scm_upper", "scm_middle", "scm_low"}

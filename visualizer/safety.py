@@ -17,7 +17,7 @@ import numpy as np
 from visualizer.errors import shorten
 from visualizer.head import Head
 from visualizer.plan import Finding, Site
-from visualizer.protocol import MUSCLES
+from visualizer.protocol import MUSCLES, Protocol
 from visualizer.surface import OFF_HEAD_MM
 
 CUMULATIVE_LIMIT_U = 400.0
@@ -50,6 +50,10 @@ FTP_SITES_OVER_MAX = "ftp_sites_over_max"
 FTP_UNITS_OVER_MAX = "ftp_units_over_max"
 FTP_MUSCLE_NOT_ALLOWED = "ftp_muscle_not_allowed"
 FTP_MUSCLE_OVER_CAP = "ftp_muscle_over_cap"
+#: A site's units outside its dose range (``units_range``) or its fixed dose.
+UNITS_OUTSIDE_RANGE = "units_outside_range"
+#: A muscle's units over the protocol's ``muscle_caps`` (e.g. sternocleidomastoid ≤ 100 U).
+MUSCLE_UNITS_OVER_CAP = "muscle_units_over_cap"
 # Warnings: placement cautions.
 SITES_TOO_CLOSE = "sites_too_close"
 ORBIT_MARGIN = "orbit_margin"
@@ -211,6 +215,35 @@ def check_sites(head: Head, sites: Sequence[Site], limits: Limits) -> list[Findi
                     (site.id,),
                 )
             )
+    return out
+
+
+def dose_findings(protocol: Protocol, sites: Sequence[Site]) -> list[Finding]:
+    """Errors for the units chosen at the protocol's own sites: outside a site's dose range
+    (``units_range``), or a muscle over its cap (:meth:`Protocol.units_issues`).
+
+    A fixed-dose site given another dose is a deviation, not an error here (the record asks for
+    its reason).
+
+    Follow-the-pain sites, sites the protocol does not have (an edited plan) and sites whose
+    units are not a positive finite number (errors of :func:`check_sites` already) are left out;
+    so are the per-site and per-session caps, which :func:`check_sites` reports.
+    """
+    known = {e.id for e in protocol.expanded_sites()}
+    ranged = {e.id for e in protocol.expanded_sites() if e.units_range is not None}
+    by_id = {
+        s.id: s for s in sites if not s.follow_the_pain and s.id in known and math.isfinite(s.units) and s.units > 0
+    }
+    out: list[Finding] = []
+    for issue in protocol.units_issues({k: s.units for k, s in by_id.items()}, present=by_id):
+        if issue.kind == "outside_range" and issue.site_ids[0] in ranged:
+            site = by_id[issue.site_ids[0]]
+            out.append(
+                Finding(UNITS_OUTSIDE_RANGE, "error", f"{site_name(site).capitalize()}: {issue.what}.", issue.site_ids)
+            )
+        elif issue.kind == "muscle_cap":
+            muscle = by_id[issue.site_ids[0]].muscle.replace("_", " ")
+            out.append(Finding(MUSCLE_UNITS_OVER_CAP, "error", f"{muscle.capitalize()}: {issue.what}.", issue.site_ids))
     return out
 
 
