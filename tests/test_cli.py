@@ -37,7 +37,7 @@ def test_protocols_lists_every_bundled_protocol() -> None:
     lines = {line.split()[0]: line for line in r.stdout.strip().splitlines()}
     assert set(lines) == {
         "preempt", "preempt-ftp", "glabellar", "lateral-canthal", "forehead", "masseter",
-        "cd-torticollis", "cd-laterocollis", "cd-retrocollis", "cd-anterocollis",
+        "cd-torticollis", "cd-laterocollis", "cd-retrocollis", "cd-anterocollis", "platysma", "lower-face",
     }  # fmt: skip
     assert "31 sites   155 U" in lines["preempt"]
     assert "8 follow-the-pain sites / 40 U" in lines["preempt-ftp"]

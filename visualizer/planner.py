@@ -23,7 +23,7 @@ from visualizer.pain import Candidates, PainOrigin, check_pain_point, choose_ftp
 from visualizer.placement import Placed, place_arc, place_landmark
 from visualizer.plan import Finding, Plan, Site
 from visualizer.protocol import PROTOCOLS_DIR, ExpandedSite, Protocol
-from visualizer.safety import Limits, check_sites, dose_findings
+from visualizer.safety import Limits, check_sites, danger_zone_findings, dose_findings
 from visualizer.words import SITE_WORDS, site_words
 
 #: Plain words for patients, per muscle (``{side}`` is filled in); see :mod:`visualizer.words`.
@@ -213,6 +213,7 @@ def make_plan(
         for k, r in enumerate(rows)
     )
     findings = check_sites(head, sites, limits_of(protocol)) + dose_findings(protocol, sites) + findings
+    findings += danger_zone_findings(sites)
     bundled_head = Path(head.mesh_path).resolve() == DEFAULT_MESH.resolve()
     return Plan(
         protocol=protocol.id,

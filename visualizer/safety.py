@@ -58,6 +58,38 @@ MUSCLE_UNITS_OVER_CAP = "muscle_units_over_cap"
 SITES_TOO_CLOSE = "sites_too_close"
 ORBIT_MARGIN = "orbit_margin"
 TEMPORALIS_ARCH_MARGIN = "temporalis_arch_margin"
+#: Lower-face and neck danger zones (protocols ``masseter``, ``platysma``, ``lower-face``).
+MASSETER_DANGER_ZONE = "masseter_danger_zone"
+PLATYSMA_DANGER_ZONE = "platysma_danger_zone"
+DAO_DANGER_ZONE = "dao_danger_zone"
+MENTALIS_DANGER_ZONE = "mentalis_danger_zone"
+# Information: the danger zones of the plan's muscles, in words.
+DANGER_ZONES = "danger_zones"
+
+#: How far above the jaw border a masseter site stays (about 1 cm: nasafordoctors), and a
+#: platysma jawline site at most (chosen); mm along +z.
+JAW_BORDER_MARGIN_MM = 8.0
+PLATYSMA_MAX_ABOVE_JAW_MM = 10.0
+#: A platysma neck site at least this far from the midline (over the larynx: chosen), mm.
+PLATYSMA_MIN_FROM_MIDLINE_MM = 10.0
+#: A mentalis site at most this far from the midline (idnps: 7-8 mm; about 1 cm elsewhere), mm.
+MENTALIS_MAX_FROM_MIDLINE_MM = 15.0
+
+#: The danger zones, in words with their sources, for the muscles that have them (shown as
+#: information by every plan with a site in that muscle; :func:`placement_caution` warns per site).
+DANGER_ZONE_WORDS: dict[str, str] = {
+    "masseter": "keep below the line from the tragus to the mouth corner (parotid duct, risorius), about "
+    "1 cm above the jaw border and behind the muscle's front edge; inject deep, near bone (nasafordoctors; "
+    "cbamedicine: shallow or front injections make the smile asymmetric)",
+    "platysma": "jawline sites on the jaw border, not more than about 1 cm above it and behind the point "
+    "below the mouth corner (lip depressors: asymmetric smile); neck sites superficial and away from the "
+    "midline over the larynx (deep spread: dysphagia, boxed warning) — margins chosen, not published",
+    "depressor_anguli_oris": "stay lateral to the mouth corner and out of the lowest part of the muscle, where "
+    "it overlaps the depressor labii inferioris (asymmetric lower lip); Yi 2023 injects halfway between the "
+    "mouth-corner level and the jaw border, PRS 2022 the upper half",
+    "mentalis": "stay near the midline and low on the chin: lateral or deep injections reach the lower-lip "
+    "depressors (lower-lip ptosis, mouth-closure insufficiency; Yi 2023)",
+}
 
 
 def site_name(site: Site) -> str:
@@ -247,6 +279,71 @@ def dose_findings(protocol: Protocol, sites: Sequence[Site]) -> list[Finding]:
     return out
 
 
+def danger_zone_findings(sites: Sequence[Site]) -> list[Finding]:
+    """One information finding per muscle of these sites that has danger zones (their words)."""
+    out: list[Finding] = []
+    for muscle in dict.fromkeys(s.muscle for s in sites):
+        if muscle in DANGER_ZONE_WORDS:
+            ids = tuple(s.id for s in sites if s.muscle == muscle)
+            words = f"Danger zones, {muscle.replace('_', ' ')}: {DANGER_ZONE_WORDS[muscle]}."
+            out.append(Finding(DANGER_ZONES, "info", words, ids))
+    return out
+
+
+def _jaw_border_z(head: Head, side: str, y: float) -> float | None:
+    """Height (head frame, mm) of the jaw's lower border at ``y``: the line from the gonion to the
+    border below the mouth corner, held flat beyond its ends (None without those landmarks)."""
+    lm = head.landmarks
+    if f"{side}_gonion" not in lm or f"{side}_mandibular_border" not in lm:
+        return None
+    g, b = head.frame.to_head(lm[f"{side}_gonion"]), head.frame.to_head(lm[f"{side}_mandibular_border"])
+    f = float(np.clip((y - g[1]) / (b[1] - g[1]), 0.0, 1.0)) if abs(b[1] - g[1]) > 1e-6 else 0.0
+    return float(g[2] + f * (b[2] - g[2]))
+
+
+def _lower_face_caution(head: Head, muscle: str, side: str, p: np.ndarray) -> tuple[str, str] | None:
+    """The lower-face and neck danger zones (see :data:`DANGER_ZONE_WORDS`); ``p`` in the head frame."""
+    lm = head.landmarks
+    mouth = head.frame.to_head(lm[f"{side}_oral_commissure"]) if f"{side}_oral_commissure" in lm else None
+    jaw = _jaw_border_z(head, side, float(p[1]))
+    if muscle == "masseter" and mouth is not None and jaw is not None and f"{side}_tragus" in lm:
+        tragus = head.frame.to_head(lm[f"{side}_tragus"])
+        f = (p[1] - tragus[1]) / (mouth[1] - tragus[1]) if abs(mouth[1] - tragus[1]) > 1e-6 else 0.0
+        if p[2] >= tragus[2] + f * (mouth[2] - tragus[2]):
+            return MASSETER_DANGER_ZONE, "above the line from the tragus to the mouth corner (parotid duct, risorius)"
+        if p[2] - jaw < JAW_BORDER_MARGIN_MM:
+            return MASSETER_DANGER_ZONE, (
+                f"{p[2] - jaw:.1f} mm above the {side} jaw border (keep about 1 cm: facial artery, platysma)"
+            )
+        if p[1] > mouth[1] - 15.0:
+            return MASSETER_DANGER_ZONE, "in front of the masseter's front edge (risorius: an asymmetric smile)"
+    if muscle == "platysma" and jaw is not None:
+        if p[2] - jaw > PLATYSMA_MAX_ABOVE_JAW_MM:
+            return PLATYSMA_DANGER_ZONE, (
+                f"{p[2] - jaw:.1f} mm above the {side} jaw border (keep ≤ {PLATYSMA_MAX_ABOVE_JAW_MM:g} mm: "
+                "lip depressors and risorius, an asymmetric smile)"
+            )
+        if p[2] < jaw and abs(p[0]) < PLATYSMA_MIN_FROM_MIDLINE_MM:
+            return PLATYSMA_DANGER_ZONE, (
+                f"{abs(p[0]):.1f} mm from the midline of the neck (keep ≥ {PLATYSMA_MIN_FROM_MIDLINE_MM:g} mm: "
+                "over the larynx, deep spread risks dysphagia)"
+            )
+    if muscle == "depressor_anguli_oris" and mouth is not None and jaw is not None:
+        if abs(p[0]) < abs(mouth[0]):
+            return DAO_DANGER_ZONE, ("medial to the mouth corner (depressor labii inferioris: an asymmetric lower lip)")
+        if p[2] < jaw + 0.25 * (mouth[2] - jaw):
+            return DAO_DANGER_ZONE, (
+                "in the lowest quarter between the jaw border and the mouth corner (depressor labii inferioris "
+                "overlaps there: an asymmetric lower lip)"
+            )
+    if muscle == "mentalis" and abs(p[0]) > MENTALIS_MAX_FROM_MIDLINE_MM:
+        return MENTALIS_DANGER_ZONE, (
+            f"{abs(p[0]):.1f} mm from the midline (keep ≤ {MENTALIS_MAX_FROM_MIDLINE_MM:g} mm: lower-lip "
+            "depressors, lower-lip ptosis)"
+        )
+    return None
+
+
 def placement_caution(
     head: Head, muscle: str, side: str, position: Sequence[float] | np.ndarray
 ) -> tuple[str, str] | None:
@@ -255,7 +352,9 @@ def placement_caution(
     * brow muscles (frontalis, corrugator) over the orbit — from halfway between the medial brow
       end and the pupil line out to the lateral brow end, i.e. over the levator palpebrae and the
       central/lateral brow — must be ≥ 10 mm above that side's orbital rim;
-    * temporalis must be ≥ 45 mm above that side's zygomatic arch.
+    * temporalis must be ≥ 45 mm above that side's zygomatic arch;
+    * masseter, platysma, depressor anguli oris and mentalis keep out of their danger zones
+      (:data:`DANGER_ZONE_WORDS`).
     """
     p = head.frame.to_head(np.asarray(position, dtype=float))
     lm = head.landmarks
@@ -280,4 +379,4 @@ def placement_caution(
                 f"{height:.1f} mm above the {side} zygomatic arch "
                 f"(keep ≥ {TEMPORALIS_MIN_ABOVE_ARCH_MM:g} mm: below that lies tendon, not muscle)"
             )
-    return None
+    return _lower_face_caution(head, muscle, side, p)
