@@ -147,12 +147,22 @@ def test_muscle_tint_and_pain_heat(plotter, head, preempt):
     assert s.meshes["head"].GetMTime() == skin_mtime
 
 
-def test_region_heat_points_come_from_the_engine(head):
-    both = sc.region_heat_points(head, ["occipital"])
-    left = sc.region_heat_points(head, ["left-temporal"])
+def test_the_plan_carries_the_heat_anchors_and_the_title(head):
+    from visualizer.pain import PainOrigin, region_anchors
+    from visualizer.planner import make_plan
+    from visualizer.protocol import load_protocol
+
+    both = region_anchors(head, ["occipital"])
+    left = region_anchors(head, ["left-temporal"])
     assert len(both) == 2 and len(left) == 1
     assert head.frame.to_head(np.asarray(left[0]))[0] < 0
-    assert sc.region_heat_points(head, []) == []
+    assert region_anchors(head, []) == []
+    plan = make_plan(head, load_protocol("preempt-ftp"), PainOrigin.parse(["left-temporal", "occipital"]))
+    assert len(plan.heat_anchors) == 3
+    assert np.allclose(plan.heat_anchors[0], left[0], atol=1e-3)
+    assert plan.short_name == "PREEMPT with follow-the-pain"
+    assert plan.title == f"PREEMPT with follow-the-pain - {plan.total_sites} sites, {plan.total_units:g} U"
+    assert make_plan(head, load_protocol("preempt")).heat_anchors == ()
 
 
 def test_updates_keep_actor_identity(plotter, head, preempt, ftp_plan):

@@ -202,6 +202,23 @@ def region_centres(head: Head) -> dict[tuple[str, str], NDArray[np.float64]]:
     return out
 
 
+def region_anchors(head: Head, regions: Iterable[PainRegion | str]) -> list[NDArray[np.float64]]:
+    """Centres of pain regions (``"left-temporal"``, ``"occipital"`` for both sides, ...) on this head,
+    mesh frame (mm), in order: where the scene draws the pain glow (:attr:`Plan.heat_anchors`)."""
+    names = [str(r) for r in regions]
+    if not names:
+        return []
+    centres = region_centres(head)
+    out = []
+    for r in names:
+        side, _, name = r.rpartition("-")
+        for sd in (side,) if side in SIDES else SIDES:
+            a = centres.get((name, sd))
+            if a is not None:
+                out.append(np.asarray(a, dtype=float))
+    return out
+
+
 @dataclass(frozen=True)
 class FtpPick:
     """One chosen FTP site."""

@@ -19,9 +19,16 @@ import numpy as np
 
 from visualizer.errors import DoseError, LandmarkError, MeshError
 from visualizer.head import DEFAULT_MESH, Head
-from visualizer.pain import Candidates, PainOrigin, check_pain_point, choose_ftp_sites, prepare_candidates
+from visualizer.pain import (
+    Candidates,
+    PainOrigin,
+    check_pain_point,
+    choose_ftp_sites,
+    prepare_candidates,
+    region_anchors,
+)
 from visualizer.placement import Placed, place_arc, place_landmark
-from visualizer.plan import Finding, Plan, Site
+from visualizer.plan import Finding, Plan, Site, short_name
 from visualizer.protocol import PROTOCOLS_DIR, ExpandedSite, Protocol
 from visualizer.safety import Limits, check_sites, danger_zone_findings, dose_findings
 from visualizer.words import SITE_WORDS, site_words
@@ -230,6 +237,11 @@ def make_plan(
         findings=tuple(findings),
         sources=tuple(f"{src.citation} — {src.url}" for src in protocol.sources),
         body_type=head.body_type.to_dict() if head.body_type is not None else None,
+        short_name=short_name(protocol.name),
+        heat_anchors=tuple(
+            tuple(round(float(c), 3) for c in a)  # type: ignore[misc]
+            for a in region_anchors(head, pain.regions)
+        ),
     )
 
 

@@ -39,7 +39,6 @@ from visualizer.scene import (
     VIEWS,
     build_scene,
     muscle_hex,
-    region_heat_points,
     set_camera,
 )
 from visualizer.surface import OFF_HEAD_MM  # a picked point farther than this from the skin is "off the head"
@@ -323,9 +322,8 @@ class InjectVizApp(BodyTypeControls, TrameApp):
             self.state.message = ""  # the last request worked: an older error no longer applies
 
     def _heat_points(self) -> list:
-        pain = getattr(self.session.plan, "pain", None)
-        regions = pain.get("regions") if isinstance(pain, dict) else None
-        return region_heat_points(self.head, regions or ())
+        plan = self.session.plan
+        return list(plan.heat_anchors) if plan is not None else []
 
     def _highlight_id(self) -> str | None:
         if self.state.tab == "patient":
