@@ -18,33 +18,20 @@ from numpy.typing import NDArray
 from visualizer.errors import PainError, shorten
 from visualizer.head import Head
 from visualizer.muscle_map import MUSCLE_CODE
+from visualizer.muscles import PAIN_REGIONS, REGION_WORDS, pain_region_muscles
 from visualizer.plan import Finding
 from visualizer.safety import placement_caution
 from visualizer.surface import OFF_HEAD_MM
 from visualizer.words import point_words
 
-REGIONS: tuple[str, ...] = ("frontal", "temporal", "occipital", "neck", "shoulder")
-#: Muscle areas that make up each pain region.
-REGION_MUSCLES: dict[str, tuple[str, ...]] = {
-    "frontal": ("frontalis", "corrugator", "procerus"),
-    "temporal": ("temporalis",),
-    "occipital": ("occipitalis",),
-    "neck": ("cervical_paraspinal",),
-    "shoulder": ("trapezius",),
-}
+#: Pain regions, and the muscle areas that make up each: from the registry (:mod:`visualizer.muscles`).
+REGIONS: tuple[str, ...] = PAIN_REGIONS
+REGION_MUSCLES: dict[str, tuple[str, ...]] = {r: pain_region_muscles(r) for r in PAIN_REGIONS}
 SIDES = ("left", "right")
 #: Finding codes (``info``) for a pain origin follow-the-pain cannot serve.
 FTP_REGION_NOT_ELIGIBLE = "ftp_region_not_eligible"
 FTP_REGION_NO_AREA = "ftp_region_no_area"
 FTP_POINT_OUT_OF_REACH = "ftp_point_out_of_reach"
-#: Plain words per region.
-REGION_WORDS: dict[str, str] = {
-    "frontal": "forehead",
-    "temporal": "temple",
-    "occipital": "back of the head",
-    "neck": "neck",
-    "shoulder": "shoulder",
-}
 #: A clicked pain point is served only by eligible muscle areas within this reach (mm, default head).
 POINT_REACH_MM = 60.0
 #: Candidate FTP positions are sampled on this grid (mm) over each eligible muscle area.
