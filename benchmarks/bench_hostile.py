@@ -13,27 +13,16 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import platform
 import sys
 import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from bench_plan import machine  # noqa: E402
 from hostile_cases import BUDGET_S, CASES, build_corpus, run_all  # noqa: E402
-
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}; {os.cpu_count()} logical cores; Python {platform.python_version()}; {platform.system()}"
 
 
 def main() -> int:
