@@ -338,3 +338,10 @@ def test_given_units_keep_each_sites_dose_range(records):
     # an amendment is checked the same way
     with pytest.raises(RecordError, match="scm_upper: 41 U is outside"):
         records.amend_visit(ok.visit_id, reason="typo", author="A", given={"scm_upper": 41})
+    # a protocol pinned under an older schema has no ranges to check (the caps still apply)
+    from visualizer.records import rules
+
+    assert rules.dose_problems({"schema": 0}, [("scm_upper", 45.0)]) == []
+    assert rules.dose_problems(cd.protocol_json, [("scm_upper", 45.0), ("ftp_x_1_left", 5.0)]) == [
+        "given units at site scm_upper: 45 U is outside this site's dose (10–40 U)"
+    ]
