@@ -46,7 +46,7 @@ def landmark_words(name: str) -> str:
 
 
 def landmark_title(name: str) -> str:
-    """Name plus gloss, for a list a user picks from: "left orbital rim (upper edge of the eye socket)"."""
+    """Name plus gloss, for a list a user picks from: "left orbital rim (the top of the bony eye socket ...)"."""
     base = name.split("_", 1)[1] if name.startswith(("left_", "right_")) else name
     gloss = LANDMARK_GLOSS.get(base)
     words = landmark_words(name)
