@@ -95,9 +95,7 @@ def interp(t: Array, v0: Array | float, v1: Array | float) -> Array:
 
 def ellipse(u: Array, v: Array, cu: Array | float, cv: Array | float, au: Array | float, av: Array | float) -> Array:
     """Approximate signed distance (mm) to the ellipse with centre (cu, cv) and semi-axes (au, av)."""
-    du, dv = (np.asarray(u, dtype=float) - cu) / au, (np.asarray(v, dtype=float) - cv) / av
-    r = np.sqrt(du * du + dv * dv)
-    return (r - 1.0) * np.minimum(au, av)
+    return rounded_box(u, v, cu, cv, au, av, 2.0)
 
 
 def rounded_box(
@@ -105,12 +103,19 @@ def rounded_box(
 ) -> Array:
     """Approximate signed distance (mm) to a box with rounded corners (a superellipse).
 
-    Centre (cu, cv), half-sizes (au, av); ``power`` 2 is an ellipse, larger is squarer.
+    Centre (cu, cv), half-sizes (au, av); ``power`` 2 is an ellipse, larger is squarer. The
+    distance is the first-order estimate ``(r − 1) / |∇r|`` of the superellipse's level ``r`` (exact
+    on the boundary's normal, so the soft edge is equally wide all round).
     """
-    du = np.abs((np.asarray(u, dtype=float) - cu) / au)
-    dv = np.abs((np.asarray(v, dtype=float) - cv) / av)
-    r = (du**power + dv**power) ** (1.0 / power)
-    return (r - 1.0) * np.minimum(au, av)
+    du = (np.asarray(u, dtype=float) - cu) / au
+    dv = (np.asarray(v, dtype=float) - cv) / av
+    au_, av_ = np.broadcast_to(au, du.shape), np.broadcast_to(av, dv.shape)
+    r = (np.abs(du) ** power + np.abs(dv) ** power) ** (1.0 / power)
+    rr = np.maximum(r, 1e-9)
+    # ∂r/∂u = |du|^(p−1) / (au · r^(p−1)), likewise for v
+    gu = (np.abs(du) / rr) ** (power - 1.0) / au_
+    gv = (np.abs(dv) / rr) ** (power - 1.0) / av_
+    return (r - 1.0) / np.maximum(np.hypot(gu, gv), 1e-9)
 
 
 def polygon(u: Array, v: Array, corners: Sequence[tuple[Array, Array]]) -> Array:

@@ -230,7 +230,7 @@ def _upper_areas(
     y_back = tr[:, 1] - 40.0
     half_len = 0.5 * (tl[:, 1] - y_back)
     line = ellipse(y, z, y_back + half_len, zyg[:, 2], half_len, 1.6 * half_len)
-    ear = -ellipse(y, z, tr[:, 1] - 13.0, tr[:, 2] + 2.0, 19.0, 37.0)  # the auricle with a margin (chosen)
+    ear = -ellipse(y, z, tr[:, 1] - 10.0, tr[:, 2] + 2.0, 22.0, 40.0)  # the auricle with a margin (chosen)
     floor = above(z, interp((tr[:, 1] - y) / 40.0, zyg[:, 2] + 8.0, tr[:, 2] + 38.0))
     x_line = interp((z - bl[:, 2]) / np.maximum(tl[:, 2] - bl[:, 2], 1.0), bl[:, 0], tl[:, 0])
     out.append(("temporalis", inside_all(
@@ -270,16 +270,21 @@ def _upper_areas(
     # orbicularis oculi: the orbital part, a ring around the orbit outside the eyelids (Gray's Anatomy:
     # the orbital part surrounds the orbital margin; the palpebral part lies in the lids). Inner edge:
     # the lids, an ellipse round the eye opening (canthus to canthus) 3 mm wider than the opening and
-    # 10 mm tall each way (chosen, not published). Outer edge: an ellipsoid about the eye opening
-    # reaching 14–20 mm beyond the lateral canthus along the skin (the lateral-canthal sites lie 1–1.5
-    # cm out and 1 cm above and below, Gladstone oculoplastic atlas) and up to the brow.
+    # 11 mm tall each way from the pupil's height (chosen, not published). Outer edge: an ellipsoid
+    # about the eye opening reaching 14–20 mm beyond the lateral canthus along the skin (the
+    # lateral-canthal sites lie 1–1.5 cm out and 1 cm above and below, Gladstone oculoplastic
+    # atlas) and up to the brow.
     centre = 0.5 * (lc + mc)
     half_w = 0.5 * (lc[:, 0] - mc[:, 0])
-    lids = -ellipse(x, z, centre[:, 0], centre[:, 2], half_w + 3.0, 10.0)
+    lids = -ellipse(x, z, centre[:, 0], pupil[:, 2], half_w + 3.0, 11.0)
+    socket_y = interp((x - mc[:, 0]) / (2.0 * half_w), mc[:, 1] - 4.0, lc[:, 1] - 6.0)
     rel = (p - centre) / np.stack([half_w + 19.0, np.full(len(p), 34.0), rim[:, 2] - centre[:, 2]], axis=1)
     outer = (np.linalg.norm(rel, axis=1) - 1.0) * 20.0
     out.append(("orbicularis_oculi", inside_all(
         lids, outer, below(z, brow_z - 1.0), above(x, 6.0), facing(n, (0.7, 1.0, 0.0), 0.2),
+        # not the hidden eye socket: in front of the line from 4 mm behind the medial canthus to 6 mm
+        # behind the lateral one (chosen)
+        inside_any(above(x, lc[:, 0] - 2.0), above(y, socket_y)),
     )))  # fmt: skip
 
     # occipitalis: two bellies on the back of the skull above the superior nuchal line, arising from
@@ -399,13 +404,14 @@ def _neck_and_lower_face(
     # platysma: a thin sheet over the front and sides of the neck, from the jaw's lower border
     # (below the plane through the menton and both gonia) down to the clavicles, in front of the
     # sternocleidomastoid's posterior edge (Gray's Anatomy: from the fascia over the upper chest to
-    # the mandible; the plane is left/right symmetric, so the mirrored points can be tested against it)
+    # the mandible; the plane is left/right symmetric, so the mirrored points can be tested against it),
+    # and behind the jaw no higher than the angle (not up to the ear lobe)
     gl, gr = (np.asarray(landmarks[f"{s}_gonion"], dtype=float) for s in ("left", "right"))
     up = np.cross(gr - menton, gl - menton)
     up = up if up[2] > 0 else -up
     jaw_plane = (p - menton) @ (up / np.linalg.norm(up))
     out.append(("platysma", inside_all(
-        below(jaw_plane, -2.0), above(z, notch[:, 2] - 10.0), above(y, front_edge),
+        below(jaw_plane, -2.0), below(z, go[:, 2]), above(z, notch[:, 2] - 10.0), above(y, front_edge),
         facing(n, (0.0, 1.0, 0.0), -0.7), below(x, ch[:, 0] + 40.0),
     )))  # fmt: skip
     # masseter, seen from the side: a quadrilateral from the lower border of the zygomatic arch down to
