@@ -271,14 +271,14 @@ def _upper_areas(
     # the orbital part surrounds the orbital margin; the palpebral part lies in the lids). Inner edge:
     # the lids, an ellipse round the eye opening (canthus to canthus) 3 mm wider than the opening and
     # 11 mm tall each way from the pupil's height (chosen, not published). Outer edge: an ellipsoid
-    # about the eye opening reaching 14–20 mm beyond the lateral canthus along the skin (the
+    # about the eye opening reaching about 2 cm beyond the lateral canthus along the skin (the
     # lateral-canthal sites lie 1–1.5 cm out and 1 cm above and below, Gladstone oculoplastic
     # atlas) and up to the brow.
     centre = 0.5 * (lc + mc)
     half_w = 0.5 * (lc[:, 0] - mc[:, 0])
     lids = -ellipse(x, z, centre[:, 0], pupil[:, 2], half_w + 3.0, 11.0)
     socket_y = interp((x - mc[:, 0]) / (2.0 * half_w), mc[:, 1] - 4.0, lc[:, 1] - 6.0)
-    rel = (p - centre) / np.stack([half_w + 19.0, np.full(len(p), 34.0), rim[:, 2] - centre[:, 2]], axis=1)
+    rel = (p - centre) / np.stack([half_w + 24.0, np.full(len(p), 34.0), rim[:, 2] - centre[:, 2]], axis=1)
     outer = (np.linalg.norm(rel, axis=1) - 1.0) * 20.0
     out.append(("orbicularis_oculi", inside_all(
         lids, outer, below(z, brow_z - 1.0), above(x, 6.0), facing(n, (0.7, 1.0, 0.0), 0.2),

@@ -118,7 +118,7 @@ MUSCLE_TABLE: tuple[MuscleInfo, ...] = (
         "the acromion (Blumenfeld 2017: supraclavicular part, necklace line to the AC joint)",
     ),
     MuscleInfo(
-        "orbicularis_oculi", "Orbicularis oculi", "outer corner of the {side} eye", (140, 86, 75), "periorbital",
+        "orbicularis_oculi", "Orbicularis oculi", "outer corner of the {side} eye", (0, 128, 128), "periorbital",
         False, _PREEMPT_FTP,
         "a ring around the orbit about 12–15 mm wide, outside the eyelids; the lateral part (crow's feet) "
         "reaches about 2 cm beyond the lateral canthus (Gladstone oculoplastic atlas: sites 1 cm apart)",
