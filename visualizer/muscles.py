@@ -148,8 +148,8 @@ MUSCLE_TABLE: tuple[MuscleInfo, ...] = (
     ),
     MuscleInfo(
         "masseter", "Masseter", "{side} jaw, at the back of the cheek", (0, 158, 115), "jaw", False, _PREEMPT_FTP,
-        "the jaw between the zygomatic arch and the angle of the mandible (gonion), in front of the ear and "
-        "behind the line from the tragus to the mouth corner; stay about 1 cm above the mandibular border "
+        "the jaw from the zygomatic arch down to the angle (gonion) and lower border of the mandible, from in "
+        "front of the jaw joint forward about 3 cm; inject about 1 cm above the mandibular border "
         "(nasafordoctors masseter guide)",
     ),
     MuscleInfo(
