@@ -287,10 +287,11 @@ def _upper_areas(
         inside_any(above(x, lc[:, 0] - 2.0), above(y, socket_y)),
     )))  # fmt: skip
 
-    # occipitalis: two bellies on the back of the skull above the superior nuchal line, arising from
-    # its lateral two-thirds and the mastoid (Gray's Anatomy); the line drawn from the inion to 25 mm
-    # above the mastoid landmark (chosen, not published); about 6 cm tall ([c] PREEMPT: sites
-    # primarily above the occipital ridge); a 6 mm gap at the midline over the galea (chosen).
+    # occipitalis: two bellies on the back of the skull above the superior nuchal line (Gray's
+    # Anatomy: arising from its lateral two-thirds and the mastoid, into the galea); the line drawn
+    # from the inion to 25 mm above the mastoid landmark (chosen, not published); about 6 cm tall ([c]
+    # PREEMPT: sites primarily above the occipital ridge); drawn from 6 mm off the midline (chosen, not
+    # published: the bellies' medial edges vary, and PREEMPT's medial occipital sites lie inside).
     # Each belly seen from behind: a box with rounded corners over the line (chosen, not published),
     # behind the ear-to-ear line.
     snl = interp(x / mas[:, 0], ini[2], mas[:, 2] + 25.0)
