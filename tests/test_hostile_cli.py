@@ -2,7 +2,7 @@
 file, field and value, and writes nothing. VTK's own output never shows.
 
 The corpus is in ``tests/hostile_cases.py`` (``python tests/hostile_cases.py`` prints the table).
-Each case is a subprocess killed after 60 s, so a hang fails instead of hanging CI. The speed
+Each case is a subprocess killed after HANG_S (120 s), so a hang fails instead of hanging CI. The speed
 target (under 5 s of the command's own CPU time per case) lives in ``benchmarks/bench_hostile.py``;
 the times are printed here with ``-s``.
 """
