@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 import sys
 from pathlib import Path
 
@@ -24,14 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 FSAVERAGE = ROOT / "tests" / "scans" / "fsaverage-head.ply"
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-
-def _cli(capsys: pytest.CaptureFixture[str], *args: str) -> subprocess.CompletedProcess[str]:
-    from visualizer.cli import main
-
-    capsys.readouterr()
-    code = main(list(args))
-    out = capsys.readouterr()
-    return subprocess.CompletedProcess(list(args), code, out.out, out.err)
+from test_scan import _cli  # noqa: E402  (the command line run in this process)
 
 
 @pytest.fixture(scope="module")

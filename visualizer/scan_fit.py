@@ -6,15 +6,19 @@ Steps (all in the scan frame, mm, after :mod:`visualizer.scan` converted the uni
    scale-aware ICP from many starting orientations: the 24 proper axis rotations between the
    scan's and the template's principal axes (for the head alone and for head and shoulders),
    plus a fixed set of spread-out rotations. The start that leaves the smallest trimmed gap wins.
-2. **Non-rigid fit** — a decimated copy of the template is deformed onto the scan with
-   trimesh's optimal-step non-rigid ICP (:func:`trimesh.registration.nricp_amberg`, Amberg et
-   al. 2007). Template points with no scan skin near them (below the neck cut, in a hole at
-   the crown) carry no weight and follow their neighbours.
+2. **Non-rigid fit** — a decimated copy of the template (7k triangles), first moved by a
+   trimmed affine ICP, is deformed onto the **full** scan by optimal-step non-rigid ICP (Amberg
+   et al. 2007): stiff → supple, each step solved by trimesh's
+   :func:`trimesh.registration.nricp_amberg`. The correspondences are ours, with the paper's
+   rejection rules that trimesh leaves out: a template point whose closest scan point lies on the
+   scan's rim (a neck cut, a hole at the crown or under the chin) is not pulled onto that edge, nor
+   one too far from the scan or facing another way. The scan is not decimated: a k-d tree of its
+   points and their normals gives the closest point on the tangent plane.
 3. **Carry across** — every landmark is held on the template as a triangle and barycentric
-   weights; on the deformed template it lands near the scan and is then snapped onto the scan's
-   skin. Its confidence is the fit's residual around it; a landmark with no scan skin under it
-   is reported missing. Each scan point takes the muscle code of the nearest deformed template
-   point.
+   weights; on the deformed template it lands near the scan and is then snapped onto the full
+   scan's skin. Its confidence is the fit's residual around it; a landmark with no scan skin under
+   it (too far off, or beyond the scan's edge) is reported missing. Each scan point takes the
+   muscle code of the nearest deformed template point.
 """
 
 from __future__ import annotations
@@ -36,12 +40,8 @@ Array = NDArray[np.float64]
 
 #: Triangles of the decimated template that is deformed (fewer is faster, more follows detail).
 TEMPLATE_TRIANGLES = 7_000
-#: Triangles of the scan copy the fit runs against (the full scan is used for snapping).
-FIT_TRIANGLES = 60_000
 #: Scan points sampled for the similarity search.
 SEARCH_POINTS = 600
-#: Non-rigid ICP schedule, stiff → supple: (stiffness, iterations, farthest match in mm).
-STEPS: list[tuple[float, int, float]] = [(10.0, 3, 12.0), (3.0, 3, 12.0), (1.0, 3, 12.0)]
 #: Similarity search: steps for every start, for the best :data:`KEEP_STARTS`, for the best four.
 START_ITERS = (4, 8, 15)
 #: Starts that go on after the first few steps.
@@ -54,6 +54,8 @@ TRIM = 0.8
 SCALE_RANGE = (0.7, 1.45)
 #: A template point farther than this from the scan (mm) does not pull in the non-rigid fit.
 MATCH_MM = 12.0
+#: Non-rigid ICP schedule, stiff → supple: (stiffness, iterations, farthest match in mm).
+STEPS: list[tuple[float, int, float]] = [(10.0, 3, MATCH_MM), (3.0, 3, MATCH_MM), (1.0, 3, MATCH_MM)]
 #: A landmark farther than this from the scan's skin after the fit (mm) is missing from the scan.
 MISSING_MM = 7.0
 #: A landmark snapped onto the scan's rim from farther than this sideways (mm) lies beyond the scan's edge.
