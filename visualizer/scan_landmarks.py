@@ -126,7 +126,10 @@ def scan_head(
     lms = {k: np.asarray(v, dtype=float) for k, v in landmarks.items()}
     head = _assemble(mesh, lms, scan.path, Path(landmarks_label))
     head.partial = True
-    head.warnings = [*(warnings or []), *head.warnings]  # keep the projection warnings of _assemble
+    given = list(warnings or [])
+    # what reading the scan assumed or left out (loose pieces, units) is said with any landmarks;
+    # then the projection warnings of _assemble (hand landmarks off the skin)
+    head.warnings = [*given, *(n for n in scan.notes if n not in given), *head.warnings]
     head.source = {
         "kind": "scan",
         "file": scan.path.name,
