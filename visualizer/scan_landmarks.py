@@ -18,7 +18,7 @@ import numpy as np
 import pyvista as pv
 from numpy.typing import NDArray
 
-from visualizer.errors import LandmarkError
+from visualizer.errors import LandmarkError, MeshError
 from visualizer.frame import FRAME_LANDMARKS
 from visualizer.head import PROJECT_MM, Head, project_landmarks
 from visualizer.scan import Scan, read_scan
@@ -87,7 +87,10 @@ def landmark_scan(path: Path | str, units: str = "auto", *, scan: Scan | None = 
         When the scan lacks what the head frame needs (the face or an ear).
     """
     scan = scan or read_scan(path, units)
-    fit = fit_scan(scan.mesh)
+    try:
+        fit = fit_scan(scan.mesh)
+    except MeshError as exc:
+        raise MeshError(f"{scan.path}: {exc}") from None
     lacking = [n for n in FRAME_LANDMARKS if n not in fit.landmarks]
     if lacking:
         raise LandmarkError(
@@ -123,7 +126,10 @@ def scan_head(
     lms = {k: np.asarray(v, dtype=float) for k, v in landmarks.items()}
     head = _assemble(mesh, lms, scan.path, Path(landmarks_label))
     head.partial = True
-    head.warnings = list(warnings or [])
+    given = list(warnings or [])
+    # what reading the scan assumed or left out (loose pieces, units) is said with any landmarks;
+    # then the projection warnings of _assemble (hand landmarks off the skin)
+    head.warnings = [*given, *(n for n in scan.notes if n not in given), *head.warnings]
     head.source = {
         "kind": "scan",
         "file": scan.path.name,
