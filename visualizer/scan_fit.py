@@ -20,6 +20,7 @@ Steps (all in the scan frame, mm, after :mod:`visualizer.scan` converted the uni
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -262,8 +263,10 @@ def similarity_start(scan_pts: Array, tpl: Template) -> tuple[float, Array, Arra
 
 
 # ----------------------------------------------------------------------------- the whole fit
-def fit_scan(scan: pv.PolyData) -> Fit:
+def fit_scan(scan: pv.PolyData, *, progress: Callable[[str], None] | None = None) -> Fit:
     """Fit the template to a scan (points in mm) and carry the landmarks and muscle map across.
+
+    ``progress`` (optional) is called with ``"align"``, ``"fit"`` and ``"snap"`` as each step starts.
 
     Raises
     ------
@@ -275,6 +278,8 @@ def fit_scan(scan: pv.PolyData) -> Fit:
 
     tpl = template()
     scan_pts = np.asarray(scan.points, dtype=float)
+    if progress is not None:
+        progress("align")
     sample = _area_sample(scan, 20_000)
     s, rot, t, gap = similarity_start(sample, tpl)
     if gap > NOT_A_HEAD_MM:
@@ -292,9 +297,13 @@ def fit_scan(scan: pv.PolyData) -> Fit:
     source_tm = trimesh.Trimesh(src_pts, tpl.faces, process=False)
     scale = float(source_tm.scale)
     steps = STEPS
+    if progress is not None:
+        progress("fit")
     deformed = np.asarray(
         nricp_amberg(source_tm, target_tm, steps=steps, distance_threshold=MATCH_MM / scale, use_faces=False)
     )
+    if progress is not None:
+        progress("snap")
     # carry landmarks: anchors on the deformed template, snapped onto the full scan
     tri = deformed[tpl.faces[tpl.landmark_faces]]
     carried = np.einsum("nij,ni->nj", tri, tpl.landmark_bary)
