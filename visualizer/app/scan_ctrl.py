@@ -32,7 +32,7 @@ from visualizer.scan_fit import POOR_MM
 from visualizer.scan_upload import CHUNK_BYTES, MAX_UPLOAD_BYTES, UPLOAD_SUFFIXES, ScanUpload
 from visualizer.words import landmark_words
 
-__all__ = ["SCAN_STEPS", "ScanControls", "scan_state"]
+__all__ = ["SCAN_STEPS", "ScanControls", "review_rows", "scan_state", "scan_warnings"]
 
 log = logging.getLogger("injectviz.app.scan")
 
@@ -79,12 +79,40 @@ def review_rows(found: Any, head: Any) -> list[dict[str, Any]]:
             state, words = "poor", f"poor fit ({residual:.1f} mm): check it and move it if it is wrong"
         else:
             state, words = "ok", "good fit"
+        point = head.landmarks.get(name)
         rows.append(
-            {"name": name, "words": landmark_words(name), "residual": round(residual, 1), "state": state, "note": words}
+            {
+                "name": name,
+                "words": landmark_words(name),
+                "residual": round(residual, 1),
+                "state": state,
+                "note": words,
+                "point": None if point is None else [round(float(c), 1) for c in point],  # scan frame, mm
+            }
         )
     order = {"poor": 0, "missing": 2, "moved": 1, "ok": 1}
     rows.sort(key=lambda r: order[r["state"]])
     return rows
+
+
+def scan_warnings(found: Any, *, reviewed: bool, moved: list[str] | tuple[str, ...] = ()) -> list[str]:
+    """The head's warnings for a scan: how its landmarks were found, what the scan lacks, and ONE
+    line naming the landmarks with a poor fit (not moved by the user), each with its residual."""
+    fit = found.fit
+    how = (
+        f"landmarks found automatically on {found.scan.path.name} and reviewed in the app"
+        + (f" (moved by hand: {', '.join(landmark_words(n) for n in moved)})" if moved else "")
+        if reviewed
+        else f"landmarks found automatically on {found.scan.path.name}: check them"
+    )
+    out = [how, *found.scan.notes]
+    if fit.missing:
+        out.append(f"not on the scan (no skin there): {', '.join(sorted(fit.missing))}")
+    poor = [n for n in sorted(found.landmarks) if fit.residual_mm.get(n, 0.0) > POOR_MM and n not in moved]
+    if poor:
+        listed = ", ".join(f"{landmark_words(n)} {fit.residual_mm[n]:.1f} mm" for n in poor)
+        out.append(f"landmarks found with a poor fit (residual over {POOR_MM:g} mm), check them: {listed}")
+    return out
 
 
 def _moved(a: Any, b: Any) -> bool:
@@ -238,10 +266,7 @@ class ScanControls:
         from visualizer.scan_landmarks import scan_head
 
         s: Any = self.session  # type: ignore[attr-defined]
-        warnings = [
-            f"landmarks found automatically on {found.scan.path.name}, reviewed in the app",
-            *found.warnings,
-        ]
+        warnings = scan_warnings(found, reviewed=False)
         head = scan_head(
             found.scan,
             found.landmarks,
@@ -299,6 +324,15 @@ class ScanControls:
             if self.state.scan_phase != "review":  # type: ignore[attr-defined]
                 raise _user("There is no scan under review: load a scan first.")
             self._start_timer()  # type: ignore[attr-defined]
+            s: Any = self.session  # type: ignore[attr-defined]
+            warnings = scan_warnings(self._scan_found, reviewed=True, moved=s.moved_landmarks())
+            saved = (list(s.base_head.warnings), list(s.head.warnings))
+            s.base_head.warnings, s.head.warnings = warnings, list(warnings)
+            try:
+                s.recompute()
+            except Exception:
+                s.base_head.warnings, s.head.warnings = saved
+                raise
             with self.state:  # type: ignore[attr-defined]
                 self.state.scan_phase = "used"  # type: ignore[attr-defined]
                 self.state.click_action = "pain" if self.session.has_ftp else "select"  # type: ignore[attr-defined]
