@@ -117,3 +117,73 @@ def test_bad_uploads_say_why_and_keep_the_head(app, tmp_path: Path) -> None:
     assert "Could not load the scan" in app.state.message and "error id" not in app.state.message
     assert "/tmp" not in app.state.message
     assert app.session.head is head and app.state.scan_phase == ""
+
+
+@pytest.fixture
+def rec_app(tmp_path, monkeypatch):
+    from trame.app import get_server
+
+    from visualizer.app import access, body
+    from visualizer.app.context import AppContext
+    from visualizer.app.core import InjectVizApp
+    from visualizer.records.db import open_database
+
+    monkeypatch.setattr(body, "serving_loop", lambda: None)
+    monkeypatch.setattr(access, "_IDENTITY", access.Identity(None, None, "test", False))
+    url = f"sqlite:///{tmp_path / 'records.sqlite3'}"
+    open_database(url).dispose()
+    ctx = AppContext(engine=engine, head=engine.load_head(), options={"records_db": url})
+    a = InjectVizApp(get_server(f"scan_rec_{tmp_path.name}", client_type="vue3"), ctx)
+    a.server.state.ready()
+    yield a
+    a.close()
+
+
+def test_a_visit_on_a_scan_keeps_its_hash_and_landmarks(rec_app, tmp_path: Path) -> None:
+    """The record stores which head: the scan's SHA-256 with its landmarks; the report and the
+    comparison read it without the scan file (which the server does not keep)."""
+    import hashlib
+
+    from visualizer.records.compare import compare_with_plan
+    from visualizer.records.report import render_views
+
+    a, r = rec_app, rec_app.records
+    data = FSAVERAGE.read_bytes()
+    assert _upload(a, "fsaverage-head.ply", data)
+    a.scan_use()
+    r.rec_create({"code": "SCAN-1", "with_origin": False})
+    r.rec_sign({**a.state.rec_form, "injector": "Dr T", "lot": "L-1", "expiry": "2099-01-01"})
+    assert not a.state.rec_error, a.state.rec_error
+    visit = r.records.visit_record(a.state.rec_patient["visits"][0]["id"])
+    stored = visit["plan"]
+    assert stored["head"]["kind"] == "scan" and stored["head"]["sha256"] == hashlib.sha256(data).hexdigest()
+    assert stored["mesh"] == "fsaverage-head.ply" and "tmp" not in stored["mesh"]
+    assert set(stored["landmarks"]) == set(a.session.head.landmarks) and "nasion" in stored["landmarks"]
+    # the report says why there are no pictures, naming the scan by its hash
+    why = render_views(visit, tmp_path)
+    assert isinstance(why, str) and "patient's scan 'fsaverage-head.ply'" in why and "SHA-256" in why
+    # the same scan today: the same head; the default head: another one
+    assert compare_with_plan(visit, a.session.plan).same_head
+    a.scan_cancel()
+    assert not compare_with_plan(visit, a.session.plan).same_head
+
+
+def test_a_downloaded_scan_plan_checks_with_the_scan_beside_it(app, tmp_path: Path, monkeypatch) -> None:
+    """`injectviz check` on the app's plan JSON needs the scan file (by the name the plan gives, in
+    the working folder): with it the plan passes; without it the message names the file."""
+    import shutil
+
+    from visualizer.errors import InjectVizError
+    from visualizer.plan_file import check_plan_file
+
+    assert _upload(app, "fsaverage-head.ply", FSAVERAGE.read_bytes())
+    app.scan_use()
+    plan_path = tmp_path / "plan.json"
+    plan_path.write_text(app.plan_json())
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(InjectVizError, match="fsaverage-head.ply"):
+        check_plan_file(plan_path)
+    shutil.copy(FSAVERAGE, tmp_path / "fsaverage-head.ply")
+    result = check_plan_file(plan_path)
+    assert not result.errors, result.errors
+    assert len(result.plan.sites) == len(app.session.plan.sites)
