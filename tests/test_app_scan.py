@@ -181,7 +181,7 @@ def test_a_downloaded_scan_plan_checks_with_the_scan_beside_it(app, tmp_path: Pa
     plan_path = tmp_path / "plan.json"
     plan_path.write_text(app.plan_json())
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(InjectVizError, match="fsaverage-head.ply"):
+    with pytest.raises(InjectVizError, match=r"fsaverage-head\.ply"):
         check_plan_file(plan_path)
     shutil.copy(FSAVERAGE, tmp_path / "fsaverage-head.ply")
     result = check_plan_file(plan_path)
