@@ -32,9 +32,9 @@ import numpy as np
 from numpy.typing import NDArray
 from pyvista_validation import validate_array3
 
-from visualizer.errors import shorten
+from visualizer.errors import InjectVizError, shorten
 
-__all__ = ["check_option", "finite_point", "option_message"]
+__all__ = ["MAX_IMAGE_PX", "MIN_IMAGE_PX", "check_image_size", "check_option", "finite_point", "option_message"]
 
 
 def _join(items: list[str]) -> str:
@@ -124,3 +124,31 @@ def finite_point(
     if max_abs is not None and float(np.max(np.abs(point))) > max_abs:
         raise error(f"{name} must lie within {max_abs:g} mm of the origin (got {shorten(value)})")
     return point
+
+
+#: Picture sizes accepted for a rendered image (pixels per side), on the command line and from a browser.
+MIN_IMAGE_PX = 16
+MAX_IMAGE_PX = 4096
+
+
+def check_image_size(size: Any, *, what: str = "size") -> None:
+    """Refuse a picture size that is not two whole numbers of MIN_IMAGE_PX–MAX_IMAGE_PX pixels.
+
+    Raises
+    ------
+    InjectVizError
+        Naming ``what`` (e.g. ``"--size"``) and the value (cut short).
+    """
+    if size is None:
+        return
+    ok = (
+        isinstance(size, list | tuple)
+        and len(size) == 2
+        and all(isinstance(v, int | np.integer) and not isinstance(v, bool) for v in size)
+        and all(MIN_IMAGE_PX <= int(v) <= MAX_IMAGE_PX for v in size)
+    )
+    if not ok:
+        raise InjectVizError(
+            f"{what}: give width and height as whole numbers of {MIN_IMAGE_PX}–{MAX_IMAGE_PX} pixels "
+            f"(got {shorten(size)})"
+        )

@@ -150,7 +150,7 @@ def _p(path: Path) -> str:
 
 def _check_render_options(args: argparse.Namespace) -> None:
     from visualizer.atomic import check_target
-    from visualizer.scene import check_image_size
+    from visualizer.checks import check_image_size
 
     out: Path = args.out
     if out.suffix.lower() != ".png":

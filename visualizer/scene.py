@@ -32,7 +32,7 @@ import pyvista as pv
 from PIL import Image
 
 from visualizer.atomic import atomic_write
-from visualizer.errors import InjectVizError, shorten
+from visualizer.checks import check_image_size
 from visualizer.muscle_map import MUSCLES
 from visualizer.muscles import MUSCLE_TABLE
 
@@ -983,34 +983,6 @@ def _legend_entries(plan: Any) -> list[tuple[str, str]]:
         if m not in seen:
             seen.append(m)
     return [(m.replace("_", " "), muscle_hex(m)) for m in seen]
-
-
-#: Picture sizes accepted for a rendered image (pixels per side), on the command line and from a browser.
-MIN_IMAGE_PX = 16
-MAX_IMAGE_PX = 4096
-
-
-def check_image_size(size: Sequence[int] | None, *, what: str = "size") -> None:
-    """Refuse a picture size that is not two whole numbers of MIN_IMAGE_PX–MAX_IMAGE_PX pixels.
-
-    Raises
-    ------
-    InjectVizError
-        Naming ``what`` (e.g. ``"--size"``) and the value (cut short).
-    """
-    if size is None:
-        return
-    ok = (
-        isinstance(size, list | tuple)
-        and len(size) == 2
-        and all(isinstance(v, int | np.integer) and not isinstance(v, bool) for v in size)
-        and all(MIN_IMAGE_PX <= int(v) <= MAX_IMAGE_PX for v in size)
-    )
-    if not ok:
-        raise InjectVizError(
-            f"{what}: give width and height as whole numbers of {MIN_IMAGE_PX}–{MAX_IMAGE_PX} pixels "
-            f"(got {shorten(size)})"
-        )
 
 
 def render_png(

@@ -10,6 +10,7 @@ import re
 
 import pytest
 from e2e_helpers import (
+    choose_protocol,
     head_box,
     open_app,
     set_state,
@@ -27,8 +28,7 @@ def _units(page) -> float:
 
 
 def _choose_protocol(page, protocol_id: str) -> None:
-    page.locator("#protocol-select .v-field").click()
-    page.locator(".v-overlay-container .v-list-item", has_text=_PROTOCOL_TITLES[protocol_id]).first.click()
+    choose_protocol(page, _PROTOCOL_TITLES[protocol_id])
 
 
 _PROTOCOL_TITLES = {

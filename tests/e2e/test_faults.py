@@ -12,7 +12,7 @@ import json
 import time
 from urllib.parse import unquote, urlparse
 
-from e2e_helpers import head_box, open_app, shot, start_app, stop_app, text, wait_for_head, wait_text
+from e2e_helpers import choose_protocol, head_box, open_app, shot, start_app, stop_app, text, wait_for_head, wait_text
 
 _INPUTS_JS = """() => { const s = window.trame && window.trame.state;
   if (!s || !s.get('totals') || window.__before_restart) { return null; }
@@ -51,11 +51,6 @@ def _same(a: dict, b: dict) -> bool:
     return True
 
 
-def _choose_protocol(page, title: str) -> None:
-    page.locator("#protocol-select .v-field").click()
-    page.locator(".v-overlay-container .v-list-item", has_text=title).first.click()
-
-
 def _click_head(page, side: str, fx: float, fy: float) -> None:
     page.locator(f"#cam-{side}").click()
     page.wait_for_timeout(1200)
@@ -65,7 +60,7 @@ def _click_head(page, side: str, fx: float, fy: float) -> None:
 
 def _enter_inputs(page, *, landmark: bool) -> dict:
     """Set every kind of input by hand, as a user would; returns them as the page shows them."""
-    _choose_protocol(page, "PREEMPT with follow-the-pain")
+    choose_protocol(page, "PREEMPT with follow-the-pain")
     wait_text(page, "#total-units", lambda t: t == "155")
     page.locator("#chip-temporal").click()
     page.locator("#side-temporal-left").click()
@@ -141,7 +136,7 @@ def test_reconnects_by_itself_after_kill_9_and_restart(browser, artifacts):
     try:
         page = open_app(browser, url)
         page.locator("#tab-plan").click()
-        _choose_protocol(page, "PREEMPT with follow-the-pain")
+        choose_protocol(page, "PREEMPT with follow-the-pain")
         wait_text(page, "#total-units", lambda t: t == "155")
         page.locator("#chip-temporal").click()
         page.locator("#side-temporal-right").click()

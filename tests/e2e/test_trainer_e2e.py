@@ -10,7 +10,7 @@ import re
 import numpy as np
 import pytest
 from camera_helpers import drag, on_page, settled_camera, view_box, view_centre, wheel
-from e2e_helpers import shot, wait_text
+from e2e_helpers import choose_protocol, shot, wait_text
 
 import visualizer as engine
 from visualizer.framing import is_visible
@@ -23,12 +23,6 @@ def head():
 
 def _plan(head, protocol: str):
     return {s.order: s for s in engine.make_plan(head, engine.load_protocol(protocol)).sites}
-
-
-def _choose_protocol(page, title: str, units: str) -> None:
-    page.locator("#protocol-select .v-field").click()
-    page.locator(".v-overlay-container .v-list-item", has_text=title).first.click()
-    wait_text(page, "#total-units", lambda t: t == units)
 
 
 def _asked(page, sites) -> object:
@@ -107,7 +101,7 @@ def test_quiz_after_turning_and_zooming(page, artifacts, head):
 def test_a_whole_round_of_exact_clicks(page, artifacts, head):
     """Glabellar (5 sites): every exact click under 1 mm; the summary says 'within 10 mm'."""
     sites = _plan(head, "glabellar")
-    _choose_protocol(page, "Glabellar lines", "20")
+    choose_protocol(page, "Glabellar lines", "20")
     page.locator("#tab-trainer").click()
     page.locator("#quiz-start").click()
     asked = []

@@ -103,3 +103,21 @@ def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, s
         rc = int(exc.code or 0)
     out, err = capsys.readouterr()
     return rc, out, err
+
+
+#: What every test visit was given with (a test lot that never expires before the visit dates).
+VISIT = ("--product", "BOTOX 100 U", "--lot", "TESTLOT-1", "--expiry", "2027-12-31", "--injector", "Dr Test")
+
+
+def record_visit(
+    capsys: pytest.CaptureFixture[str],
+    db: str,
+    plan_file: object,
+    *extra: str,
+    code: str = "TEST-0001",
+    date: str = "2026-01-05",
+) -> tuple[int, str, str]:
+    """``injectviz --db DB visit record CODE --plan PLAN`` with :data:`VISIT`, the date and ``extra``."""
+    return run_cli(
+        capsys, "--db", db, "visit", "record", code, "--plan", str(plan_file), *VISIT, "--date", date, *extra
+    )

@@ -209,6 +209,8 @@ def test_the_record_tab_from_patient_to_signed_visit(rec_app):
     assert not s.rec_error and s.rec_visit["readonly"]
     visit = s.rec_patient["visits"][0]
     assert visit["lot"] == "L-1" and visit["status"] == "signed"
+    # the page names protocols as the Plan tab does, never by their file id
+    assert visit["protocol"] == s.rec_visit["protocol"] == s.protocol_name != a.session.protocol.id
     # signed: never changed by a save; amended as a new version
     r.rec_save_draft(s.rec_form)
     assert "signed" in s.rec_error and "Amend" in s.rec_error

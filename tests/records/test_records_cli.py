@@ -9,15 +9,8 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import record_visit as _record
 from conftest import run_cli
-
-VISIT = ("--product", "BOTOX 100 U", "--lot", "TESTLOT-1", "--expiry", "2027-12-31", "--injector", "Dr Test")
-
-
-def _record(capsys, db, plan_file, *extra: str, code: str = "TEST-0001", date: str = "2026-01-05"):
-    return run_cli(
-        capsys, "--db", db, "visit", "record", code, "--plan", str(plan_file), *VISIT, "--date", date, *extra
-    )
 
 
 def _show(capsys, db, code="TEST-0001") -> dict:
@@ -120,20 +113,7 @@ def test_visit_refusals_name_field_and_value_and_write_nothing(db_url, plan_file
     import re
 
     run_cli(capsys, "--db", db_url, "patient", "add", "TEST-0001")
-    rc, out, err = run_cli(
-        capsys,
-        "--db",
-        db_url,
-        "visit",
-        "record",
-        "TEST-0001",
-        "--plan",
-        str(plan_file),
-        *VISIT,
-        "--date",
-        "2026-01-05",
-        *args,
-    )
+    rc, out, err = _record(capsys, db_url, plan_file, *args)
     assert rc == 2, (out, err)
     assert re.search(message, err), err
     assert "Traceback" not in err and out == ""

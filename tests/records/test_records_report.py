@@ -9,9 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import run_cli
-
-VISIT = ("--product", "BOTOX 100 U", "--lot", "TESTLOT-7", "--expiry", "2027-12-31", "--injector", "Dr Test")
+from conftest import record_visit, run_cli
 
 
 @pytest.fixture(autouse=True)
@@ -41,18 +39,10 @@ def _red(img: np.ndarray) -> int:
 
 def test_visit_record_pdf(db_url, plan_file, tmp_path, capsys):
     run_cli(capsys, "--db", db_url, "patient", "add", "TEST-0001")
-    rc, out, err = run_cli(
+    rc, out, err = record_visit(
         capsys,
-        "--db",
         db_url,
-        "visit",
-        "record",
-        "TEST-0001",
-        "--plan",
-        str(plan_file),
-        *VISIT,
-        "--date",
-        "2026-01-05",
+        plan_file,
         "--skip",
         "trapezius_3_right=patient declined",
         "--given",
@@ -78,7 +68,7 @@ def test_visit_record_pdf(db_url, plan_file, tmp_path, capsys):
         "preempt",
         load_checked_plan(plan_file).protocol_hash,
         "BOTOX 100 U",
-        "TESTLOT-7",
+        "TESTLOT-1",
         "2027-12-31",
         "5 U per 0.1 mL",
         "Dr Test",
@@ -135,18 +125,10 @@ def _pictures(page: np.ndarray) -> list[np.ndarray]:
 
 def test_handout_pdf(db_url, plan_file, tmp_path, capsys):
     run_cli(capsys, "--db", db_url, "patient", "add", "TEST-0001")
-    vid = run_cli(
+    vid = record_visit(
         capsys,
-        "--db",
         db_url,
-        "visit",
-        "record",
-        "TEST-0001",
-        "--plan",
-        str(plan_file),
-        *VISIT,
-        "--date",
-        "2026-01-05",
+        plan_file,
         "--skip",
         "procerus=declined",
     )[1].strip()
@@ -159,7 +141,7 @@ def test_handout_pdf(db_url, plan_file, tmp_path, capsys):
     assert "right temple" in text and "30 injections in all" in text
     assert "on or after Monday 30 March 2026" in text  # 12 weeks later
     assert "Get medical help right away" in text and "trouble swallowing" in text
-    assert "TESTLOT-7" in text
+    assert "TESTLOT-1" in text
     assert len(_pages(pdf, tmp_path)) == 2
 
 

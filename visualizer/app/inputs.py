@@ -35,6 +35,7 @@ from pydantic import (
 )
 
 from visualizer.body_type import AGE_RANGE
+from visualizer.checks import MAX_IMAGE_PX, MIN_IMAGE_PX
 from visualizer.landmarks import LANDMARKS
 from visualizer.pain import REGIONS as PAIN_REGIONS
 from visualizer.records.rules import CODE_RE
@@ -43,8 +44,6 @@ from visualizer.scan_upload import CHUNK_BYTES, MAX_UPLOAD_BYTES
 # ------------------------------------------------------------------------------------------
 # limits
 # ------------------------------------------------------------------------------------------
-MIN_IMAGE_PX = 16  # a downloaded picture is 16-4096 px per side
-MAX_IMAGE_PX = 4096
 MAX_VIEW_PX = 4096  # a view the browser reports (clicks are picked in a window of this size)
 MAX_COORD_MM = 10_000.0  # no coordinate of a head scene is 10 m away
 MAX_PAGE_PX = 100_000.0  # pointer positions on the page

@@ -608,10 +608,21 @@ class RecordsController:
                 )
             if p.get("preferred_protocol") != str(ses.protocol.id):
                 offer["protocol"] = (
-                    f"Today's protocol ({ses.protocol.id}) is not the preferred one "
-                    f"({p.get('preferred_protocol') or 'none'})."
+                    f"Today's protocol ({self._protocol_title(ses.protocol.id)}) is not the preferred one "
+                    f"({self._protocol_title(p.get('preferred_protocol'))})."
                 )
         self.state.rec_offer = offer
+
+    def _protocol_title(self, pid: str | None) -> str:
+        """A protocol's short name for the page ("PREEMPT"); the id if this server does not know it."""
+        from visualizer.app import state as st
+
+        if not pid:
+            return "none"
+        for p in self.app.session.protocols:
+            if st.protocol_id(p) == pid:
+                return st.protocol_short_name(p)
+        return str(pid)
 
     def _push_visit(self) -> None:
         v = self.visit
@@ -644,7 +655,7 @@ class RecordsController:
                 "version": v["version"],
                 "versions": v["versions"],
                 "date": v["date"],
-                "protocol": v["protocol"],
+                "protocol": self._protocol_title(v["protocol"]),
                 "readonly": v["status"] == "signed",
                 "total_given": _num(v["total_given_units"]),
                 "total_planned": _num(v["total_planned_units"]),
@@ -680,11 +691,16 @@ class RecordsController:
                     "name": p["name"] or "",
                     "birth_year": p["birth_year"] or "",
                     "usual": origin_words(p.get("usual_pain")),
-                    "protocol": p.get("preferred_protocol") or "-",
+                    "protocol": self._protocol_title(p.get("preferred_protocol")),
                     "next_due": p["next_due"] or "",
                     "lock": p["lock_version"],
                     "visits": [
-                        {**v, "total_given_units": _num(v["total_given_units"]), "lot": v["lot"] or "-"}
+                        {
+                            **v,
+                            "protocol": self._protocol_title(v["protocol"]),
+                            "total_given_units": _num(v["total_given_units"]),
+                            "lot": v["lot"] or "-",
+                        }
                         for v in reversed(p["visits"])
                     ],
                     "outcomes": list(reversed(p["outcomes"])),

@@ -166,7 +166,10 @@ def _choose() -> None:
             density="compact",
             hide_details=True,
             id="rec-new-origin",
-            label=("'Usual pain origin: today\\'s (' + pain_summary + '), protocol ' + protocol_id",),
+            label=(
+                "'Keep today\\'s pain origin (' + pain_summary + ') and protocol (' + protocol_name"
+                " + ') as this patient\\'s usual ones'",
+            ),
         )
         v3.VBtn(
             "Create patient",
@@ -192,25 +195,21 @@ def _patient_card() -> None:
             classes="text-body-2 font-weight-bold",
             id="rec-next-due",
         )
-    with v3.VAlert(v_if="rec_offer.origin", type="info", density="compact", classes="mb-2", id="rec-offer-origin"):
-        html.Div("{{ rec_offer.origin }}", classes="text-body-2")
+    _offer("origin", "Save as the usual origin")
+    _offer("protocol", "Save as the preferred protocol")
+
+
+def _offer(what: str, button: str) -> None:
+    """An offer to keep today's ``what`` (origin or protocol) as the patient's own, with its button."""
+    with v3.VAlert(v_if=f"rec_offer.{what}", type="info", density="compact", classes="mb-2", id=f"rec-offer-{what}"):
+        html.Div(f"{{{{ rec_offer.{what} }}}}", classes="text-body-2")
         v3.VBtn(
-            "Save as the usual origin",
+            button,
             size="small",
             variant="tonal",
             classes="mt-1",
-            click="trigger('rec_save_origin')",
-            id="rec-save-origin",
-        )
-    with v3.VAlert(v_if="rec_offer.protocol", type="info", density="compact", classes="mb-2", id="rec-offer-protocol"):
-        html.Div("{{ rec_offer.protocol }}", classes="text-body-2")
-        v3.VBtn(
-            "Save as the preferred protocol",
-            size="small",
-            variant="tonal",
-            classes="mt-1",
-            click="trigger('rec_save_protocol')",
-            id="rec-save-protocol",
+            click=f"trigger('rec_save_{what}')",
+            id=f"rec-save-{what}",
         )
 
 

@@ -592,43 +592,11 @@ def _plan_tab(ctrl: Any) -> None:
                 html.Span("Moved for this patient: {{ moved_landmarks_words.join(', ') }}", id="moved-landmarks")
                 v3.VSpacer()
                 v3.VBtn("Reset", size="x-small", variant="text", click=ctrl.reset_landmarks, id="landmarks-reset")
-        v3.VSwitch(
-            v_if="has_ftp",
-            v_model=("follow_the_pain",),
-            label="Follow the pain (extra sites)",
-            density="compact",
-            hide_details=True,
-            color="teal-darken-3",
-            id="switch-ftp",
-            classes="iv-no-print",
-        )
+        _switch("follow_the_pain", "Follow the pain (extra sites)", "switch-ftp", v_if="has_ftp", classes="iv-no-print")
         with html.Div(classes="d-flex flex-wrap iv-no-print"):
-            v3.VSwitch(
-                v_model=("show_muscles",),
-                label="Muscle areas",
-                density="compact",
-                hide_details=True,
-                classes="mr-4",
-                id="switch-muscles",
-                color="teal-darken-3",
-            )
-            v3.VSwitch(
-                v_model=("show_labels",),
-                label="Labels",
-                density="compact",
-                hide_details=True,
-                classes="mr-4",
-                id="switch-labels",
-                color="teal-darken-3",
-            )
-            v3.VSwitch(
-                v_model=("show_landmarks",),
-                label="Landmarks",
-                density="compact",
-                hide_details=True,
-                id="switch-landmarks",
-                color="teal-darken-3",
-            )
+            _switch("show_muscles", "Muscle areas", "switch-muscles", classes="mr-4")
+            _switch("show_labels", "Labels", "switch-labels", classes="mr-4")
+            _switch("show_landmarks", "Landmarks", "switch-landmarks")
         _scan_panel(ctrl)
         _body_sliders()
         with v3.VBtnToggle(
@@ -789,6 +757,11 @@ def _scan_panel(ctrl: Any) -> None:
             html.Span("Planned on the scan {{ scan_name }}")
             v3.VSpacer()
             v3.VBtn("Back to the default head", size="x-small", variant="text", click=ctrl.scan_cancel, id="scan-back")
+
+
+def _switch(key: str, label: str, id: str, **props: Any) -> None:
+    """A compact on/off switch bound to the state ``key`` (the app's look: teal, no hint line)."""
+    v3.VSwitch(v_model=(key,), label=label, id=id, density="compact", hide_details=True, color="teal-darken-3", **props)
 
 
 def _body_sliders() -> None:
@@ -966,17 +939,6 @@ def _trainer_tab(ctrl: Any) -> None:
                         html.Td("{{ r.worst_mm }}", classes="iv-num")
         v3.VDivider(classes="my-2")
         html.Div("Teaching aids", classes="text-subtitle-2")
-        v3.VSwitch(
-            v_model=("show_answers",),
-            label="Show the answers (all sites)",
-            density="compact",
-            hide_details=True,
-            id="switch-answers",
-            color="teal-darken-3",
-        )
-        v3.VSwitch(
-            v_model=("show_landmarks",), label="Landmarks", density="compact", hide_details=True, color="teal-darken-3"
-        )
-        v3.VSwitch(
-            v_model=("show_muscles",), label="Muscle areas", density="compact", hide_details=True, color="teal-darken-3"
-        )
+        _switch("show_answers", "Show the answers (all sites)", "switch-answers")
+        _switch("show_landmarks", "Landmarks", "trainer-switch-landmarks")
+        _switch("show_muscles", "Muscle areas", "trainer-switch-muscles")

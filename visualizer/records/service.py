@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import and_, select
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.attributes import flag_modified
@@ -741,25 +742,15 @@ def _amended_sites(
             reason = rules.check_text(skip[x.site_id], f"--skip {x.site_id}", required=True, limit=500)
         elif x.site_id in given:
             units, skipped, reason = rules.check_units(given[x.site_id], f"--given {x.site_id}"), False, None
-        rows.append(
-            VisitSite(
-                position_in_list=x.position_in_list,
-                site_id=x.site_id,
-                label=x.label,
-                muscle=x.muscle,
-                side=x.side,
-                description=x.description,
-                order=x.order,
-                planned_units=x.planned_units,
-                given_units=units,
-                skipped=skipped,
-                skip_reason=reason,
-                extra=x.extra,
-                extra_reason=x.extra_reason,
-            )
-        )
+        rows.append(_copy_site(x, given_units=units, skipped=skipped, skip_reason=reason))
     rows += _extra_rows(extras, len(rows))
     return rows
+
+
+def _copy_site(x: VisitSite, **changes: Any) -> VisitSite:
+    """A new row for a new version: every column of ``x`` except its keys, then ``changes``."""
+    keep = {a.key: getattr(x, a.key) for a in sa_inspect(VisitSite).column_attrs if a.key not in ("id", "version_id")}
+    return VisitSite(**(keep | changes))
 
 
 def _site_dict(x: VisitSite) -> dict[str, Any]:
