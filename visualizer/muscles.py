@@ -118,7 +118,7 @@ MUSCLE_TABLE: tuple[MuscleInfo, ...] = (
         "the acromion (Blumenfeld 2017: supraclavicular part, necklace line to the AC joint)",
     ),
     MuscleInfo(
-        "orbicularis_oculi", "Orbicularis oculi", "outer corner of the {side} eye", (140, 86, 75), "periorbital",
+        "orbicularis_oculi", "Orbicularis oculi", "outer corner of the {side} eye", (0, 128, 128), "periorbital",
         False, _PREEMPT_FTP,
         "a ring around the orbit about 12–15 mm wide, outside the eyelids; the lateral part (crow's feet) "
         "reaches about 2 cm beyond the lateral canthus (Gladstone oculoplastic atlas: sites 1 cm apart)",
@@ -148,8 +148,8 @@ MUSCLE_TABLE: tuple[MuscleInfo, ...] = (
     ),
     MuscleInfo(
         "masseter", "Masseter", "{side} jaw, at the back of the cheek", (0, 158, 115), "jaw", False, _PREEMPT_FTP,
-        "the jaw between the zygomatic arch and the angle of the mandible (gonion), in front of the ear and "
-        "behind the line from the tragus to the mouth corner; stay about 1 cm above the mandibular border "
+        "the jaw from the zygomatic arch down to the angle (gonion) and lower border of the mandible, from in "
+        "front of the jaw joint forward about 3 cm; inject about 1 cm above the mandibular border "
         "(nasafordoctors masseter guide)",
     ),
     MuscleInfo(

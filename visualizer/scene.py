@@ -33,7 +33,7 @@ from PIL import Image
 
 from visualizer.atomic import atomic_write
 from visualizer.checks import check_image_size
-from visualizer.muscle_map import MUSCLES
+from visualizer.muscle_map import MUSCLES, visible_weights
 from visualizer.muscles import MUSCLE_TABLE
 
 __all__ = [
@@ -482,22 +482,48 @@ class Scene:
         self.actors[name].SetVisibility(False)
 
     def _skin_rgb(self, tinted: bool, muscles: Iterable[str] | None = None) -> np.ndarray:
-        """Skin colours; ``tinted`` lays the muscle areas over it (only ``muscles`` if given)."""
+        """Skin colours; ``tinted`` lays the muscle areas over it (only ``muscles`` if given).
+
+        Each area tints by its per-point weight (soft edges that blend into the skin; a map
+        without weights tints by its hard codes).
+        """
         n = self.meshes["head"].n_points
         rgb = np.tile(SKIN_RGB, (n, 1))
         wanted = None if muscles is None else set(muscles)
-        if tinted:
-            codes = self._muscle_codes()
-            if codes is not None:
-                names = muscle_names(self.head)
-                for code in np.unique(codes):
-                    name = names.get(int(code), "none")
-                    if name in MUSCLE_COLORS and (wanted is None or name in wanted):
-                        sel = codes == code
+        weights = self._muscle_weights() if tinted else None
+        if weights is not None:
+            weights = visible_weights(weights, None if wanted is None else [m for m in MUSCLES[1:] if m in wanted])
+            names = muscle_names(self.head)
+            for col in range(weights.shape[1]):
+                name = names.get(col + 1, "none")
+                if name in MUSCLE_COLORS and (wanted is None or name in wanted):
+                    w = weights[:, col]
+                    sel = np.flatnonzero(w > 0.0)
+                    if sel.size:
                         tint = np.array(MUSCLE_COLORS[name], float)
                         tint = tint + (255.0 - tint) * _TINT_LIGHTEN
-                        rgb[sel] = (1 - _TINT_ALPHA) * rgb[sel] + _TINT_ALPHA * tint
+                        rgb[sel] += (_TINT_ALPHA * w[sel])[:, None] * (tint - SKIN_RGB)
         return rgb
+
+    def _muscle_weights(self) -> np.ndarray | None:
+        """Per display point, each muscle's weight (columns: codes 1…), or None without a map."""
+        codes = self._muscle_codes()
+        if codes is None:
+            return None
+        get = getattr(self.head, "muscle_weights", None)
+        src = np.asarray(get, dtype=float) if get is not None and not callable(get) else None
+        if src is None or src.ndim != 2:
+            src = np.zeros((len(codes), len(MUSCLES) - 1))
+            on = (codes > 0) & (codes < len(MUSCLES))
+            src[np.flatnonzero(on), codes[on] - 1] = 1.0
+            return src
+        if len(src) == len(codes):
+            return src
+        # a decimated display mesh: each display point takes its nearest skin point's weights
+        from scipy.spatial import cKDTree
+
+        _, idx = cKDTree(np.asarray(self.head.mesh.points)).query(np.asarray(self.meshes["head"].points))
+        return src[idx]
 
     def _muscle_codes(self) -> np.ndarray | None:
         return self._codes
