@@ -24,6 +24,7 @@ Steps (all in the scan frame, mm, after :mod:`visualizer.scan` converted the uni
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -371,8 +372,10 @@ def _nonrigid(src: Array, faces: NDArray[np.int64], surface: _Surface) -> tuple[
 
 
 # ----------------------------------------------------------------------------- the whole fit
-def fit_scan(scan: pv.PolyData) -> Fit:
+def fit_scan(scan: pv.PolyData, *, progress: Callable[[str], None] | None = None) -> Fit:
     """Fit the template to a scan (points in mm) and carry the landmarks and muscle map across.
+
+    ``progress`` (optional) is called with ``"align"``, ``"fit"`` and ``"snap"`` as each step starts.
 
     Raises
     ------
@@ -381,6 +384,8 @@ def fit_scan(scan: pv.PolyData) -> Fit:
     """
     tpl = template()
     scan_pts = np.asarray(scan.points, dtype=float)
+    if progress is not None:
+        progress("align")
     sample = _area_sample(scan, 20_000)
     s, rot, t, gap = similarity_start(sample, tpl)
     if gap > NOT_A_HEAD_MM:
@@ -394,7 +399,11 @@ def fit_scan(scan: pv.PolyData) -> Fit:
     inv_t = -inv_lin @ t
     src_pts = tpl.points @ inv_lin.T + inv_t
     surface = _Surface.of(scan)
+    if progress is not None:
+        progress("fit")
     deformed, vertex_gap, _ = _nonrigid(src_pts, tpl.faces, surface)
+    if progress is not None:
+        progress("snap")
     # carry landmarks: anchors on the deformed template, snapped onto the full scan
     tri = deformed[tpl.faces[tpl.landmark_faces]]
     carried = np.einsum("nij,ni->nj", tri, tpl.landmark_bary)
