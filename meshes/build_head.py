@@ -3,8 +3,9 @@
 Usage (from the project root; the OBJ is the CC0 MakeHuman "hm08" base mesh)::
 
     python meshes/build_head.py ../shared/assets/makehuman/base.obj
+    python meshes/build_head.py --muscles-only     # redraw only the muscle map of meshes/head.vtp
 
-Writes ``meshes/head.vtp`` (skin, mm, head frame, point arrays ``Normals`` and ``muscle``) and
+Writes ``meshes/head.vtp`` (skin, mm, head frame, point arrays ``Normals``, ``muscle`` and ``muscle_weight``) and
 ``meshes/landmarks.json``. The product reads only those two files; this script is the record of
 how they were made. Every landmark rule is written out below (and in meshes/README.md).
 """
@@ -23,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from visualizer.frame import HeadFrame  # noqa: E402
-from visualizer.muscle_map import label_muscles  # noqa: E402
+from visualizer.muscle_map import WEIGHT_ARRAY, muscle_areas, weights_to_array  # noqa: E402
 from visualizer.surface import Surface  # noqa: E402
 
 DM_TO_MM = 100.0
@@ -343,9 +344,7 @@ def build(obj: Path, out_dir: Path) -> None:
     landmarks = {k: [round(float(c), 3) for c in p] for k, p in zip(names, snapped, strict=True)}
 
     skin = skin.compute_normals(point_normals=True, cell_normals=False, auto_orient_normals=True)
-    skin.point_data["muscle"] = label_muscles(
-        np.asarray(skin.points), np.asarray(skin.point_data["Normals"]), {k: np.array(v) for k, v in landmarks.items()}
-    )
+    draw_muscles(skin, landmarks)
     out_dir.mkdir(parents=True, exist_ok=True)
     skin.save(out_dir / "head.vtp")
     (out_dir / "landmarks.json").write_text(json.dumps(landmarks, indent=2) + "\n")
@@ -354,12 +353,35 @@ def build(obj: Path, out_dir: Path) -> None:
         print(f"  {k:24s} {landmarks[k]}")
 
 
+def draw_muscles(skin: pv.PolyData, landmarks: dict[str, list[float]]) -> None:
+    """Draw the muscle map on the skin: point arrays ``muscle`` (codes) and ``muscle_weight``."""
+    areas = muscle_areas(
+        np.asarray(skin.points), np.asarray(skin.point_data["Normals"]), {k: np.array(v) for k, v in landmarks.items()}
+    )
+    skin.point_data["muscle"] = areas.codes
+    skin.point_data[WEIGHT_ARRAY] = weights_to_array(areas.weights)
+
+
+def redraw_muscles(out_dir: Path) -> None:
+    """Redraw only the muscle map of an existing ``head.vtp`` (points, triangles, landmarks unchanged)."""
+    path = out_dir / "head.vtp"
+    skin = pv.read(path)
+    draw_muscles(skin, json.loads((out_dir / "landmarks.json").read_text()))
+    skin.save(path)
+    counts = np.bincount(np.asarray(skin.point_data["muscle"]).astype(int))
+    print(f"{path}: muscle map redrawn on {skin.n_points} points; points per code {counts.tolist()}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("obj", type=Path, nargs="?", default=ROOT.parent / "shared/assets/makehuman/base.obj")
     ap.add_argument("--out", type=Path, default=ROOT / "meshes")
+    ap.add_argument("--muscles-only", action="store_true", help="redraw only the muscle map of --out/head.vtp")
     args = ap.parse_args()
-    build(args.obj, args.out)
+    if args.muscles_only:
+        redraw_muscles(args.out)
+    else:
+        build(args.obj, args.out)
 
 
 if __name__ == "__main__":

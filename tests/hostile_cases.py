@@ -22,8 +22,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXED = ROOT / "tests" / "hostile"
-#: A case that runs longer than this (wall clock) is a hang: it is killed and fails.
-HANG_S = 60.0
+#: A case that runs longer than this (wall clock) is a hang: it is killed and fails. Generous, because a
+#: loaded CI machine stretches wall time (one case took 59.9 s at load 17); the speed target is CPU time,
+#: in benchmarks/bench_hostile.py.
+HANG_S = 120.0
 #: The budget of one case: CPU seconds of the command (load-independent) must stay below it.
 BUDGET_S = 5.0
 

@@ -266,6 +266,17 @@ def test_app_click_sets_pain_and_drag_is_ignored(app, head):
     assert app.last_update_ms > 0  # measured; its target lives in benchmarks/bench_app.py
 
 
+def test_app_pain_glow_is_drawn_at_the_plans_heat_anchors(app):
+    _set(app, protocol_id="preempt-ftp")
+    _set(app, pain_chips=["temporal", "occipital"], pain_side="left")
+    anchors = np.asarray(app.session.plan.heat_anchors)
+    assert anchors.shape == (2, 3)  # one region per chip on the left side
+    assert np.allclose(app.scene.heat_points, anchors)
+    assert app.scene.actors["heat"].GetVisibility()
+    _set(app, pain_chips=[])
+    assert app.session.plan.heat_anchors == () and len(app.scene.heat_points) == 0
+
+
 def test_app_bad_requests_become_messages(app):
     _set(app, protocol_id="nope")
     assert "nope" in app.state.message and app.state.message_type == "error"

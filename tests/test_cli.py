@@ -37,7 +37,7 @@ def test_protocols_lists_every_bundled_protocol() -> None:
     lines = {line.split()[0]: line for line in r.stdout.strip().splitlines()}
     assert set(lines) == {
         "preempt", "preempt-ftp", "glabellar", "lateral-canthal", "forehead", "masseter",
-        "cd-torticollis", "cd-laterocollis", "cd-retrocollis", "cd-anterocollis",
+        "cd-torticollis", "cd-laterocollis", "cd-retrocollis", "cd-anterocollis", "platysma", "lower-face",
     }  # fmt: skip
     assert "31 sites   155 U" in lines["preempt"]
     assert "8 follow-the-pain sites / 40 U" in lines["preempt-ftp"]
@@ -188,3 +188,30 @@ def test_render_killed_never_leaves_a_partial_picture(tmp_path: Path) -> None:
                 img.load()  # a complete picture, or none
                 assert img.size == (1800, 1200)
     assert not [p.name for p in tmp_path.iterdir() if p.stat().st_size == 0]  # no 0-byte file under any name
+
+
+def test_chosen_units_in_plan_and_check(tmp_path: Path) -> None:
+    r = run("plan", "--protocol", "cd-torticollis", "--dose", "scm_upper=35", "--format", "json")
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert {s["id"]: s["units"] for s in d["sites"]}["scm_upper"] == 35 and d["total_units"] == 115
+    f = tmp_path / "cd.json"
+    f.write_text(json.dumps(d))
+    assert run("check", str(f)).returncode == 0  # the chosen units are kept by the check
+    # out of range: refused on the command line, naming the site and its range
+    bad(
+        run("plan", "--protocol", "cd-torticollis", "--dose", "scm_upper=45"),
+        "--dose",
+        "site scm_upper: 45 U",
+        "10–40 U",
+    )
+    bad(run("plan", "--protocol", "cd-torticollis", "--dose", "scm_upper"), "--dose 'scm_upper': write SITE=UNITS")
+    bad(run("plan", "--protocol", "cd-torticollis", "--dose", "nope=5"), "Invalid value for 'site'", "'nope'")
+    # an edited plan with a dose outside its range fails its check, naming the site
+    next(s for s in d["sites"] if s["id"] == "scm_upper")["units"] = 45
+    next(s for s in d["sites"] if s["id"] == "scm_upper")["volume_ml"] = 0.9
+    f.write_text(json.dumps(d))
+    c = run("check", str(f))
+    assert c.returncode == 2, c.stdout + c.stderr
+    assert "ERROR: Site " in c.stdout and "45 U is outside this site's dose (10–40 U)" in c.stdout
+    assert "below the ear" in c.stdout  # the site named by its place

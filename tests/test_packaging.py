@@ -98,7 +98,7 @@ def test_installed_injectviz_lists_plans_and_renders(installed: tuple[Path, dict
     listing = _run([exe, "protocols"], tmp_path, env).stdout
     assert {line.split()[0] for line in listing.splitlines()} == {
         "preempt", "preempt-ftp", "glabellar", "lateral-canthal", "forehead", "masseter",
-        "cd-torticollis", "cd-laterocollis", "cd-retrocollis", "cd-anterocollis",
+        "cd-torticollis", "cd-laterocollis", "cd-retrocollis", "cd-anterocollis", "platysma", "lower-face",
     }  # fmt: skip
     plan = json.loads(
         _run(

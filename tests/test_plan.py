@@ -340,4 +340,49 @@ def test_point_words_are_plain(head: Head) -> None:
     assert point_words(head, head.snap(temple)[0]) == "a point on the left temple"
     back = head.frame.from_head([40, -95, 40])
     assert point_words(head, head.snap(back)[0]) == "a point on the right back of the head"
-    assert landmark_title("left_orbital_rim") == "left orbital rim (upper edge of the eye socket)"
+    assert landmark_title("left_orbital_rim") == "left orbital rim (the top of the bony eye socket above the pupil)"
+
+
+def test_plan_json_has_a_schema_old_plans_read_and_newer_ones_are_refused(head: Head, tmp_path) -> None:
+    from visualizer.errors import PlanFileError
+    from visualizer.plan import PLAN_SCHEMA
+    from visualizer.plan_file import read_plan_file
+
+    plan = make_plan(head, load_protocol("preempt-ftp"), PainOrigin.parse(["left-temporal"]))
+    data = plan.to_dict()
+    assert next(iter(data)) == "schema" and data["schema"] == PLAN_SCHEMA
+    assert data["short_name"] == plan.short_name and len(data["heat_anchors"]) == 1
+    back = Plan.from_dict(json.loads(plan.to_json()))
+    assert back.heat_anchors == plan.heat_anchors and back.title == plan.title
+    # a plan written before the schema key: still reads (short name from the protocol name, no heat anchors)
+    old = {k: v for k, v in data.items() if k not in ("schema", "short_name", "heat_anchors")}
+    was = Plan.from_dict(old)
+    assert was.short_name == plan.short_name and was.heat_anchors == () and was.sites == plan.sites
+    f = tmp_path / "old.json"
+    f.write_text(json.dumps(old))
+    assert read_plan_file(f)[0].sites == plan.sites
+    # a newer program's plan: one clear message, not a list of unknown keys
+    newer = {**data, "schema": PLAN_SCHEMA + 1, "something_new": 1}
+    with pytest.raises(ValueError, match=rf"schema {PLAN_SCHEMA + 1}: this plan was written by a newer InjectViz"):
+        Plan.from_dict(newer)
+    f.write_text(json.dumps(newer))
+    with pytest.raises(PlanFileError, match=rf"old.json: schema {PLAN_SCHEMA + 1}: .*update InjectViz to open it"):
+        read_plan_file(f)
+    f.write_text(json.dumps({**data, "schema": "2"}))
+    with pytest.raises(PlanFileError, match="schema: a plan's schema is a whole number from 1"):
+        read_plan_file(f)
+
+
+def test_pain_regions_and_plain_words_come_from_the_registry(head: Head) -> None:
+    from visualizer import landmarks, muscles, pain, words
+
+    assert pain.REGIONS == muscles.PAIN_REGIONS
+    for r in pain.REGIONS:
+        assert set(pain.REGION_MUSCLES[r]) <= set(muscles.muscles_in_region(r))
+    assert pain.REGION_MUSCLES["neck"] == ("cervical_paraspinal",)  # headache neck pain: the back of the neck
+    assert words.SITE_WORDS == {m.name: m.plain for m in muscles.MUSCLE_TABLE}
+    assert set(words.LANDMARK_GLOSS) == {m.name for m in landmarks.LANDMARK_TABLE}
+    # every muscle area reads as words, the new lower-face ones too
+    chin = make_plan(head, load_protocol("lower-face")).site("mentalis_left").position
+    assert words.point_words(head, chin) == "a point on the chin"
+    assert muscles.area_words("depressor_anguli_oris", "left") == "a point below the left corner of the mouth"

@@ -89,7 +89,7 @@ def write(folder: Path, data: dict[str, Any], name: str | None = None) -> Path:
 def test_bundled_ids() -> None:
     assert known_protocol_ids() == [
         "cd-anterocollis", "cd-laterocollis", "cd-retrocollis", "cd-torticollis",
-        "forehead", "glabellar", "lateral-canthal", "masseter", "preempt", "preempt-ftp",
+        "forehead", "glabellar", "lateral-canthal", "lower-face", "masseter", "platysma", "preempt", "preempt-ftp",
     ]  # fmt: skip
     assert [p.id for p in list_protocols()] == known_protocol_ids()
 

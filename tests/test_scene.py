@@ -119,10 +119,20 @@ def test_muscle_tint_and_pain_heat(plotter, head, preempt):
     s.update(show_muscles=True)
     rgb = np.asarray(s.meshes["head"].point_data["rgb"]).astype(int)
     codes = np.asarray(head.mesh.point_data["muscle"])
-    assert (rgb[codes == 0] == sc.SKIN_RGB.astype(int)).all()
+    cols = [engine.MUSCLES.index(m) - 1 for m in preempt.per_muscle]
+    touched = head.muscle_weights[:, cols].max(axis=1) > 0  # inside a PREEMPT area or its soft edge
+    assert (rgb[~touched] == sc.SKIN_RGB.astype(int)).all()  # orbicularis oculi is not a PREEMPT muscle
     mine = np.isin(codes, [engine.MUSCLES.index(m) for m in preempt.per_muscle])
     assert (rgb[mine] != sc.SKIN_RGB.astype(int)).any(axis=1).all()
-    assert (rgb[~mine] == sc.SKIN_RGB.astype(int)).all()  # orbicularis oculi is not a PREEMPT muscle
+    ring = codes == engine.MUSCLES.index("orbicularis_oculi")
+    assert (rgb[ring] == sc.SKIN_RGB.astype(int)).all(axis=1).mean() > 0.8  # but where the brows' areas fade
+    # soft edges: along an area's border the tint fades between the skin and the full tint
+    w = head.muscle_weights[:, engine.MUSCLES.index("temporalis") - 1]
+    full = rgb[w == 1.0][0]
+    edge = (w > 0.2) & (w < 0.8)
+    assert edge.sum() > 50
+    between = np.abs(rgb[edge] - sc.SKIN_RGB) < np.abs(full - sc.SKIN_RGB)
+    assert between.any(axis=1).all()
     # a pain point reddens the skin around it, softly, and nothing far away: drawn as a patch
     # just above the skin, so the skin itself (sent once to a browser) never changes
     p = np.asarray(head.landmarks["left_tragus"]) + np.array([0, 10, 45])
@@ -147,12 +157,22 @@ def test_muscle_tint_and_pain_heat(plotter, head, preempt):
     assert s.meshes["head"].GetMTime() == skin_mtime
 
 
-def test_region_heat_points_come_from_the_engine(head):
-    both = sc.region_heat_points(head, ["occipital"])
-    left = sc.region_heat_points(head, ["left-temporal"])
+def test_the_plan_carries_the_heat_anchors_and_the_title(head):
+    from visualizer.pain import PainOrigin, region_anchors
+    from visualizer.planner import make_plan
+    from visualizer.protocol import load_protocol
+
+    both = region_anchors(head, ["occipital"])
+    left = region_anchors(head, ["left-temporal"])
     assert len(both) == 2 and len(left) == 1
     assert head.frame.to_head(np.asarray(left[0]))[0] < 0
-    assert sc.region_heat_points(head, []) == []
+    assert region_anchors(head, []) == []
+    plan = make_plan(head, load_protocol("preempt-ftp"), PainOrigin.parse(["left-temporal", "occipital"]))
+    assert len(plan.heat_anchors) == 3
+    assert np.allclose(plan.heat_anchors[0], left[0], atol=1e-3)
+    assert plan.short_name == "PREEMPT with follow-the-pain"
+    assert plan.title == f"PREEMPT with follow-the-pain - {plan.total_sites} sites, {plan.total_units:g} U"
+    assert make_plan(head, load_protocol("preempt")).heat_anchors == ()
 
 
 def test_updates_keep_actor_identity(plotter, head, preempt, ftp_plan):
@@ -296,8 +316,11 @@ def test_only_the_plans_muscles_are_tinted(plotter, head, preempt):
     skin = sc.SKIN_RGB.astype(int)
     for m in ("procerus", "corrugator"):
         assert (rgb[codes == engine.MUSCLES.index(m)] != skin).any(axis=1).all(), m
+    near = head.muscle_weights[:, [engine.MUSCLES.index(m) - 1 for m in ("procerus", "corrugator")]].max(axis=1) > 0
     for m in ("frontalis", "temporalis", "trapezius", "occipitalis"):
-        assert (rgb[codes == engine.MUSCLES.index(m)] == skin).all(), m
+        area = codes == engine.MUSCLES.index(m)
+        assert (rgb[area & ~near] == skin).all(), m  # untinted but for the soft edge of a glabellar area
+        assert (area & ~near).sum() > 0.5 * area.sum(), m
     s.update(plan=preempt)  # a new protocol re-tints
     rgb = np.asarray(s.meshes["head"].point_data["rgb"]).astype(int)
     assert (rgb[codes == engine.MUSCLES.index("temporalis")] != skin).any(axis=1).all()

@@ -68,6 +68,10 @@ def _parser() -> argparse.ArgumentParser:
         )
         p.add_argument("--no-ftp", action="store_true", help="do not add follow-the-pain sites")
         p.add_argument(
+            "--dose", action="append", default=[], metavar="SITE=U",
+            help="units chosen at one site within its dose range (repeatable; site ids as in --format json)",
+        )  # fmt: skip
+        p.add_argument(
             "--mesh", type=Path,
             help="head mesh or scan (STL, OBJ, PLY, VTP, glTF); without --landmarks, landmarks are found automatically",
         )  # fmt: skip
@@ -171,13 +175,34 @@ def _build_plan(args: argparse.Namespace):
     from visualizer.planner import make_plan
 
     pain = PainOrigin.parse(args.pain, args.pain_point)
+    chosen = _chosen_units(args.dose)
+    problems = protocol.units_problems(chosen)
+    if chosen and problems:
+        raise InjectVizError(f"--dose: {'; '.join(problems)}")
     if args.mesh is not None and (args.landmarks is None or args.units is not None or _is_scan_file(args.landmarks)):
         if _body_type(args) is not None:
             raise InjectVizError("body-type options reshape the bundled head only, not a scan (--mesh); drop one")
         head = _scan_head(args)
     else:
         head = load_head(args.mesh, args.landmarks, body_type=_body_type(args))
-    return head, make_plan(head, protocol, pain, follow_the_pain=not args.no_ftp)
+    return head, make_plan(head, protocol, pain, follow_the_pain=not args.no_ftp, units=chosen)
+
+
+def _chosen_units(items: Sequence[str]) -> dict[str, float]:
+    """``--dose SITE=U`` values → {site id: units} (InjectVizError naming a malformed one)."""
+    out: dict[str, float] = {}
+    for item in items:
+        sid, eq, value = item.partition("=")
+        try:
+            units = float(value) if eq and sid.strip() else None
+        except ValueError:
+            units = None
+        if units is None:
+            raise InjectVizError(f"--dose {shorten(item)}: write SITE=UNITS, e.g. scm_upper=30")
+        if sid.strip() in out:
+            raise InjectVizError(f"--dose: site {shorten(sid.strip())} is given twice")
+        out[sid.strip()] = units
+    return out
 
 
 def _is_scan_file(landmarks: Path) -> bool:

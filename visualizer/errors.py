@@ -33,6 +33,10 @@ class PainError(InjectVizError):
     """A pain origin (region name or point) is invalid."""
 
 
+class DoseError(InjectVizError, ValueError):
+    """Chosen units name a site the protocol does not have, or are not a positive number."""
+
+
 class PlanFileError(InjectVizError):
     """A plan file (e.g. an edited plan JSON given to ``check``) is unreadable or invalid."""
 

@@ -21,7 +21,15 @@ from visualizer.bundled import bundled_dir
 from visualizer.checks import finite_point
 from visualizer.errors import LandmarkError, MeshError, shorten
 from visualizer.frame import FRAME_LANDMARKS, HeadFrame
-from visualizer.muscle_map import MAP_LANDMARKS, MUSCLES, label_muscles
+from visualizer.muscle_map import (
+    MAP_LANDMARKS,
+    MUSCLES,
+    WEIGHT_ARRAY,
+    hard_weights,
+    muscle_areas,
+    weights_from_array,
+    weights_to_array,
+)
 from visualizer.safe_read import check_regular_file, load_json, read_text
 from visualizer.surface import Surface
 from visualizer.vtk_quiet import VtkMessages
@@ -49,7 +57,9 @@ class Head:
     Attributes
     ----------
     mesh : pyvista.PolyData
-        Triangulated skin with point arrays ``Normals`` and ``muscle`` (codes into ``MUSCLES``).
+        Triangulated skin with point arrays ``Normals``, ``muscle`` (codes into ``MUSCLES``) and,
+        when the map has soft edges, ``muscle_weight`` (per-muscle weights, see
+        :mod:`visualizer.muscle_map`).
     landmarks : dict of str to ndarray
         Landmark positions on the skin, mesh frame (mm).
     frame : HeadFrame
@@ -95,6 +105,18 @@ class Head:
         return np.asarray(self.mesh.point_data["muscle"])
 
     @property
+    def muscle_weights(self) -> NDArray[np.float32]:
+        """Per-point weight of each muscle's area in [0, 1], shape (n, len(MUSCLES) - 1).
+
+        Column k is code k + 1. A map without soft edges (a mesh that carries only codes) gives
+        weights of 0 and 1.
+        """
+        codes = self.muscle_codes
+        if WEIGHT_ARRAY in self.mesh.point_data:
+            return weights_from_array(np.asarray(self.mesh.point_data[WEIGHT_ARRAY]), codes)
+        return hard_weights(codes)
+
+    @property
     def size_scale(self) -> float:
         """Head width relative to the default head (tragus to tragus / 147.8 mm)."""
         width = float(np.linalg.norm(self.landmarks["right_tragus"] - self.landmarks["left_tragus"]))
@@ -114,7 +136,7 @@ class Head:
             landmarks[name] = self.surface.closest(p)[0]
         frame = HeadFrame.from_landmarks(*(landmarks[n] for n in FRAME_LANDMARKS))
         mesh = self.mesh.copy(deep=False)
-        mesh.point_data["muscle"] = _derived_muscles(mesh, frame, landmarks, self.muscle_codes)
+        _derive_muscles(mesh, frame, landmarks)
         notes = [*self.notes, note] if note else list(self.notes)
         head = Head(
             mesh, landmarks, frame, self.mesh_path, self.landmarks_path, notes, self.body_type,
@@ -152,14 +174,18 @@ class Head:
         return MUSCLES[int(self.muscle_codes[idx])]
 
 
-def _derived_muscles(
-    mesh: pv.PolyData, frame: HeadFrame, landmarks: Mapping[str, NDArray[np.float64]], fallback: NDArray[np.int8]
-) -> NDArray[np.int8]:
-    """Muscle codes from the landmark rules, or ``fallback`` if a rule's landmark is missing."""
+def _derive_muscles(mesh: pv.PolyData, frame: HeadFrame, landmarks: Mapping[str, NDArray[np.float64]]) -> bool:
+    """Draw the muscle map (point arrays ``muscle`` and ``muscle_weight``) from the landmark rules.
+
+    Returns False, leaving the mesh's arrays as they are, when a rule's landmark is missing.
+    """
     if any(n not in landmarks for n in MAP_LANDMARKS):
-        return fallback
+        return False
     head_lm = {k: frame.to_head(v) for k, v in landmarks.items()}
-    return label_muscles(frame.to_head(mesh.points), frame.dir_to_head(mesh.point_data["Normals"]), head_lm)
+    areas = muscle_areas(frame.to_head(mesh.points), frame.dir_to_head(mesh.point_data["Normals"]), head_lm)
+    mesh.point_data["muscle"] = areas.codes
+    mesh.point_data[WEIGHT_ARRAY] = weights_to_array(areas.weights)
+    return True
 
 
 def _read_landmarks(path: Path) -> dict[str, NDArray[np.float64]]:
@@ -277,6 +303,8 @@ def _body_head(body: BodyType) -> Head:
     surface = Surface(mesh)
     mesh.point_data["Normals"] = surface.point_normals
     mesh.point_data["muscle"] = base.muscle_codes
+    if WEIGHT_ARRAY in base.mesh.point_data:  # same points, same map
+        mesh.point_data[WEIGHT_ARRAY] = np.asarray(base.mesh.point_data[WEIGHT_ARRAY])
     frame = HeadFrame.from_landmarks(*(shaped.landmarks[n] for n in FRAME_LANDMARKS))
     notes = [*base.notes, f"bundled head reshaped to a body type: {body.describe()}"]
     head = Head(mesh, shaped.landmarks, frame, base.mesh_path, base.landmarks_path, notes, body)
@@ -315,14 +343,16 @@ def _assemble(
     has_map = "muscle" in data.point_data and len(data.point_data["muscle"]) == data.n_points
     if rederive_muscles and has_map:
         data = data.copy(deep=False)
-        data.point_data["muscle"] = _derived_muscles(data, frame, landmarks, np.asarray(data.point_data["muscle"]))
+        _derive_muscles(data, frame, landmarks)
     elif not has_map:
+        if WEIGHT_ARRAY in data.point_data:  # weights without codes: not a map of ours
+            del data.point_data[WEIGHT_ARRAY]
         lacking = [n for n in MAP_LANDMARKS if n not in landmarks]
         if lacking:
             data.point_data["muscle"] = np.zeros(data.n_points, dtype=np.int8)
             notes.append(f"no muscle map: the mesh has none and the landmarks lack {', '.join(lacking)}")
         else:
-            data.point_data["muscle"] = _derived_muscles(data, frame, landmarks, np.zeros(data.n_points, np.int8))
+            _derive_muscles(data, frame, landmarks)
             notes.append("muscle map derived from landmark rules (the mesh carries none)")
     head = Head(data, landmarks, frame, mesh_path, landmarks_path, notes)
     # landmarks must lie on the skin: up to PROJECT_MM off they are projected onto it (with a

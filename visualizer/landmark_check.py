@@ -52,7 +52,7 @@ def similarity_fit(
 def _gloss(name: str) -> str:
     base = name.split("_", 1)[1] if name.startswith(("left_", "right_")) else name
     g = LANDMARK_GLOSS.get(base)
-    return f": it belongs on the {g}" if g else ": check where it is"
+    return f": it belongs at {g}" if g else ": check where it is"
 
 
 def check_landmarks(head: Head, reference: Head | Mapping[str, NDArray[np.float64]]) -> list[Finding]:

@@ -30,15 +30,32 @@ __all__ = [
     "FTP_MUSCLES",
     "MUSCLES",
     "MUSCLE_TABLE",
+    "PAIN_REGIONS",
     "REGIONS",
+    "REGION_WORDS",
     "MuscleInfo",
+    "area_words",
     "muscle_info",
     "muscles_in_region",
+    "pain_region_muscles",
 ]
 
 #: Body regions a muscle belongs to (the pain regions of :mod:`visualizer.pain` are the first five).
 Region = Literal["frontal", "temporal", "occipital", "neck", "shoulder", "periorbital", "jaw", "lower_face"]
 REGIONS: tuple[str, ...] = ("frontal", "temporal", "occipital", "neck", "shoulder", "periorbital", "jaw", "lower_face")
+#: The regions a patient's usual pain origin is given in (:mod:`visualizer.pain`).
+PAIN_REGIONS: tuple[str, ...] = REGIONS[:5]
+#: Each region in plain words ("a left temple" pain origin).
+REGION_WORDS: dict[str, str] = {
+    "frontal": "forehead",
+    "temporal": "temple",
+    "occipital": "back of the head",
+    "neck": "neck",
+    "shoulder": "shoulder",
+    "periorbital": "area around the eye",
+    "jaw": "jaw",
+    "lower_face": "mouth and chin",
+}
 
 _PREEMPT_FTP = "Blumenfeld 2010: PREEMPT allows follow-the-pain only in temporalis, occipitalis and trapezius"
 
@@ -118,7 +135,7 @@ MUSCLE_TABLE: tuple[MuscleInfo, ...] = (
         "the acromion (Blumenfeld 2017: supraclavicular part, necklace line to the AC joint)",
     ),
     MuscleInfo(
-        "orbicularis_oculi", "Orbicularis oculi", "outer corner of the {side} eye", (140, 86, 75), "periorbital",
+        "orbicularis_oculi", "Orbicularis oculi", "outer corner of the {side} eye", (0, 128, 128), "periorbital",
         False, _PREEMPT_FTP,
         "a ring around the orbit about 12–15 mm wide, outside the eyelids; the lateral part (crow's feet) "
         "reaches about 2 cm beyond the lateral canthus (Gladstone oculoplastic atlas: sites 1 cm apart)",
@@ -148,8 +165,8 @@ MUSCLE_TABLE: tuple[MuscleInfo, ...] = (
     ),
     MuscleInfo(
         "masseter", "Masseter", "{side} jaw, at the back of the cheek", (0, 158, 115), "jaw", False, _PREEMPT_FTP,
-        "the jaw between the zygomatic arch and the angle of the mandible (gonion), in front of the ear and "
-        "behind the line from the tragus to the mouth corner; stay about 1 cm above the mandibular border "
+        "the jaw from the zygomatic arch down to the angle (gonion) and lower border of the mandible, from in "
+        "front of the jaw joint forward about 3 cm; inject about 1 cm above the mandibular border "
         "(nasafordoctors masseter guide)",
     ),
     MuscleInfo(
@@ -185,3 +202,43 @@ def muscles_in_region(region: str) -> tuple[str, ...]:
     """Muscles of one body region, in code order."""
     check_option("region", region, REGIONS)
     return tuple(m.name for m in MUSCLE_TABLE if m.region == region)
+
+
+#: Neck muscles whose areas are not part of the "neck" pain region: a headache patient's neck pain
+#: is the back of the neck (PREEMPT's cervical paraspinal sites, Blumenfeld 2010), not the front
+#: and side muscles of the cervical dystonia and platysma patterns.
+_OUTSIDE_PAIN_AREA = frozenset({"sternocleidomastoid", "splenius_capitis", "levator_scapulae", "scalenes", "platysma"})
+
+
+def pain_region_muscles(region: str) -> tuple[str, ...]:
+    """Muscles whose areas make up a pain region (one of :data:`PAIN_REGIONS`), in code order."""
+    check_option("pain region", region, PAIN_REGIONS)
+    return tuple(m for m in muscles_in_region(region) if m not in _OUTSIDE_PAIN_AREA)
+
+
+_PREPOSITIONS = ("between ", "below ", "above ", "behind ", "in front of ")
+
+
+def area_words(muscle: str, side: str) -> str:
+    """A point on a muscle's area in plain words, from its registry ``plain`` words.
+
+    ``side`` is ``left``, ``right`` or ``midline``.
+
+    Examples
+    --------
+    >>> area_words("occipitalis", "right")
+    'a point on the right back of the head'
+    >>> area_words("frontalis", "midline")
+    'a point on the middle of the forehead'
+    >>> area_words("procerus", "midline")
+    'a point between the eyebrows, just above the nose'
+    """
+    plain = muscle_info(muscle).plain
+    if ", {side}" in plain:  # "back of the head, {side}" -> "{side} back of the head"
+        plain = "{side} " + plain.replace(", {side}", "")
+    text = " ".join(plain.format(side=side if side in ("left", "right") else "").split())
+    if text.startswith(_PREPOSITIONS):
+        return f"a point {text}"
+    if text.startswith("the "):
+        return f"a point on {text}"
+    return f"a point on the {'middle of the ' if side == 'midline' else ''}{text}"

@@ -18,33 +18,20 @@ from numpy.typing import NDArray
 from visualizer.errors import PainError, shorten
 from visualizer.head import Head
 from visualizer.muscle_map import MUSCLE_CODE
+from visualizer.muscles import PAIN_REGIONS, REGION_WORDS, pain_region_muscles
 from visualizer.plan import Finding
 from visualizer.safety import placement_caution
 from visualizer.surface import OFF_HEAD_MM
 from visualizer.words import point_words
 
-REGIONS: tuple[str, ...] = ("frontal", "temporal", "occipital", "neck", "shoulder")
-#: Muscle areas that make up each pain region.
-REGION_MUSCLES: dict[str, tuple[str, ...]] = {
-    "frontal": ("frontalis", "corrugator", "procerus"),
-    "temporal": ("temporalis",),
-    "occipital": ("occipitalis",),
-    "neck": ("cervical_paraspinal",),
-    "shoulder": ("trapezius",),
-}
+#: Pain regions, and the muscle areas that make up each: from the registry (:mod:`visualizer.muscles`).
+REGIONS: tuple[str, ...] = PAIN_REGIONS
+REGION_MUSCLES: dict[str, tuple[str, ...]] = {r: pain_region_muscles(r) for r in PAIN_REGIONS}
 SIDES = ("left", "right")
 #: Finding codes (``info``) for a pain origin follow-the-pain cannot serve.
 FTP_REGION_NOT_ELIGIBLE = "ftp_region_not_eligible"
 FTP_REGION_NO_AREA = "ftp_region_no_area"
 FTP_POINT_OUT_OF_REACH = "ftp_point_out_of_reach"
-#: Plain words per region.
-REGION_WORDS: dict[str, str] = {
-    "frontal": "forehead",
-    "temporal": "temple",
-    "occipital": "back of the head",
-    "neck": "neck",
-    "shoulder": "shoulder",
-}
 #: A clicked pain point is served only by eligible muscle areas within this reach (mm, default head).
 POINT_REACH_MM = 60.0
 #: Candidate FTP positions are sampled on this grid (mm) over each eligible muscle area.
@@ -148,16 +135,40 @@ class Candidates:
     anchors: dict[tuple[str, str], NDArray[np.float64]]  # (region, side) → centre of the region
 
 
+#: How far medial of the necklace (mm, scaled with the head) the shoulder's trapezius reaches for
+#: follow-the-pain: the trapezius area also runs up the back of the neck to the skull, but PREEMPT
+#: places trapezius sites over the shoulder, from the necklace line to the AC joint (Blumenfeld
+#: 2017), and gives no follow-the-pain in the neck. Chosen, not published.
+SHOULDER_MEDIAL_MM = 30.0
+
+
+def ftp_area(head: Head, muscle: str, pts_head: NDArray[np.float64] | None = None) -> NDArray[np.bool_]:
+    """Skin points of ``muscle``'s area where follow-the-pain sites and pain-region centres may lie.
+
+    The whole area, except for the trapezius: only its part over the shoulder (lateral to
+    :data:`SHOULDER_MEDIAL_MM` medial of each side's necklace landmark), not the part on the neck.
+    """
+    mask = head.muscle_codes == MUSCLE_CODE[muscle]
+    if muscle != "trapezius" or not all(f"{s}_necklace" in head.landmarks for s in SIDES):
+        return mask
+    if pts_head is None:
+        pts_head = head.frame.to_head(np.asarray(head.mesh.points, dtype=float))
+    reach = (
+        np.array([abs(head.head_landmark(f"{s}_necklace")[0]) for s in SIDES]) - SHOULDER_MEDIAL_MM * head.size_scale
+    )
+    x = pts_head[:, 0]
+    return mask & np.where(x >= 0, x >= reach[1], -x >= reach[0])
+
+
 def prepare_candidates(head: Head, muscles: Iterable[str]) -> Candidates:
     """Sample candidate positions on a grid over each eligible muscle area, per side."""
     pts = np.asarray(head.mesh.points, dtype=float)
-    codes = head.muscle_codes
     pts_head = head.frame.to_head(pts)
     x_head = pts_head[:, 0]
     grid = CANDIDATE_GRID_MM * head.size_scale
     pos, nrm, mus, sid = [], [], [], []
     for m in sorted(set(muscles)):
-        mask = codes == MUSCLE_CODE[m]
+        mask = ftp_area(head, m, pts_head)
         if not mask.any():
             continue
         idx = np.flatnonzero(mask)
@@ -182,23 +193,40 @@ def prepare_candidates(head: Head, muscles: Iterable[str]) -> Candidates:
 def region_centres(head: Head) -> dict[tuple[str, str], NDArray[np.float64]]:
     """Centre of each pain region on each side: ``(region, side)`` → skin point (mesh frame, mm).
 
-    The centre is the mean of the region's muscle-area points, moved onto the skin. Cached on
-    the head.
+    The centre is the mean of the region's muscle-area points (:func:`ftp_area`: the shoulder's
+    trapezius, not its part on the neck), moved onto the skin. Cached on the head.
     """
     cached = head.cache.get("region_centres")
     if cached is not None:
         return cached  # type: ignore[return-value]
     pts = np.asarray(head.mesh.points, dtype=float)
-    codes = head.muscle_codes
-    x_head = head.frame.to_head(pts)[:, 0]
+    pts_head = head.frame.to_head(pts)
+    x_head = pts_head[:, 0]
     out: dict[tuple[str, str], NDArray[np.float64]] = {}
     for region, region_muscles in REGION_MUSCLES.items():
-        mask = np.isin(codes, [MUSCLE_CODE[m] for m in region_muscles])
+        mask = np.logical_or.reduce([ftp_area(head, m, pts_head) for m in region_muscles])
         for side in SIDES:
             sm = mask & ((x_head >= 0) if side == "right" else (x_head < 0))
             if sm.any():
                 out[(region, side)] = head.surface.closest(pts[sm].mean(axis=0))[0]
     head.cache["region_centres"] = out
+    return out
+
+
+def region_anchors(head: Head, regions: Iterable[PainRegion | str]) -> list[NDArray[np.float64]]:
+    """Centres of pain regions (``"left-temporal"``, ``"occipital"`` for both sides, ...) on this head,
+    mesh frame (mm), in order: where the scene draws the pain glow (:attr:`Plan.heat_anchors`)."""
+    names = [str(r) for r in regions]
+    if not names:
+        return []
+    centres = region_centres(head)
+    out = []
+    for r in names:
+        side, _, name = r.rpartition("-")
+        for sd in (side,) if side in SIDES else SIDES:
+            a = centres.get((name, sd))
+            if a is not None:
+                out.append(np.asarray(a, dtype=float))
     return out
 
 

@@ -9,6 +9,11 @@ plan on the bundled head as it is carries no ``body_type`` key.
 
 Findings are structured (:class:`Finding`: code, severity, site ids, message). ``errors``,
 ``warnings`` and ``notes`` are the messages of the findings of each severity.
+
+The plan carries everything the scene draws: the sites, the protocol's ``short_name`` (the
+picture's title) and ``heat_anchors``, the centres of the pain regions (mesh frame, mm) where the
+pain glow is drawn. Its JSON starts with ``schema`` (:data:`PLAN_SCHEMA`); a file without it is
+an older plan (schema 1) and still reads, a newer schema is refused with a message saying so.
 """
 
 from __future__ import annotations
@@ -25,6 +30,32 @@ DISCLAIMER = (
     "warning for distant spread of toxin effect (swallowing and breathing difficulty, ptosis); "
     "units are not interchangeable between products."
 )
+
+#: Version of the plan JSON written by :meth:`Plan.to_dict`. 1: plans before the key existed (no
+#: ``short_name``, no ``heat_anchors``); 2: ``schema``, ``short_name`` and ``heat_anchors``.
+PLAN_SCHEMA = 2
+
+
+def check_plan_schema(data: Any) -> int:
+    """The schema version of a plan dictionary (1 when absent); ``ValueError`` for a newer or bad one."""
+    version = data.get("schema", 1) if isinstance(data, dict) else 1
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise ValueError(f"schema: a plan's schema is a whole number from 1 (got {version!r})")
+    if version > PLAN_SCHEMA:
+        raise ValueError(
+            f"schema {version}: this plan was written by a newer InjectViz (plan schema {version}); this "
+            f"version reads plan schemas 1 to {PLAN_SCHEMA} — update InjectViz to open it"
+        )
+    return version
+
+
+def short_name(protocol_name: str) -> str:
+    """A protocol's name without its details: ``"PREEMPT"`` for ``"PREEMPT — fixed-site (31 sites)"``."""
+    name = str(protocol_name)
+    for sep in (" \u2014 ", " - ", " ("):
+        name = name.split(sep)[0]
+    return name.strip()
+
 
 CSV_FIELDS = (
     "order", "id", "label", "muscle", "side", "units", "volume_ml",
@@ -139,6 +170,10 @@ class Plan:
     #: came from (empty for the bundled head or a mesh given with its landmarks).
     head: dict[str, Any] = field(default_factory=dict)
     body_type: dict[str, float] | None = None
+    #: The protocol's short name, the title of a picture (:func:`short_name`).
+    short_name: str = ""
+    #: Centres of the pain regions (mesh frame, mm), where the scene draws the pain glow.
+    heat_anchors: tuple[tuple[float, float, float], ...] = ()
     per_muscle: dict[str, MuscleTotal] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -147,6 +182,13 @@ class Plan:
             t = per.get(s.muscle, MuscleTotal(0, 0.0, 0.0))
             per[s.muscle] = MuscleTotal(t.sites + 1, t.units + s.units, round(t.volume_ml + s.volume_ml, 4))
         object.__setattr__(self, "per_muscle", per)
+
+    @property
+    def title(self) -> str:
+        """The title of a picture of this plan: ``"PREEMPT - 31 sites, 155 U"``."""
+        name = self.short_name or short_name(self.protocol_name or self.protocol)
+        counts = f"{self.total_sites} sites, {self.total_units:g} U"
+        return f"{name} - {counts}" if name else counts
 
     @property
     def total_sites(self) -> int:
@@ -204,8 +246,10 @@ class Plan:
         :meth:`public` strips them to file names for a plan leaving the server.
         """
         return {
+            "schema": PLAN_SCHEMA,
             "protocol": self.protocol,
             "protocol_name": self.protocol_name,
+            "short_name": self.short_name,
             "protocol_file": self.protocol_file,
             "mesh": self.mesh,
             "landmarks_file": self.landmarks_file,
@@ -214,6 +258,7 @@ class Plan:
             "frame": "mesh coordinates in mm; head_frame maps them to the Neuromag head frame",
             "head_frame": [list(r) for r in self.head_frame],
             "pain": self.pain,
+            "heat_anchors": [list(a) for a in self.heat_anchors],
             "follow_the_pain_enabled": self.follow_the_pain_enabled,
             "total_sites": self.total_sites,
             "total_units": self.total_units,
@@ -260,7 +305,12 @@ class Plan:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Plan:
-        """Rebuild a plan from :meth:`to_dict` output (e.g. an edited plan file)."""
+        """Rebuild a plan from :meth:`to_dict` output (e.g. an edited plan file).
+
+        A plan without ``schema`` is an older one (schema 1): its short name is derived from the
+        protocol's name and it has no heat anchors. A newer schema raises ``ValueError`` saying so.
+        """
+        check_plan_schema(data)
         sites = tuple(
             Site(
                 id=str(s["id"]),
@@ -292,6 +342,8 @@ class Plan:
             findings=_findings_of(data),
             sources=tuple(data.get("sources", ())),
             body_type=_body(data.get("body_type")),
+            short_name=str(data.get("short_name") or short_name(str(data.get("protocol_name", data["protocol"])))),
+            heat_anchors=tuple(_vec(a) for a in data.get("heat_anchors", ())),
         )
 
     def to_table(self) -> str:

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 
 from visualizer.body_type import BodyType
 from visualizer.errors import PlanFileError, ProtocolError, shorten
-from visualizer.plan import Plan
+from visualizer.plan import PLAN_SCHEMA, Plan, check_plan_schema
 from visualizer.protocol import Muscle, Protocol, known_protocol_ids, load_protocol
 from visualizer.safe_read import load_json, read_text
 
@@ -108,11 +108,15 @@ class PlanFile(_Model):
     """Schema of a plan file: the keys :meth:`Plan.to_dict` writes.
 
     ``total_*`` and ``per_muscle`` are derived: they are recomputed from the sites, and a
-    stale value only earns a warning. ``warnings`` and ``errors`` are replaced by the check's own.
+    stale value only earns a warning. ``schema`` is absent in plans written before it existed
+    (they still read); a newer schema than :data:`~visualizer.plan.PLAN_SCHEMA` is refused.
+    ``warnings`` and ``errors`` are replaced by the check's own.
     """
 
+    schema_version: int | None = Field(default=None, alias="schema", ge=1, le=PLAN_SCHEMA)
     protocol: Short
     protocol_name: Text
+    short_name: Short | None = None
     protocol_file: PathText
     mesh: PathText
     landmarks_file: PathText
@@ -121,6 +125,7 @@ class PlanFile(_Model):
     frame: Text | None = None
     head_frame: Annotated[list[Row4], Field(min_length=4, max_length=4)]
     pain: PainEntry
+    heat_anchors: Annotated[list[Vec3], Field(max_length=40)] = []
     follow_the_pain_enabled: bool
     total_sites: int | None = Field(default=None, ge=0, le=MAX_ITEMS)
     total_units: float | None = Field(default=None, ge=0, le=1e6)
@@ -184,6 +189,10 @@ def read_plan_file(path: str | Path) -> tuple[Plan, PlanFile]:
     data = load_json(text, path, error=PlanFileError)
     if not isinstance(data, dict):
         raise PlanFileError(f"{path}: a plan file holds a JSON object (got {type(data).__name__})")
+    try:
+        check_plan_schema(data)  # a newer program's plan: say so, rather than list its unknown keys
+    except ValueError as exc:
+        raise PlanFileError(f"{path}: {exc}") from None
     try:
         entry = PlanFile.model_validate(data)
     except ValidationError as exc:

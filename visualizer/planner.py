@@ -10,19 +10,27 @@ Work is split in two, so that an interactive change (a new pain origin) is cheap
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from visualizer.errors import LandmarkError, MeshError
+from visualizer.errors import DoseError, LandmarkError, MeshError
 from visualizer.head import DEFAULT_MESH, Head
-from visualizer.pain import Candidates, PainOrigin, check_pain_point, choose_ftp_sites, prepare_candidates
+from visualizer.pain import (
+    Candidates,
+    PainOrigin,
+    check_pain_point,
+    choose_ftp_sites,
+    prepare_candidates,
+    region_anchors,
+)
 from visualizer.placement import Placed, place_arc, place_landmark
-from visualizer.plan import Finding, Plan, Site
+from visualizer.plan import Finding, Plan, Site, short_name
 from visualizer.protocol import PROTOCOLS_DIR, ExpandedSite, Protocol
-from visualizer.safety import Limits, check_sites
+from visualizer.safety import Limits, check_sites, danger_zone_findings, dose_findings
 from visualizer.words import SITE_WORDS, site_words
 
 #: Plain words for patients, per muscle (``{side}`` is filled in); see :mod:`visualizer.words`.
@@ -98,9 +106,20 @@ def make_plan(
     pain: PainOrigin | None = None,
     *,
     follow_the_pain: bool = True,
+    units: Mapping[str, float] | None = None,
 ) -> Plan:
-    """Build the plan for this head, protocol and pain origin. Same inputs → identical plan."""
+    """Build the plan for this head, protocol and pain origin. Same inputs → identical plan.
+
+    ``units`` are the doses the injector chose, per expanded site id (a site left out keeps the
+    template's dose). A dose outside a site's range, or a muscle over its cap, is an error
+    finding of the plan (:func:`visualizer.safety.dose_findings`); an unknown site id or a dose
+    that is not a positive number raises :class:`~visualizer.errors.DoseError` naming it.
+    """
     pain = pain or PainOrigin()
+    chosen = dict(units or {})
+    bad = [i.text for i in protocol.units_issues(chosen) if i.kind in ("unknown_site", "not_positive")]
+    if bad:
+        raise DoseError(f"{protocol.path or protocol.id}: chosen units: " + "; ".join(bad))
     if pain.point is not None:
         check_pain_point(head, pain.point)
     prep = prepare(head, protocol)
@@ -122,7 +141,7 @@ def make_plan(
     rows: list[dict[str, Any]] = []
     for i, (s, p) in enumerate(prep.fixed):
         rows.append(dict(
-            id=s.id, label=s.label, muscle=s.muscle, side=s.side, units=float(s.units),
+            id=s.id, label=s.label, muscle=s.muscle, side=s.side, units=float(chosen.get(s.id, s.units)),
             position=p.position, normal=p.normal, ftp=False, key=(muscle_rank[s.muscle], side_rank[s.side], 0, i),
             description=s.description or _describe(s.muscle, s.side),
         ))  # fmt: skip
@@ -200,7 +219,8 @@ def make_plan(
         )
         for k, r in enumerate(rows)
     )
-    findings = check_sites(head, sites, limits_of(protocol)) + findings
+    findings = check_sites(head, sites, limits_of(protocol)) + dose_findings(protocol, sites) + findings
+    findings += danger_zone_findings(sites)
     bundled_head = Path(head.mesh_path).resolve() == DEFAULT_MESH.resolve()
     return Plan(
         protocol=protocol.id,
@@ -217,6 +237,11 @@ def make_plan(
         findings=tuple(findings),
         sources=tuple(f"{src.citation} — {src.url}" for src in protocol.sources),
         body_type=head.body_type.to_dict() if head.body_type is not None else None,
+        short_name=short_name(protocol.name),
+        heat_anchors=tuple(
+            tuple(round(float(c), 3) for c in a)  # type: ignore[misc]
+            for a in region_anchors(head, pain.regions)
+        ),
     )
 
 
@@ -236,7 +261,7 @@ def limits_of(protocol: Protocol) -> Limits:
 def recheck(head: Head, protocol: Protocol, plan: Plan) -> Plan:
     """Re-run the safety checks on a (possibly edited) plan; returns it with fresh safety findings
     (its information findings are kept)."""
-    fresh = check_sites(head, plan.sites, limits_of(protocol))
+    fresh = check_sites(head, plan.sites, limits_of(protocol)) + dose_findings(protocol, plan.sites)
     return replace(plan, findings=tuple(fresh) + tuple(f for f in plan.findings if not f.is_safety))
 
 

@@ -58,6 +58,7 @@ from visualizer.protocol_models import (
     Protocol,
     Site,
     Source,
+    UnitsIssue,
 )
 
 #: Muscles that may never receive follow-the-pain sites (kept for older callers).
@@ -89,6 +90,7 @@ __all__ = [
     "Protocol",
     "Site",
     "Source",
+    "UnitsIssue",
     "known_protocol_ids",
     "list_protocols",
     "load_protocol",

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import string
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -54,6 +54,7 @@ __all__ = [
     "Protocol",
     "Site",
     "Source",
+    "UnitsIssue",
 ]
 
 SCHEMA_VERSION = 1
@@ -514,6 +515,22 @@ class PatientInfo(_Model):
     aftercare: Aftercare
 
 
+@dataclass(frozen=True)
+class UnitsIssue:
+    """One problem with chosen units (see :meth:`Protocol.units_issues`).
+
+    ``kind`` is ``unknown_site``, ``not_positive``, ``site_max`` (over 50 U per site),
+    ``outside_range`` (outside the site's ``units_range`` or its fixed dose), ``muscle_cap`` or
+    ``total``; ``site_ids`` the expanded sites it is about; ``text`` the whole message (naming
+    the site id or the muscle), ``what`` the same without its subject.
+    """
+
+    kind: Literal["unknown_site", "not_positive", "site_max", "outside_range", "muscle_cap", "total"]
+    site_ids: tuple[str, ...]
+    text: str
+    what: str
+
+
 class Protocol(_Model):
     """A validated protocol file. Construct it with :func:`load_protocol`."""
 
@@ -570,7 +587,7 @@ class Protocol(_Model):
             raise bundle(found)
         return self
 
-    def units_problems(self, chosen: Mapping[str, float]) -> list[str]:
+    def units_problems(self, chosen: Mapping[str, float], present: Collection[str] | None = None) -> list[str]:
         """What is wrong with the units an injector chose, one message per problem (empty: fine).
 
         Parameters
@@ -578,47 +595,61 @@ class Protocol(_Model):
         chosen : mapping of str to float
             Units per expanded site id (``sites`` of :meth:`expanded_sites`); a site left out keeps
             the template's dose.
+        present : collection of str, optional
+            The expanded site ids actually given (a skipped site, or one a scan cannot carry,
+            counts for nothing); default all of them.
 
         Notes
         -----
         A site with ``units_range`` takes any dose in it; a site without one keeps its dose. Every
         site stays at or below 50 U (label), each muscle at or below its ``muscle_caps`` entry
         (e.g. sternocleidomastoid ≤ 100 U to reduce dysphagia), the whole session at or below
-        ``max_total_units``.
+        ``max_total_units``. :meth:`units_issues` gives the same problems with their kind and sites.
         """
-        sites = {e.id: e for e in self.expanded_sites()}
-        problems: list[str] = []
+        return [i.text for i in self.units_issues(chosen, present)]
+
+    def units_issues(self, chosen: Mapping[str, float], present: Collection[str] | None = None) -> list[UnitsIssue]:
+        """The problems of :meth:`units_problems` as :class:`UnitsIssue` (kind, sites, words)."""
+        sites = {e.id: e for e in self.expanded_sites() if present is None or e.id in present}
+        problems: list[UnitsIssue] = []
         units: dict[str, float] = {}
         for sid, value in chosen.items():
             if sid not in sites:
-                problems.append(option_message("site", sid, list(sites)))
+                problems.append(UnitsIssue("unknown_site", (), option_message("site", sid, list(sites)), ""))
                 continue
             if not is_number(value) or not math.isfinite(value) or value <= 0:
-                problems.append(f"site {sid}: units must be a positive number (got {value!r})")
+                problems.append(
+                    UnitsIssue(
+                        "not_positive",
+                        (sid,),
+                        f"site {sid}: units must be a positive number (got {value!r})",
+                        f"units must be a positive number (got {value!r})",
+                    )
+                )
                 continue
             units[sid] = float(value)
         per_muscle: dict[str, float] = {}
+        ids_of: dict[str, list[str]] = {}
         for sid, e in sites.items():
             u = units.get(sid, e.units)
             lo, hi = e.units_range if e.units_range else (e.units, e.units)
             if u > MAX_UNITS_PER_SITE + 1e-9:
-                problems.append(
-                    f"site {sid}: {_fmt_units(u)} U is more than {_fmt_units(MAX_UNITS_PER_SITE)} U per site"
-                )
+                what = f"{_fmt_units(u)} U is more than {_fmt_units(MAX_UNITS_PER_SITE)} U per site"
+                problems.append(UnitsIssue("site_max", (sid,), f"site {sid}: {what}", what))
             elif not lo - 1e-9 <= u <= hi + 1e-9:
                 allowed = f"{_fmt_units(lo)}–{_fmt_units(hi)} U" if e.units_range else f"fixed at {_fmt_units(lo)} U"
-                problems.append(f"site {sid}: {_fmt_units(u)} U is outside this site's dose ({allowed})")
+                what = f"{_fmt_units(u)} U is outside this site's dose ({allowed})"
+                problems.append(UnitsIssue("outside_range", (sid,), f"site {sid}: {what}", what))
             per_muscle[e.muscle] = per_muscle.get(e.muscle, 0.0) + u
+            ids_of.setdefault(e.muscle, []).append(sid)
         for muscle, cap in (self.muscle_caps or {}).items():
             if per_muscle.get(muscle, 0.0) > cap + 1e-9:
-                problems.append(
-                    f"{muscle}: {_fmt_units(per_muscle[muscle])} U in total is more than its cap {_fmt_units(cap)} U"
-                )
+                what = f"{_fmt_units(per_muscle[muscle])} U in total is more than its cap {_fmt_units(cap)} U"
+                problems.append(UnitsIssue("muscle_cap", tuple(ids_of[muscle]), f"{muscle}: {what}", what))
         total = sum(per_muscle.values())
         if total > self.max_total_units + 1e-9:
-            problems.append(
-                f"total {_fmt_units(total)} U is more than this protocol's {_fmt_units(self.max_total_units)} U"
-            )
+            what = f"total {_fmt_units(total)} U is more than this protocol's {_fmt_units(self.max_total_units)} U"
+            problems.append(UnitsIssue("total", tuple(sites), what, what))
         return problems
 
     # ------------------------------------------------------------------ derived data

@@ -17,7 +17,7 @@ import numpy as np
 from visualizer.errors import shorten
 from visualizer.head import Head
 from visualizer.plan import Finding, Site
-from visualizer.protocol import MUSCLES
+from visualizer.protocol import MUSCLES, Protocol
 from visualizer.surface import OFF_HEAD_MM
 
 CUMULATIVE_LIMIT_U = 400.0
@@ -50,10 +50,46 @@ FTP_SITES_OVER_MAX = "ftp_sites_over_max"
 FTP_UNITS_OVER_MAX = "ftp_units_over_max"
 FTP_MUSCLE_NOT_ALLOWED = "ftp_muscle_not_allowed"
 FTP_MUSCLE_OVER_CAP = "ftp_muscle_over_cap"
+#: A site's units outside its dose range (``units_range``) or its fixed dose.
+UNITS_OUTSIDE_RANGE = "units_outside_range"
+#: A muscle's units over the protocol's ``muscle_caps`` (e.g. sternocleidomastoid ≤ 100 U).
+MUSCLE_UNITS_OVER_CAP = "muscle_units_over_cap"
 # Warnings: placement cautions.
 SITES_TOO_CLOSE = "sites_too_close"
 ORBIT_MARGIN = "orbit_margin"
 TEMPORALIS_ARCH_MARGIN = "temporalis_arch_margin"
+#: Lower-face and neck danger zones (protocols ``masseter``, ``platysma``, ``lower-face``).
+MASSETER_DANGER_ZONE = "masseter_danger_zone"
+PLATYSMA_DANGER_ZONE = "platysma_danger_zone"
+DAO_DANGER_ZONE = "dao_danger_zone"
+MENTALIS_DANGER_ZONE = "mentalis_danger_zone"
+# Information: the danger zones of the plan's muscles, in words.
+DANGER_ZONES = "danger_zones"
+
+#: How far above the jaw border a masseter site stays (about 1 cm: nasafordoctors), and a
+#: platysma jawline site at most (chosen); mm along +z.
+JAW_BORDER_MARGIN_MM = 8.0
+PLATYSMA_MAX_ABOVE_JAW_MM = 10.0
+#: A platysma neck site at least this far from the midline (over the larynx: chosen), mm.
+PLATYSMA_MIN_FROM_MIDLINE_MM = 10.0
+#: A mentalis site at most this far from the midline (idnps: 7-8 mm; about 1 cm elsewhere), mm.
+MENTALIS_MAX_FROM_MIDLINE_MM = 15.0
+
+#: The danger zones, in words with their sources, for the muscles that have them (shown as
+#: information by every plan with a site in that muscle; :func:`placement_caution` warns per site).
+DANGER_ZONE_WORDS: dict[str, str] = {
+    "masseter": "keep below the line from the tragus to the mouth corner (parotid duct, risorius), about "
+    "1 cm above the jaw border and behind the muscle's front edge; inject deep, near bone (nasafordoctors; "
+    "cbamedicine: shallow or front injections make the smile asymmetric)",
+    "platysma": "jawline sites on the jaw border, not more than about 1 cm above it and behind the point "
+    "below the mouth corner (lip depressors: asymmetric smile); neck sites superficial and away from the "
+    "midline over the larynx (deep spread: dysphagia, boxed warning) — margins chosen, not published",
+    "depressor_anguli_oris": "stay lateral to the mouth corner and out of the lowest part of the muscle, where "
+    "it overlaps the depressor labii inferioris (asymmetric lower lip); Yi 2023 injects halfway between the "
+    "mouth-corner level and the jaw border, PRS 2022 the upper half",
+    "mentalis": "stay near the midline and low on the chin: lateral or deep injections reach the lower-lip "
+    "depressors (lower-lip ptosis, mouth-closure insufficiency; Yi 2023)",
+}
 
 
 def site_name(site: Site) -> str:
@@ -214,6 +250,100 @@ def check_sites(head: Head, sites: Sequence[Site], limits: Limits) -> list[Findi
     return out
 
 
+def dose_findings(protocol: Protocol, sites: Sequence[Site]) -> list[Finding]:
+    """Errors for the units chosen at the protocol's own sites: outside a site's dose range
+    (``units_range``), or a muscle over its cap (:meth:`Protocol.units_issues`).
+
+    A fixed-dose site given another dose is a deviation, not an error here (the record asks for
+    its reason).
+
+    Follow-the-pain sites, sites the protocol does not have (an edited plan) and sites whose
+    units are not a positive finite number (errors of :func:`check_sites` already) are left out;
+    so are the per-site and per-session caps, which :func:`check_sites` reports.
+    """
+    known = {e.id for e in protocol.expanded_sites()}
+    ranged = {e.id for e in protocol.expanded_sites() if e.units_range is not None}
+    by_id = {
+        s.id: s for s in sites if not s.follow_the_pain and s.id in known and math.isfinite(s.units) and s.units > 0
+    }
+    out: list[Finding] = []
+    for issue in protocol.units_issues({k: s.units for k, s in by_id.items()}, present=by_id):
+        if issue.kind == "outside_range" and issue.site_ids[0] in ranged:
+            site = by_id[issue.site_ids[0]]
+            out.append(
+                Finding(UNITS_OUTSIDE_RANGE, "error", f"{site_name(site).capitalize()}: {issue.what}.", issue.site_ids)
+            )
+        elif issue.kind == "muscle_cap":
+            muscle = by_id[issue.site_ids[0]].muscle.replace("_", " ")
+            out.append(Finding(MUSCLE_UNITS_OVER_CAP, "error", f"{muscle.capitalize()}: {issue.what}.", issue.site_ids))
+    return out
+
+
+def danger_zone_findings(sites: Sequence[Site]) -> list[Finding]:
+    """One information finding per muscle of these sites that has danger zones (their words)."""
+    out: list[Finding] = []
+    for muscle in dict.fromkeys(s.muscle for s in sites):
+        if muscle in DANGER_ZONE_WORDS:
+            ids = tuple(s.id for s in sites if s.muscle == muscle)
+            words = f"Danger zones, {muscle.replace('_', ' ')}: {DANGER_ZONE_WORDS[muscle]}."
+            out.append(Finding(DANGER_ZONES, "info", words, ids))
+    return out
+
+
+def _jaw_border_z(head: Head, side: str, y: float) -> float | None:
+    """Height (head frame, mm) of the jaw's lower border at ``y``: the line from the gonion to the
+    border below the mouth corner, held flat beyond its ends (None without those landmarks)."""
+    lm = head.landmarks
+    if f"{side}_gonion" not in lm or f"{side}_mandibular_border" not in lm:
+        return None
+    g, b = head.frame.to_head(lm[f"{side}_gonion"]), head.frame.to_head(lm[f"{side}_mandibular_border"])
+    f = float(np.clip((y - g[1]) / (b[1] - g[1]), 0.0, 1.0)) if abs(b[1] - g[1]) > 1e-6 else 0.0
+    return float(g[2] + f * (b[2] - g[2]))
+
+
+def _lower_face_caution(head: Head, muscle: str, side: str, p: np.ndarray) -> tuple[str, str] | None:
+    """The lower-face and neck danger zones (see :data:`DANGER_ZONE_WORDS`); ``p`` in the head frame."""
+    lm = head.landmarks
+    mouth = head.frame.to_head(lm[f"{side}_oral_commissure"]) if f"{side}_oral_commissure" in lm else None
+    jaw = _jaw_border_z(head, side, float(p[1]))
+    if muscle == "masseter" and mouth is not None and jaw is not None and f"{side}_tragus" in lm:
+        tragus = head.frame.to_head(lm[f"{side}_tragus"])
+        f = (p[1] - tragus[1]) / (mouth[1] - tragus[1]) if abs(mouth[1] - tragus[1]) > 1e-6 else 0.0
+        if p[2] >= tragus[2] + f * (mouth[2] - tragus[2]):
+            return MASSETER_DANGER_ZONE, "above the line from the tragus to the mouth corner (parotid duct, risorius)"
+        if p[2] - jaw < JAW_BORDER_MARGIN_MM:
+            return MASSETER_DANGER_ZONE, (
+                f"{p[2] - jaw:.1f} mm above the {side} jaw border (keep about 1 cm: facial artery, platysma)"
+            )
+        if p[1] > mouth[1] - 15.0:
+            return MASSETER_DANGER_ZONE, "in front of the masseter's front edge (risorius: an asymmetric smile)"
+    if muscle == "platysma" and jaw is not None:
+        if p[2] - jaw > PLATYSMA_MAX_ABOVE_JAW_MM:
+            return PLATYSMA_DANGER_ZONE, (
+                f"{p[2] - jaw:.1f} mm above the {side} jaw border (keep ≤ {PLATYSMA_MAX_ABOVE_JAW_MM:g} mm: "
+                "lip depressors and risorius, an asymmetric smile)"
+            )
+        if p[2] < jaw and abs(p[0]) < PLATYSMA_MIN_FROM_MIDLINE_MM:
+            return PLATYSMA_DANGER_ZONE, (
+                f"{abs(p[0]):.1f} mm from the midline of the neck (keep ≥ {PLATYSMA_MIN_FROM_MIDLINE_MM:g} mm: "
+                "over the larynx, deep spread risks dysphagia)"
+            )
+    if muscle == "depressor_anguli_oris" and mouth is not None and jaw is not None:
+        if abs(p[0]) < abs(mouth[0]):
+            return DAO_DANGER_ZONE, ("medial to the mouth corner (depressor labii inferioris: an asymmetric lower lip)")
+        if p[2] < jaw + 0.25 * (mouth[2] - jaw):
+            return DAO_DANGER_ZONE, (
+                "in the lowest quarter between the jaw border and the mouth corner (depressor labii inferioris "
+                "overlaps there: an asymmetric lower lip)"
+            )
+    if muscle == "mentalis" and abs(p[0]) > MENTALIS_MAX_FROM_MIDLINE_MM:
+        return MENTALIS_DANGER_ZONE, (
+            f"{abs(p[0]):.1f} mm from the midline (keep ≤ {MENTALIS_MAX_FROM_MIDLINE_MM:g} mm: lower-lip "
+            "depressors, lower-lip ptosis)"
+        )
+    return None
+
+
 def placement_caution(
     head: Head, muscle: str, side: str, position: Sequence[float] | np.ndarray
 ) -> tuple[str, str] | None:
@@ -222,7 +352,9 @@ def placement_caution(
     * brow muscles (frontalis, corrugator) over the orbit — from halfway between the medial brow
       end and the pupil line out to the lateral brow end, i.e. over the levator palpebrae and the
       central/lateral brow — must be ≥ 10 mm above that side's orbital rim;
-    * temporalis must be ≥ 45 mm above that side's zygomatic arch.
+    * temporalis must be ≥ 45 mm above that side's zygomatic arch;
+    * masseter, platysma, depressor anguli oris and mentalis keep out of their danger zones
+      (:data:`DANGER_ZONE_WORDS`).
     """
     p = head.frame.to_head(np.asarray(position, dtype=float))
     lm = head.landmarks
@@ -247,4 +379,4 @@ def placement_caution(
                 f"{height:.1f} mm above the {side} zygomatic arch "
                 f"(keep ≥ {TEMPORALIS_MIN_ABOVE_ARCH_MM:g} mm: below that lies tendon, not muscle)"
             )
-    return None
+    return _lower_face_caution(head, muscle, side, p)

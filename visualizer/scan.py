@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import re
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,6 +30,7 @@ __all__ = [
     "MIN_SCAN_TRIANGLES",
     "SCAN_SUFFIXES",
     "UNITS",
+    "Progress",
     "Scan",
     "file_sha256",
     "read_scan",
@@ -144,7 +146,17 @@ def _read_surface(path: Path) -> pv.PolyData:
     return data
 
 
-def read_scan(path: Path | str, units: str = "auto") -> Scan:
+#: Called with the name of each step as it starts (``read``, ``clean``, ``units``; the fit adds
+#: ``align``, ``fit``, ``snap`` and the landmarking ``check``): a progress bar's hook.
+Progress = Callable[[str], None]
+
+
+def _step(progress: Progress | None, name: str) -> None:
+    if progress is not None:
+        progress(name)
+
+
+def read_scan(path: Path | str, units: str = "auto", *, progress: Progress | None = None) -> Scan:
     """Read and check a head scan.
 
     Parameters
@@ -153,6 +165,8 @@ def read_scan(path: Path | str, units: str = "auto") -> Scan:
         STL, OBJ, PLY, VTP/VTK or glTF/GLB surface.
     units : {'auto', 'mm', 'cm', 'm'}
         The unit of the file's coordinates; ``auto`` works it out from the scan's size.
+    progress : callable, optional
+        Called with ``"read"``, ``"clean"`` and ``"units"`` as each step starts.
 
     Raises
     ------
@@ -173,7 +187,9 @@ def read_scan(path: Path | str, units: str = "auto") -> Scan:
         raise MeshError(
             f"{path}: the scan has {declared:,} triangles; at most {MAX_SCAN_TRIANGLES:,} are read (decimate it first)"
         )
+    _step(progress, "read")
     data = _read_surface(path)
+    _step(progress, "clean")
     if not np.all(np.isfinite(data.points)):
         raise MeshError(f"{path}: the scan has non-finite point coordinates")
     with VtkMessages():
@@ -210,6 +226,7 @@ def read_scan(path: Path | str, units: str = "auto") -> Scan:
             f"{path}: the largest piece of the scan has only {data.n_cells} triangles; "
             f"a head scan needs at least {MIN_SCAN_TRIANGLES}"
         )
+    _step(progress, "units")
     lo, hi = np.asarray(data.points).min(0), np.asarray(data.points).max(0)
     diagonal = float(np.linalg.norm(hi - lo))
     detected = units == "auto"

@@ -6,20 +6,25 @@ Steps (all in the scan frame, mm, after :mod:`visualizer.scan` converted the uni
    scale-aware ICP from many starting orientations: the 24 proper axis rotations between the
    scan's and the template's principal axes (for the head alone and for head and shoulders),
    plus a fixed set of spread-out rotations. The start that leaves the smallest trimmed gap wins.
-2. **Non-rigid fit** — a decimated copy of the template is deformed onto the scan with
-   trimesh's optimal-step non-rigid ICP (:func:`trimesh.registration.nricp_amberg`, Amberg et
-   al. 2007). Template points with no scan skin near them (below the neck cut, in a hole at
-   the crown) carry no weight and follow their neighbours.
+2. **Non-rigid fit** — a decimated copy of the template (7k triangles), first moved by a
+   trimmed affine ICP, is deformed onto the **full** scan by optimal-step non-rigid ICP (Amberg
+   et al. 2007): stiff → supple, each step solved by trimesh's
+   :func:`trimesh.registration.nricp_amberg`. The correspondences are ours, with the paper's
+   rejection rules that trimesh leaves out: a template point whose closest scan point lies on the
+   scan's rim (a neck cut, a hole at the crown or under the chin) is not pulled onto that edge, nor
+   one too far from the scan or facing another way. The scan is not decimated: a k-d tree of its
+   points and their normals gives the closest point on the tangent plane.
 3. **Carry across** — every landmark is held on the template as a triangle and barycentric
-   weights; on the deformed template it lands near the scan and is then snapped onto the scan's
-   skin. Its confidence is the fit's residual around it; a landmark with no scan skin under it
-   is reported missing. Each scan point takes the muscle code of the nearest deformed template
-   point.
+   weights; on the deformed template it lands near the scan and is then snapped onto the full
+   scan's skin. Its confidence is the fit's residual around it; a landmark with no scan skin under
+   it (too far off, or beyond the scan's edge) is reported missing. Each scan point takes the
+   muscle code of the nearest deformed template point.
 """
 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -36,12 +41,12 @@ Array = NDArray[np.float64]
 
 #: Triangles of the decimated template that is deformed (fewer is faster, more follows detail).
 TEMPLATE_TRIANGLES = 7_000
-#: Triangles of the scan copy the fit runs against (the full scan is used for snapping).
-FIT_TRIANGLES = 60_000
 #: Scan points sampled for the similarity search.
 SEARCH_POINTS = 600
-#: Non-rigid ICP schedule (stiffness, landmark weight, normal weight, iterations), stiff → supple.
-STEPS = [[10.0, 0, 0.5, 3], [3.0, 0, 0.5, 3], [1.0, 0, 0.5, 3]]
+#: Similarity search: steps for every start, for the best :data:`KEEP_STARTS`, for the best four.
+START_ITERS = (4, 8, 15)
+#: Starts that go on after the first few steps.
+KEEP_STARTS = 12
 #: Uniformly spread extra starting orientations of the similarity search.
 SPREAD_STARTS = 72
 #: Trimmed ICP keeps this fraction of the closest pairs (hair, loose bits, missing template parts).
@@ -50,8 +55,12 @@ TRIM = 0.8
 SCALE_RANGE = (0.7, 1.45)
 #: A template point farther than this from the scan (mm) does not pull in the non-rigid fit.
 MATCH_MM = 12.0
+#: Non-rigid ICP schedule, stiff → supple: (stiffness, iterations, farthest match in mm).
+STEPS: list[tuple[float, int, float]] = [(10.0, 3, MATCH_MM), (3.0, 3, MATCH_MM), (1.0, 3, MATCH_MM)]
 #: A landmark farther than this from the scan's skin after the fit (mm) is missing from the scan.
 MISSING_MM = 7.0
+#: A landmark snapped onto the scan's rim from farther than this sideways (mm) lies beyond the scan's edge.
+RIM_MM = 3.0
 #: Above this fit residual (mm) around a landmark, it is flagged as poorly found.
 POOR_MM = 4.0
 #: Mean trimmed gap (mm) after the similarity start above which the scan is not taken as a head.
@@ -244,37 +253,139 @@ def _starts(scan_pts: Array, tpl: Template) -> list[tuple[Array, Array]]:
 
 
 def similarity_start(scan_pts: Array, tpl: Template) -> tuple[float, Array, Array, float]:
-    """Best similarity scan → template (s, R, t, trimmed gap in mm) from many starts."""
+    """Best similarity scan → template (s, R, t, trimmed gap in mm) from many starts.
+
+    Coarse to fine: every start takes a few cheap steps on a small sample against a thinned
+    template; only the best :data:`KEEP_STARTS` go on, and the best four of those are refined on
+    a larger sample against the full template.
+    """
     rng = np.random.default_rng(0)
     sample = scan_pts[rng.choice(len(scan_pts), size=min(SEARCH_POINTS, len(scan_pts)), replace=False)]
+    coarse = sample[: len(sample) // 2]
     tree = cKDTree(tpl.dense[::3])
     normals = tpl.dense_normals[::3]
     cs = sample.mean(0)
     results = []
     for rot, centre in _starts(scan_pts, tpl):
         t = centre - rot @ cs
-        results.append(_icp(sample, tree, normals, 1.0, rot, t, iters=10))
+        results.append(_icp(coarse, tree, normals, 1.0, rot, t, iters=START_ITERS[0]))
+    results.sort(key=lambda r: r[3])
+    results = [_icp(sample, tree, normals, s, r, t, iters=START_ITERS[1]) for s, r, t, _ in results[:KEEP_STARTS]]
     results.sort(key=lambda r: r[3])
     fine_tree = cKDTree(tpl.dense)
     sample2 = scan_pts[rng.choice(len(scan_pts), size=min(4 * SEARCH_POINTS, len(scan_pts)), replace=False)]
-    best = [_icp(sample2, fine_tree, tpl.dense_normals, s, r, t, iters=15) for s, r, t, _ in results[:4]]
+    best = [_icp(sample2, fine_tree, tpl.dense_normals, s, r, t, iters=START_ITERS[2]) for s, r, t, _ in results[:4]]
     return min(best, key=lambda r: r[3])
 
 
+# ----------------------------------------------------------------------------- the scan's surface
+@dataclass(frozen=True)
+class _Surface:
+    """The full scan for correspondences: its points, unit normals, a k-d tree, its rim."""
+
+    points: Array
+    normals: Array
+    tree: cKDTree
+    rim: NDArray[np.bool_]  # points on the scan's open border (neck cut, holes)
+    spacing: float  # typical distance between neighbouring scan points (mm)
+
+    @classmethod
+    def of(cls, scan: pv.PolyData) -> _Surface:
+        with VtkMessages():
+            surf = pv.PolyData(np.asarray(scan.points, dtype=float), scan.faces).compute_normals(
+                point_normals=True, cell_normals=False, split_vertices=False, consistent_normals=False
+            )
+            edges = surf.extract_feature_edges(
+                boundary_edges=True, non_manifold_edges=False, feature_edges=False, manifold_edges=False
+            )
+        pts = np.asarray(surf.points, dtype=float)
+        tree = cKDTree(pts)
+        rim = np.zeros(len(pts), dtype=bool)
+        if edges.n_points:
+            _, on_rim = tree.query(np.asarray(edges.points, dtype=float))
+            rim[on_rim] = True
+        d, _ = tree.query(pts[:: max(1, len(pts) // 2000)], k=2)
+        return cls(pts, np.asarray(surf.point_data["Normals"], dtype=float), tree, rim, float(np.median(d[:, 1])))
+
+    def match(self, x: Array, x_normals: Array, max_mm: float) -> tuple[Array, Array, NDArray[np.bool_]]:
+        """Closest scan point (foot on the tangent plane of the nearest scan point) for each ``x``.
+
+        Returns the foot points, their distances, and which matches count (Amberg et al. 2007,
+        section 3.3): not on the scan's rim (the template part beyond a neck cut or in a hole
+        must not be pulled onto its edge), within ``max_mm``, normals within 60°.
+        """
+        _, idx = self.tree.query(x)
+        q, n = self.points[idx], self.normals[idx]
+        foot = x - np.einsum("ij,ij->i", x - q, n)[:, None] * n
+        dist = np.linalg.norm(foot - x, axis=1)
+        along = np.linalg.norm(foot - q, axis=1)  # how far the foot lies from the scan point
+        agree = np.abs(np.einsum("ij,ij->i", x_normals, n)) > 0.5
+        ok = ~self.rim[idx] & (dist < max_mm) & agree & (along < max(3.0 * self.spacing, 2.0))
+        return foot, dist, ok
+
+
+def _vertex_normals(points: Array, faces: NDArray[np.int64]) -> Array:
+    tri = points[faces]
+    fn = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+    vn = np.zeros_like(points)
+    for k in range(3):
+        np.add.at(vn, faces[:, k], fn)
+    return vn / np.maximum(np.linalg.norm(vn, axis=1, keepdims=True), 1e-12)
+
+
+def _nonrigid(src: Array, faces: NDArray[np.int64], surface: _Surface) -> tuple[Array, Array, NDArray[np.bool_]]:
+    """Deform the template (points ``src``, scan frame) onto the scan: optimal-step non-rigid ICP.
+
+    Each step is solved by trimesh's :func:`~trimesh.registration.nricp_amberg` (the stiffness
+    term and the sparse solve of Amberg et al. 2007, one iteration per call); the correspondences
+    are ours, with the paper's rejection rules that trimesh leaves out — above all no template
+    point is pulled onto the scan's rim. Correspondences go in as trimesh's landmark term, and
+    its own closest-vertex term is switched off (a negative distance threshold).
+
+    Returns the deformed points, each point's distance to the scan (to its nearest point where it
+    found no match), and which points matched.
+    """
+    import trimesh
+    from trimesh.registration import nricp_amberg
+
+    deformed = src
+    for stiffness, iters, max_mm in STEPS:
+        for _ in range(iters):
+            foot, dist, ok = surface.match(deformed, _vertex_normals(deformed, faces), max_mm)
+            if ok.sum() < 0.2 * len(src):
+                break
+            source = trimesh.Trimesh(src, faces, process=False)
+            deformed = np.asarray(
+                nricp_amberg(
+                    source,
+                    foot[ok],
+                    source_landmarks=np.flatnonzero(ok),
+                    target_positions=foot[ok],
+                    steps=[[stiffness, 1.0, 0.0, 1]],
+                    distance_threshold=-1.0,
+                    use_faces=False,
+                )
+            )
+    foot, dist, ok = surface.match(deformed, _vertex_normals(deformed, faces), STEPS[-1][2])
+    nearest, _ = surface.tree.query(deformed)  # an unmatched point: how far the scan is at all
+    return deformed, np.where(ok, dist, np.maximum(dist, nearest)), ok
+
+
 # ----------------------------------------------------------------------------- the whole fit
-def fit_scan(scan: pv.PolyData) -> Fit:
+def fit_scan(scan: pv.PolyData, *, progress: Callable[[str], None] | None = None) -> Fit:
     """Fit the template to a scan (points in mm) and carry the landmarks and muscle map across.
+
+    ``progress`` (optional) is called with ``"align"``, ``"fit"`` and ``"snap"`` as each step starts.
 
     Raises
     ------
     MeshError
         When no orientation makes the scan fit the template head (not a head).
     """
-    import trimesh
-    from trimesh.registration import nricp_amberg
-
     tpl = template()
     scan_pts = np.asarray(scan.points, dtype=float)
+    if progress is not None:
+        progress("align")
     sample = _area_sample(scan, 20_000)
     s, rot, t, gap = similarity_start(sample, tpl)
     if gap > NOT_A_HEAD_MM:
@@ -287,24 +398,26 @@ def fit_scan(scan: pv.PolyData) -> Fit:
     inv_lin = np.linalg.inv(lin)
     inv_t = -inv_lin @ t
     src_pts = tpl.points @ inv_lin.T + inv_t
-    target = _decimate(scan, FIT_TRIANGLES)
-    target_tm = trimesh.Trimesh(np.asarray(target.points), _faces(target), process=False)
-    source_tm = trimesh.Trimesh(src_pts, tpl.faces, process=False)
-    scale = float(source_tm.scale)
-    steps = STEPS
-    deformed = np.asarray(
-        nricp_amberg(source_tm, target_tm, steps=steps, distance_threshold=MATCH_MM / scale, use_faces=False)
-    )
+    surface = _Surface.of(scan)
+    if progress is not None:
+        progress("fit")
+    deformed, vertex_gap, _ = _nonrigid(src_pts, tpl.faces, surface)
+    if progress is not None:
+        progress("snap")
     # carry landmarks: anchors on the deformed template, snapped onto the full scan
     tri = deformed[tpl.faces[tpl.landmark_faces]]
     carried = np.einsum("nij,ni->nj", tri, tpl.landmark_bary)
-    full = scan if scan.n_cells <= 4 * FIT_TRIANGLES else _decimate(scan, 4 * FIT_TRIANGLES)
-    _, snapped = full.find_closest_cell(carried, return_closest_point=True)
+    with VtkMessages():
+        _, snapped = scan.find_closest_cell(carried, return_closest_point=True)
     snapped = np.asarray(snapped, dtype=float)
     off = np.linalg.norm(snapped - carried, axis=1)
+    # beyond the scan's edge: snapped onto its rim from the side (not from in front or behind)
+    _, near = surface.tree.query(snapped)
+    offset = carried - snapped
+    normal = surface.normals[near]
+    sideways = np.linalg.norm(offset - np.einsum("ij,ij->i", offset, normal)[:, None] * normal, axis=1)
+    beyond = surface.rim[near] & (sideways > RIM_MM)
     # residual: how far the deformed template lies from the scan around each landmark
-    _, near_scan = target.find_closest_cell(deformed, return_closest_point=True)
-    vertex_gap = np.linalg.norm(np.asarray(near_scan) - deformed, axis=1)
     vtree = cKDTree(deformed)
     landmarks: dict[str, Array] = {}
     residual: dict[str, float] = {}
@@ -316,7 +429,7 @@ def fit_scan(scan: pv.PolyData) -> Fit:
         res = float(np.median(vertex_gap[around])) if around else float(off[i])
         off_skin[name] = round(float(off[i]), 2)
         residual[name] = round(max(res, float(off[i])), 2)
-        if off[i] > MISSING_MM:
+        if off[i] > MISSING_MM or beyond[i]:
             missing.append(name)
             continue
         landmarks[name] = snapped[i]

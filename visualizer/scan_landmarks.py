@@ -18,10 +18,10 @@ import numpy as np
 import pyvista as pv
 from numpy.typing import NDArray
 
-from visualizer.errors import LandmarkError
+from visualizer.errors import LandmarkError, MeshError
 from visualizer.frame import FRAME_LANDMARKS
 from visualizer.head import PROJECT_MM, Head, project_landmarks
-from visualizer.scan import Scan, read_scan
+from visualizer.scan import Progress, Scan, read_scan
 from visualizer.scan_fit import POOR_MM, Fit, fit_scan
 
 __all__ = [
@@ -76,8 +76,14 @@ class ScanLandmarks:
         return json.dumps(self.to_dict(), indent=2)
 
 
-def landmark_scan(path: Path | str, units: str = "auto", *, scan: Scan | None = None) -> ScanLandmarks:
+def landmark_scan(
+    path: Path | str, units: str = "auto", *, scan: Scan | None = None, progress: Progress | None = None
+) -> ScanLandmarks:
     """Read a scan (unless given) and find its landmarks.
+
+    ``progress`` (optional) is called with the name of each step as it starts: ``read``,
+    ``clean``, ``units`` (:func:`~visualizer.scan.read_scan`), ``align``, ``fit``, ``snap``
+    (:func:`~visualizer.scan_fit.fit_scan`) and ``check``.
 
     Raises
     ------
@@ -86,8 +92,13 @@ def landmark_scan(path: Path | str, units: str = "auto", *, scan: Scan | None = 
     LandmarkError
         When the scan lacks what the head frame needs (the face or an ear).
     """
-    scan = scan or read_scan(path, units)
-    fit = fit_scan(scan.mesh)
+    scan = scan or read_scan(path, units, progress=progress)
+    try:
+        fit = fit_scan(scan.mesh, progress=progress)
+    except MeshError as exc:
+        raise MeshError(f"{scan.path}: {exc}") from None
+    if progress is not None:
+        progress("check")
     lacking = [n for n in FRAME_LANDMARKS if n not in fit.landmarks]
     if lacking:
         raise LandmarkError(
@@ -123,7 +134,10 @@ def scan_head(
     lms = {k: np.asarray(v, dtype=float) for k, v in landmarks.items()}
     head = _assemble(mesh, lms, scan.path, Path(landmarks_label))
     head.partial = True
-    head.warnings = list(warnings or [])
+    given = list(warnings or [])
+    # what reading the scan assumed or left out (loose pieces, units) is said with any landmarks;
+    # then the projection warnings of _assemble (hand landmarks off the skin)
+    head.warnings = [*given, *(n for n in scan.notes if n not in given), *head.warnings]
     head.source = {
         "kind": "scan",
         "file": scan.path.name,

@@ -25,7 +25,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyvista as pv
@@ -33,8 +33,12 @@ from PIL import Image
 
 from visualizer.atomic import atomic_write
 from visualizer.checks import check_image_size
-from visualizer.muscle_map import MUSCLES
+from visualizer.muscle_map import MUSCLES, visible_weights
 from visualizer.muscles import MUSCLE_TABLE
+
+if TYPE_CHECKING:
+    from visualizer.head import Head
+    from visualizer.plan import Plan
 
 __all__ = [
     "MUSCLE_COLORS",
@@ -88,7 +92,7 @@ def muscle_hex(name: str) -> str:
     return f"#{r:02x}{g:02x}{b:02x}"
 
 
-def muscle_names(head: Any = None) -> dict[int, str]:
+def muscle_names(head: Head | None = None) -> dict[int, str]:
     """Map the integer codes of the mesh point array ``muscle`` to names (``muscle_map.MUSCLES``)."""
     return dict(enumerate(MUSCLES))
 
@@ -100,7 +104,7 @@ def _unit(v: np.ndarray) -> np.ndarray:
     return v / np.where(n == 0, 1.0, n)
 
 
-def _mesh_to_head_rotation(head: Any) -> np.ndarray:
+def _mesh_to_head_rotation(head: Head) -> np.ndarray:
     """3x3 linear part of the mesh->head transform (identity if the head has no frame)."""
     frame = getattr(head, "frame", None)
     m = getattr(frame, "matrix", None) if frame is not None else None
@@ -109,7 +113,7 @@ def _mesh_to_head_rotation(head: Any) -> np.ndarray:
     return np.asarray(m, dtype=float)[:3, :3]
 
 
-def view_direction(head: Any, direction_head: Sequence[float]) -> np.ndarray:
+def view_direction(head: Head, direction_head: Sequence[float]) -> np.ndarray:
     """A head-frame direction (+x right, +y nasion, +z up) expressed in the mesh frame."""
     r = _mesh_to_head_rotation(head)
     # mesh->head maps v_mesh to R v_mesh; for a direction d_head we need R^-1 d_head.
@@ -272,12 +276,6 @@ def _declutter(
     return sorted(kept)
 
 
-def _site_get(site: Any, name: str, default: Any = None) -> Any:
-    if isinstance(site, dict):
-        return site.get(name, default)
-    return getattr(site, name, default)
-
-
 @dataclass
 class SiteGeometry:
     """The drawable part of a plan: arrays in plan order."""
@@ -291,19 +289,19 @@ class SiteGeometry:
     ftp: np.ndarray
 
     @classmethod
-    def from_plan(cls, plan: Any) -> SiteGeometry:
-        sites = list(getattr(plan, "sites", None) or (plan.get("sites", []) if isinstance(plan, dict) else []))
+    def from_plan(cls, plan: Plan | None) -> SiteGeometry:
+        sites = plan.sites if plan is not None else ()
         if not sites:
             z = np.zeros((0, 3))
             return cls([], [], np.zeros(0, int), np.zeros(0), z, z, np.zeros(0, bool))
         return cls(
-            ids=[str(_site_get(s, "id")) for s in sites],
-            muscles=[str(_site_get(s, "muscle")) for s in sites],
-            order=np.array([int(_site_get(s, "order", i + 1)) for i, s in enumerate(sites)]),
-            units=np.array([float(_site_get(s, "units", 0.0)) for s in sites]),
-            positions=np.array([_site_get(s, "position") for s in sites], dtype=float).reshape(-1, 3),
-            normals=_unit(np.array([_site_get(s, "normal") for s in sites], dtype=float).reshape(-1, 3)),
-            ftp=np.array([bool(_site_get(s, "follow_the_pain", False)) for s in sites]),
+            ids=[str(s.id) for s in sites],
+            muscles=[str(s.muscle) for s in sites],
+            order=np.array([int(s.order) for s in sites]),
+            units=np.array([float(s.units) for s in sites]),
+            positions=np.array([s.position for s in sites], dtype=float).reshape(-1, 3),
+            normals=_unit(np.array([s.normal for s in sites], dtype=float).reshape(-1, 3)),
+            ftp=np.array([bool(s.follow_the_pain) for s in sites]),
         )
 
 
@@ -321,7 +319,7 @@ def _fmt_units(u: float) -> str:
     return f"{u:g}"
 
 
-def display_mesh(head: Any, max_cells: int | None = None) -> tuple[pv.PolyData, np.ndarray | None]:
+def display_mesh(head: Head, max_cells: int | None = None) -> tuple[pv.PolyData, np.ndarray | None]:
     """The skin mesh as drawn: a copy with normals (decimated to about ``max_cells`` triangles when
     the mesh is larger, so browsers without a GPU stay responsive) and its per-point muscle codes.
 
@@ -335,7 +333,7 @@ def display_mesh(head: Any, max_cells: int | None = None) -> tuple[pv.PolyData, 
 _DISPLAY_LOCK = threading.Lock()
 
 
-def _display_mesh(head: Any, max_cells: int | None) -> tuple[pv.PolyData, np.ndarray | None]:
+def _display_mesh(head: Head, max_cells: int | None) -> tuple[pv.PolyData, np.ndarray | None]:
     src = head.mesh
     key = f"scene:display-mesh:{max_cells}"
     cache = getattr(head, "cache", None)
@@ -394,8 +392,8 @@ class Scene:
     def __init__(
         self,
         plotter: pv.Plotter,
-        head: Any,
-        plan: Any = None,
+        head: Head,
+        plan: Plan | None = None,
         *,
         show_muscles: bool = True,
         show_labels: bool = True,
@@ -512,27 +510,53 @@ class Scene:
         self.actors[name].SetVisibility(False)
 
     def _skin_rgb(self, tinted: bool, muscles: Iterable[str] | None = None) -> np.ndarray:
-        """Skin colours; ``tinted`` lays the muscle areas over it (only ``muscles`` if given)."""
+        """Skin colours; ``tinted`` lays the muscle areas over it (only ``muscles`` if given).
+
+        Each area tints by its per-point weight (soft edges that blend into the skin; a map
+        without weights tints by its hard codes).
+        """
         n = self.meshes["head"].n_points
         rgb = np.tile(SKIN_RGB, (n, 1))
         wanted = None if muscles is None else set(muscles)
-        if tinted:
-            codes = self._muscle_codes()
-            if codes is not None:
-                names = muscle_names(self.head)
-                for code in np.unique(codes):
-                    name = names.get(int(code), "none")
-                    if name in MUSCLE_COLORS and (wanted is None or name in wanted):
-                        sel = codes == code
+        weights = self._muscle_weights() if tinted else None
+        if weights is not None:
+            weights = visible_weights(weights, None if wanted is None else [m for m in MUSCLES[1:] if m in wanted])
+            names = muscle_names(self.head)
+            for col in range(weights.shape[1]):
+                name = names.get(col + 1, "none")
+                if name in MUSCLE_COLORS and (wanted is None or name in wanted):
+                    w = weights[:, col]
+                    sel = np.flatnonzero(w > 0.0)
+                    if sel.size:
                         tint = np.array(MUSCLE_COLORS[name], float)
                         tint = tint + (255.0 - tint) * _TINT_LIGHTEN
-                        rgb[sel] = (1 - _TINT_ALPHA) * rgb[sel] + _TINT_ALPHA * tint
+                        rgb[sel] += (_TINT_ALPHA * w[sel])[:, None] * (tint - SKIN_RGB)
         return rgb
+
+    def _muscle_weights(self) -> np.ndarray | None:
+        """Per display point, each muscle's weight (columns: codes 1…), or None without a map."""
+        codes = self._muscle_codes()
+        if codes is None:
+            return None
+        get = getattr(self.head, "muscle_weights", None)
+        src = np.asarray(get, dtype=float) if get is not None and not callable(get) else None
+        if src is None or src.ndim != 2:
+            src = np.zeros((len(codes), len(MUSCLES) - 1))
+            on = (codes > 0) & (codes < len(MUSCLES))
+            src[np.flatnonzero(on), codes[on] - 1] = 1.0
+            return src
+        if len(src) == len(codes):
+            return src
+        # a decimated display mesh: each display point takes its nearest skin point's weights
+        from scipy.spatial import cKDTree
+
+        _, idx = cKDTree(np.asarray(self.head.mesh.points)).query(np.asarray(self.meshes["head"].points))
+        return src[idx]
 
     def _muscle_codes(self) -> np.ndarray | None:
         return self._codes
 
-    def set_landmarks(self, head: Any) -> None:
+    def set_landmarks(self, head: Head) -> None:
         """Redraw the landmarks of ``head`` (same mesh, e.g. after a landmark was moved)."""
         self.head = head
         self._build_landmarks()
@@ -890,8 +914,8 @@ class Scene:
 
 def build_scene(
     plotter: pv.Plotter,
-    head: Any,
-    plan: Any,
+    head: Head,
+    plan: Plan | None,
     *,
     show_muscles: bool = True,
     show_labels: bool = True,
@@ -940,14 +964,14 @@ _VIEW_DIRS = {  # camera position direction (head frame), view-up (head frame)
 }
 
 
-def _scene_center_and_size(head: Any) -> tuple[np.ndarray, float]:
+def _scene_center_and_size(head: Head) -> tuple[np.ndarray, float]:
     b = np.asarray(head.mesh.bounds, dtype=float).reshape(3, 2)
     return b.mean(axis=1), float(np.linalg.norm(b[:, 1] - b[:, 0]))
 
 
 def set_camera(
     plotter: pv.Plotter,
-    head: Any,
+    head: Head,
     view: str,
     *,
     zoom: float = 1.0,
@@ -1004,7 +1028,7 @@ def set_camera(
 
 
 def focus_camera(
-    plotter: pv.Plotter, head: Any, position: Sequence[float], normal: Sequence[float], *, distance: float = 330.0
+    plotter: pv.Plotter, head: Head, position: Sequence[float], normal: Sequence[float], *, distance: float = 330.0
 ) -> None:
     """Look at a surface point from outside along (a softened) normal, head upright."""
     p = np.asarray(position, float)
@@ -1021,36 +1045,14 @@ def focus_camera(
 
 
 # --- offscreen picture ---------------------------------------------------------------------
-def _plan_title(plan: Any) -> str:
-    proto = getattr(plan, "protocol", None)
-    name = (
-        getattr(plan, "protocol_name", None)
-        or getattr(proto, "name", None)
-        or getattr(proto, "id", None)
-        or (proto if isinstance(proto, str) else "")
-    )
-    for sep in (" \u2014 ", " - ", " ("):
-        name = str(name).split(sep)[0]
-    n = len(getattr(plan, "sites", []) or [])
-    units = getattr(plan, "total_units", None)
-    title = f"{name} - {n} sites" if name else f"{n} sites"
-    if units is not None:
-        title += f", {float(units):g} U"
-    return title
-
-
-def _legend_entries(plan: Any) -> list[tuple[str, str]]:
-    seen: list[str] = []
-    for s in getattr(plan, "sites", []) or []:
-        m = str(_site_get(s, "muscle"))
-        if m not in seen:
-            seen.append(m)
-    return [(m.replace("_", " "), muscle_hex(m)) for m in seen]
+def _legend_entries(plan: Plan) -> list[tuple[str, str]]:
+    muscles = list(dict.fromkeys(s.muscle for s in plan.sites))
+    return [(m.replace("_", " "), muscle_hex(m)) for m in muscles]
 
 
 def render_png(
-    head: Any,
-    plan: Any,
+    head: Head,
+    plan: Plan,
     path: str | Path,
     *,
     view: str = "front",
@@ -1069,12 +1071,10 @@ def render_png(
             f"Invalid value for the 'view' parameter: allowed values are "
             f"{', '.join(repr(v) for v in (*VIEWS, 'all'))}, but got {view!r} instead."
         )
-    pain = getattr(plan, "pain", None)
     if pain_point is None:
-        pain_point = pain.get("point") if isinstance(pain, dict) else getattr(pain, "point", None)
+        pain_point = plan.pain.get("point")
     if heat_points is None:
-        regions = pain.get("regions") if isinstance(pain, dict) else getattr(pain, "regions", None)
-        heat_points = region_heat_points(head, regions or ())
+        heat_points = plan.heat_anchors
     if view == "all":
         size = size or (1800, 1200)
         pl = pv.Plotter(off_screen=True, shape=(2, 3), window_size=list(size), border=False)
@@ -1110,7 +1110,7 @@ def render_png(
         )
         set_camera(pl, head, view, points=_site_points(plan))
         if title:
-            pl.add_text(_plan_title(plan), position="upper_left", font_size=14, color="#222222")
+            pl.add_text(plan.title, position="upper_left", font_size=14, color="#222222")
             entries = _legend_entries(plan)
             if entries:
                 pl.add_legend(
@@ -1130,33 +1130,15 @@ def render_png(
     return path
 
 
-def _site_points(plan: Any) -> np.ndarray | None:
+def _site_points(plan: Plan) -> np.ndarray | None:
     g = SiteGeometry.from_plan(plan)
     return g.positions if len(g.positions) else None
 
 
-def region_heat_points(head: Any, regions: Iterable[Any]) -> list[np.ndarray]:
-    """Centres of pain regions ("left-temporal", "occipital", ...) from the engine, for the heat."""
-    names = [str(r) for r in regions]
-    if not names:
-        return []
-    from visualizer.pain import region_centres
-
-    anchors = region_centres(head)
-    out = []
-    for r in names:
-        side, _, name = r.rpartition("-")
-        for sd in (side,) if side in ("left", "right") else ("left", "right"):
-            a = anchors.get((name, sd))
-            if a is not None:
-                out.append(np.asarray(a, dtype=float))
-    return out
-
-
-def _legend_panel(pl: pv.Plotter, plan: Any) -> None:
-    pl.add_text(_plan_title(plan), position="upper_left", font_size=12, color="#222222")
+def _legend_panel(pl: pv.Plotter, plan: Plan) -> None:
+    pl.add_text(plan.title, position="upper_left", font_size=12, color="#222222")
     entries = _legend_entries(plan)
-    if any(bool(_site_get(s, "follow_the_pain", False)) for s in getattr(plan, "sites", []) or []):
+    if any(s.follow_the_pain for s in plan.sites):
         entries.append(("follow-the-pain (ring)", "#141418"))
     if entries:
         # "center" puts the box's corner at the centre (it would run off the panel): pin it left

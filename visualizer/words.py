@@ -13,49 +13,16 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from visualizer.head import Head
+from visualizer.landmarks import LANDMARK_TABLE
+from visualizer.muscles import MUSCLE_TABLE, MUSCLES, area_words
 
-#: Plain words for a site of each muscle (``{side}`` is filled in: left, right or centre).
-SITE_WORDS: dict[str, str] = {
-    "procerus": "between the eyebrows, just above the nose",
-    "corrugator": "{side} inner eyebrow",
-    "frontalis": "{side} forehead",
-    "temporalis": "{side} temple",
-    "occipitalis": "back of the head, {side}",
-    "cervical_paraspinal": "back of the neck, {side}",
-    "trapezius": "{side} shoulder",
-    "orbicularis_oculi": "outer corner of the {side} eye",
-}
+#: Plain words for a site of each muscle (``{side}`` is filled in: left, right or centre): the
+#: registry's ``plain`` column (:data:`visualizer.muscles.MUSCLE_TABLE`).
+SITE_WORDS: dict[str, str] = {m.name: m.plain for m in MUSCLE_TABLE}
 
-#: Where on the body a muscle area lies, for "a point on the left temple".
-AREA_WORDS: dict[str, str] = {
-    "frontalis": "{side} forehead",
-    "corrugator": "{side} inner eyebrow",
-    "procerus": "bridge of the nose, between the eyebrows",
-    "temporalis": "{side} temple",
-    "occipitalis": "{side} back of the head",
-    "cervical_paraspinal": "{side} back of the neck",
-    "trapezius": "{side} shoulder",
-    "orbicularis_oculi": "outer corner of the {side} eye",
-}
-
-#: Landmarks whose plain name alone says little: a short gloss.
-LANDMARK_GLOSS: dict[str, str] = {
-    "nasion": "bridge of the nose, between the eyes",
-    "glabella": "between the eyebrows",
-    "inion": "bump at the back of the skull",
-    "vertex": "top of the head",
-    "c7": "C7, the bony bump at the base of the neck",
-    "tragus": "the flap in front of the ear canal",
-    "mastoid": "bone behind the ear",
-    "acromion": "shoulder tip",
-    "necklace": "side of the neck, at the collar line",
-    "zygomatic_arch": "cheekbone in front of the ear",
-    "lateral_canthus": "outer corner of the eye",
-    "orbital_rim": "upper edge of the eye socket",
-    "brow_medial": "inner end of the eyebrow",
-    "brow_lateral": "outer end of the eyebrow",
-    "pupil": "centre of the eye",
-}
+#: Where each landmark is, in plain words: the registry's ``plain`` column
+#: (:data:`visualizer.landmarks.LANDMARK_TABLE`), by bare name.
+LANDMARK_GLOSS: dict[str, str] = {m.name: m.plain for m in LANDMARK_TABLE}
 
 MIDLINE_MM = 8.0  # a point this close to the midplane (head frame x) is "in the middle"
 
@@ -79,7 +46,7 @@ def landmark_words(name: str) -> str:
 
 
 def landmark_title(name: str) -> str:
-    """Name plus gloss, for a list a user picks from: "left orbital rim (upper edge of the eye socket)"."""
+    """Name plus gloss, for a list a user picks from: "left orbital rim (the top of the bony eye socket ...)"."""
     base = name.split("_", 1)[1] if name.startswith(("left_", "right_")) else name
     gloss = LANDMARK_GLOSS.get(base)
     words = landmark_words(name)
@@ -102,11 +69,8 @@ def point_words(head: Head, point: Sequence[float] | ArrayLike) -> str:
     p = np.asarray(point, dtype=float)
     side = side_of(head, p)
     muscle = head.muscle_at(p)
-    if muscle in AREA_WORDS:
-        where = AREA_WORDS[muscle].format(side="" if side == "midline" else side).strip()
-        if side == "midline" and muscle not in ("procerus",):
-            where = f"middle of the {where}"
-        return f"a point on the {where}"
+    if muscle in MUSCLES:
+        return area_words(muscle, side)
     if head.landmarks:
         names = sorted(head.landmarks)
         d = [float(np.linalg.norm(np.asarray(head.landmarks[n]) - p)) for n in names]

@@ -182,7 +182,7 @@ def test_safety_warning_names_and_rings_its_sites(page, artifacts):
     page.locator("#click-landmark").click()
     page.locator("#landmark-select .v-field").click()
     item = page.locator(".v-overlay-container .v-list-item", has_text="left pupil")
-    assert "centre of the eye" in item.first.inner_text()
+    assert "the front of the eye" in item.first.inner_text()  # the landmark registry's plain words
     item.first.click()
     page.locator("#cam-front").click()
     page.wait_for_timeout(1500)

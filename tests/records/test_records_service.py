@@ -292,3 +292,56 @@ def test_concurrent_visits_cannot_both_pass_the_cumulative_limit(records, checke
     assert len(outcomes) == 2 and len(refused) == 1, outcomes
     assert "cumulative limit per 3 months" in str(refused[0])
     assert len(records.patient_summary("TEST-0001")["visits"]) == 2
+
+
+def test_given_units_keep_each_sites_dose_range(records):
+    """A cervical dystonia visit: units chosen within each range are kept; outside it, the record asks for an override."""
+    import json
+
+    from visualizer.head import load_head
+    from visualizer.planner import make_plan
+    from visualizer.protocol import load_protocol
+    from visualizer.records.plan_input import check_plan_data
+
+    plan = make_plan(load_head(), load_protocol("cd-torticollis"), units={"scm_upper": 35})
+    cd = check_plan_data(json.loads(plan.to_json()))
+    records.add_patient("TEST-0002")
+    ok = records.record_visit(
+        "TEST-0002", cd, visit_date="2026-02-02", given={"splenius_upper": 45}, reason="EMG", **SIGN
+    )
+    rec = records.visit_record(ok.visit_id)
+    given = {x["site_id"]: x["given_units"] for x in rec["sites"]}
+    assert given["scm_upper"] == 35 and given["splenius_upper"] == 45 and not ok.warnings
+    with pytest.raises(
+        RecordError, match=r"given units at site scm_middle: 45 U is outside this site's dose \(10–40 U\)"
+    ):
+        records.record_visit("TEST-0002", cd, visit_date="2026-05-02", given={"scm_middle": 45}, reason="x", **SIGN)
+    res = records.record_visit(
+        "TEST-0002",
+        cd,
+        visit_date="2026-05-02",
+        given={"scm_middle": 45},
+        reason="x",
+        override="EMG: large muscle",
+        **SIGN,
+    )
+    assert any(w.startswith("OVERRIDE: given units at site scm_middle") for w in res.warnings)
+    # a draft stores the problem as a warning; signing it needs the override
+    draft = records.record_visit(
+        "TEST-0002", cd, visit_date="2026-08-02", given={"splenius_lower": 10}, reason="y", sign=False,
+        product="BOTOX", lot="L1", expiry="2027-12-31", injector="Dr Test",
+    )  # fmt: skip
+    assert any("splenius_lower: 10 U is outside" in w for w in draft.warnings)
+    lock = records.visit_record(draft.visit_id)["lock_version"]
+    with pytest.raises(RecordError, match="splenius_lower: 10 U is outside this site's dose"):
+        records.sign_visit(draft.visit_id, lock)
+    # an amendment is checked the same way
+    with pytest.raises(RecordError, match="scm_upper: 41 U is outside"):
+        records.amend_visit(ok.visit_id, reason="typo", author="A", given={"scm_upper": 41})
+    # a protocol pinned under an older schema has no ranges to check (the caps still apply)
+    from visualizer.records import rules
+
+    assert rules.dose_problems({"schema": 0}, [("scm_upper", 45.0)]) == []
+    assert rules.dose_problems(cd.protocol_json, [("scm_upper", 45.0), ("ftp_x_1_left", 5.0)]) == [
+        "given units at site scm_upper: 45 U is outside this site's dose (10–40 U)"
+    ]

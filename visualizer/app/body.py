@@ -109,6 +109,8 @@ class BodyTypeControls:
     @change(*BODY_KEYS)
     def on_body_type(self, **_: Any) -> None:
         """A slider moved: show the preview now, place the plan by its rules once it is still."""
+        if self.state.scan_phase:  # type: ignore[attr-defined]  # a scan is loaded: its shape is its own
+            return
         body = self.body_type()
         if body == self._body_shown or (self._body_shown is None and body == self.current_body_type()):
             return

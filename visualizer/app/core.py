@@ -31,6 +31,7 @@ from visualizer.app import state as st
 from visualizer.app.body import BodyTypeControls, body_state
 from visualizer.app.context import AppContext, default_context
 from visualizer.app.defaults import UI_DEFAULTS
+from visualizer.app.scan_ctrl import ScanControls, scan_state
 from visualizer.app.ui import build_layout
 from visualizer.checks import finite_point
 from visualizer.figure import compose_figure
@@ -39,7 +40,6 @@ from visualizer.scene import (
     VIEWS,
     build_scene,
     muscle_hex,
-    region_heat_points,
     set_camera,
 )
 from visualizer.surface import OFF_HEAD_MM  # a picked point farther than this from the skin is "off the head"
@@ -111,7 +111,7 @@ def png_bytes(img: np.ndarray) -> bytes:
     return vtk_to_numpy(writer.GetResult()).tobytes()
 
 
-class InjectVizApp(BodyTypeControls, TrameApp):
+class InjectVizApp(ScanControls, BodyTypeControls, TrameApp):
     """One connection's app: a plotter, a scene, a session and the page layout."""
 
     def __init__(
@@ -170,6 +170,7 @@ class InjectVizApp(BodyTypeControls, TrameApp):
             {
                 **UI_DEFAULTS,
                 **body_state(self.session.base_head),
+                **scan_state(),
                 "pick_down": None,
                 "pick_up": None,
                 "protocol_items": [
@@ -323,9 +324,8 @@ class InjectVizApp(BodyTypeControls, TrameApp):
             self.state.message = ""  # the last request worked: an older error no longer applies
 
     def _heat_points(self) -> list:
-        pain = getattr(self.session.plan, "pain", None)
-        regions = pain.get("regions") if isinstance(pain, dict) else None
-        return region_heat_points(self.head, regions or ())
+        plan = self.session.plan
+        return list(plan.heat_anchors) if plan is not None else []
 
     def _highlight_id(self) -> str | None:
         if self.state.tab == "patient":
@@ -392,6 +392,7 @@ class InjectVizApp(BodyTypeControls, TrameApp):
         self.session.move_landmark(name, point)
         self.scene.set_landmarks(self.session.head)
         self.state.last_click = {"kind": "landmark", "name": name, "point": [round(v, 1) for v in point]}
+        self.scan_landmarks_moved()
         self._refresh()
 
     @guarded
@@ -399,6 +400,7 @@ class InjectVizApp(BodyTypeControls, TrameApp):
         self._start_timer()
         self.session.reset_landmarks()
         self.scene.set_landmarks(self.session.head)
+        self.scan_landmarks_moved()
         self._refresh()
 
     @change("click_action")
@@ -466,7 +468,7 @@ class InjectVizApp(BodyTypeControls, TrameApp):
             self.scene.update(
                 show_muscles=bool(s.show_muscles),
                 show_labels=bool(s.show_labels),
-                show_sites=True,
+                show_sites=s.scan_phase != "review",  # a scan under review shows its landmarks alone
                 show_landmarks=bool(s.show_landmarks),
                 highlight=self.session.selected,
             )
@@ -1012,6 +1014,7 @@ class InjectVizApp(BodyTypeControls, TrameApp):
     # ------------------------------------------------------------------------------------
     def close(self) -> None:
         self._stop_play()
+        self.scan_close()
         self._picker = None
         try:
             self.plotter.close()
@@ -1038,6 +1041,8 @@ class InjectVizApp(BodyTypeControls, TrameApp):
             "quiz_start",
             "quiz_stop",
             "quiz_next",
+            "scan_use",
+            "scan_cancel",
         ):
             setattr(ctrl, name, getattr(self, name))
         for name, fn in (
@@ -1047,6 +1052,9 @@ class InjectVizApp(BodyTypeControls, TrameApp):
             ("print_view", self.print_view),
             ("local_click", self.on_local_click),
             ("view_camera", self.on_view_camera),
+            ("scan_begin", self.scan_begin),  # "Load a scan" (visualizer.app.scan_ctrl)
+            ("scan_chunk", self.scan_chunk),
+            ("scan_end", self.scan_end),
         ):
             self.server.trigger(name)(fn)
         if self.records is not None:

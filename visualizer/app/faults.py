@@ -148,6 +148,9 @@ def snapshot(app: Any) -> dict[str, Any]:
     landmarks = {
         k: [round(float(v), 2) for v in np.asarray(ses.head.landmarks[k], dtype=float)] for k in ses.moved_landmarks()
     }
+    if (getattr(ses.head, "source", None) or {}).get("kind") == "scan":
+        # points on an uploaded scan (scan frame) mean nothing on the head a reload starts with
+        point, landmarks = None, {}
     out = {
         "v": 1,
         "protocol": str(ses.protocol.id),

@@ -39,6 +39,7 @@ from visualizer.checks import MAX_IMAGE_PX, MIN_IMAGE_PX
 from visualizer.landmarks import LANDMARKS
 from visualizer.pain import REGIONS as PAIN_REGIONS
 from visualizer.records.rules import CODE_RE
+from visualizer.scan_upload import CHUNK_BYTES, MAX_UPLOAD_BYTES
 
 # ------------------------------------------------------------------------------------------
 # limits
@@ -442,6 +443,26 @@ TRIGGERS: dict[str, Params] = {
     # visualizer.app.access: a patient's summary from the records (injector only, audited)
     "records_patient": _p(("code", _check(PatientCode), _REQUIRED)),
 }
+
+# "Load a scan" (visualizer.app.scan_ctrl): the file in pieces; its name, size, format and every
+# piece are checked again, with a message naming the file, by visualizer.scan_upload
+_UPLOAD_ID = ("upload_id", _check(Annotated[str, Field(strict=True, min_length=1, max_length=32)]), _REQUIRED)
+TRIGGERS.update(
+    {
+        "scan_begin": _p(
+            ("name", _check(Annotated[str, Field(strict=True, min_length=1, max_length=255)]), _REQUIRED),
+            ("size", _check(Annotated[int, Field(strict=True, ge=0, le=2**53)]), _REQUIRED),
+        ),
+        "scan_chunk": _p(
+            _UPLOAD_ID,
+            ("offset", _check(Annotated[int, Field(strict=True, ge=0, le=MAX_UPLOAD_BYTES)]), _REQUIRED),
+            ("data", _check(Annotated[bytes, Field(strict=True, min_length=1, max_length=CHUNK_BYTES)]), _REQUIRED),
+        ),
+        "scan_end": _p(_UPLOAD_ID),
+        "scan_use": _NONE,
+        "scan_cancel": _NONE,
+    }
+)
 
 _VISIT = ("visit_id", _check(VisitId), _REQUIRED)
 TRIGGERS.update(

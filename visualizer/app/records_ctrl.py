@@ -402,7 +402,9 @@ class RecordsController:
             from visualizer.records.plan_input import check_plan_data
 
             plan = self.app.session.plan
-            checked = check_plan_data(plan.to_dict(), "today's plan")
+            # a plan on an uploaded scan is checked on the session's head (the scan is not kept)
+            scan = plan.head.get("kind") == "scan"
+            checked = check_plan_data(plan.to_dict(), "today's plan", head=self.app.session.head if scan else None)
             given, skip = self._changes(form, {s.id: s.units for s in plan.sites})
             res = self.records.record_visit(
                 code,

@@ -232,6 +232,21 @@ window.injectviz = window.injectviz || {
     img.onload = function () { setTimeout(function () { window.print(); }, 100); };
     img.src = url;
   },
+  // "Load a scan": the file goes to the session in pieces of `chunk` bytes (each one message,
+  // far below the relay's frame cap); the server checks the name and size before the first piece
+  // and refuses with a message on the page (an empty id or 0 bytes received ends the upload)
+  pickScan: function () { var el = document.getElementById('scan-file'); if (el) { el.click(); } },
+  uploadScan: async function (file, trigger, chunk) {
+    if (!file) { return; }
+    var id = await trigger('scan_begin', [file.name, file.size]);
+    if (!id) { return; }
+    for (var off = 0; off < file.size; off += chunk) {
+      var buf = await file.slice(off, off + chunk).arrayBuffer();
+      var got = await trigger('scan_chunk', [id, off, new DataView(buf)]);
+      if (!got) { return; }
+    }
+    await trigger('scan_end', [id]);
+  },
   scrollRow: function (id) {
     if (!id) { return; }
     setTimeout(function () {
@@ -660,6 +675,7 @@ def _plan_tab(ctrl: Any) -> None:
             _switch("show_muscles", "Muscle areas", "switch-muscles", classes="mr-4")
             _switch("show_labels", "Labels", "switch-labels", classes="mr-4")
             _switch("show_landmarks", "Landmarks", "switch-landmarks")
+        _scan_panel(ctrl)
         _body_sliders()
         with v3.VBtnToggle(
             v_model=("view_mode",),
@@ -731,6 +747,96 @@ def _plan_tab(ctrl: Any) -> None:
         )
 
 
+def _scan_panel(ctrl: Any) -> None:
+    """ "Load a scan" (issue 10): upload, progress through the steps, review of the landmarks, use or cancel."""
+    with html.Div(id="scan-panel", classes="mb-2 iv-no-print"):
+        html.Div("Head: the patient's own scan", classes="text-subtitle-2 mt-2")
+        html.Input(
+            type="file",
+            id="scan-file",
+            accept=("scan_accept",),
+            style="display: none;",
+            change="utils.get('injectviz.uploadScan')($event.target.files[0], trigger, scan_chunk_bytes);"
+            "$event.target.value = ''",
+        )
+        with html.Div(v_if="!scan_phase", classes="d-flex align-center"):
+            v3.VBtn(
+                "Load a scan",
+                prepend_icon="mdi-upload",
+                size="small",
+                variant="tonal",
+                color="teal-darken-3",
+                click="utils.get('injectviz.pickScan')()",
+                id="scan-load",
+            )
+            html.Span(
+                "STL, OBJ, PLY, VTP, GLB or glTF; up to {{ Math.round(scan_max_bytes / 1048576) }} MB",
+                classes="text-caption text-medium-emphasis ml-2",
+            )
+        with html.Div(v_if="scan_phase === 'busy'", id="scan-progress"):
+            html.Div("{{ scan_name }}: {{ scan_step_words }}", classes="text-body-2", id="scan-step")
+            v3.VProgressLinear(
+                model_value=("scan_percent",), height=8, color="teal-darken-3", rounded=True, id="scan-bar"
+            )
+            v3.VBtn("Cancel", size="x-small", variant="text", click=ctrl.scan_cancel, id="scan-cancel-busy")
+        with html.Div(v_if="scan_phase === 'review' && scan_review", id="scan-review"):
+            html.Div(
+                "Review the landmarks found on {{ scan_review.file }} ({{ scan_review.triangles.toLocaleString() }} "
+                "triangles, {{ scan_review.units }}). To move one, choose it under \u201cLandmark to place\u201d "
+                "and click the skin where it is.",
+                classes="text-body-2 mb-1",
+            )
+            v3.VAlert(
+                v_if="scan_review.poor.length",
+                text=("`Poor fit, check: ${scan_review.poor.join(', ')}`",),
+                type="warning",
+                density="compact",
+                classes="mb-1 text-body-2",
+                id="scan-poor",
+            )
+            v3.VAlert(
+                v_if="scan_review.missing.length",
+                text=("`Not on the scan (sites that need them are left out): ${scan_review.missing.join(', ')}`",),
+                type="info",
+                density="compact",
+                classes="mb-1 text-body-2",
+                id="scan-missing",
+            )
+            with v3.VTable(
+                density="compact", classes="iv-table mb-1", id="scan-landmarks", height=220, fixed_header=True
+            ):
+                with html.Thead():
+                    with html.Tr():
+                        for h in ("Landmark", "Fit (mm)", ""):
+                            html.Th(h)
+                with html.Tbody():
+                    with html.Tr(
+                        v_for="r in scan_review.rows",
+                        key="r.name",
+                        raw_attrs=[':data-landmark="r.name"', ':data-state="r.state"'],
+                        click="click_action = 'landmark'; landmark_name = r.name",
+                    ):
+                        html.Td("{{ r.words }}")
+                        html.Td("{{ r.state === 'missing' ? '\u2014' : r.residual }}", classes="iv-num")
+                        with html.Td(classes="text-caption"):
+                            v3.VIcon("mdi-alert", v_if="r.state === 'poor'", color="orange-darken-3", size="small")
+                            html.Span("{{ r.note }}")
+            with html.Div(classes="d-flex"):
+                v3.VBtn(
+                    "Use these landmarks",
+                    color="teal-darken-3",
+                    size="small",
+                    click=ctrl.scan_use,
+                    id="scan-use",
+                    classes="mr-2",
+                )
+                v3.VBtn("Cancel", size="small", variant="text", click=ctrl.scan_cancel, id="scan-cancel")
+        with html.Div(v_if="scan_phase === 'used'", classes="d-flex align-center text-body-2", id="scan-used"):
+            html.Span("Planned on the scan {{ scan_name }}")
+            v3.VSpacer()
+            v3.VBtn("Back to the default head", size="x-small", variant="text", click=ctrl.scan_cancel, id="scan-back")
+
+
 def _switch(key: str, label: str, id: str, **props: Any) -> None:
     """A compact on/off switch bound to the state ``key`` (the app's look: teal, no hint line)."""
     v3.VSwitch(v_model=(key,), label=label, id=id, density="compact", hide_details=True, color="teal-darken-3", **props)
@@ -760,6 +866,7 @@ def _body_sliders() -> None:
                     thumb_label=True,
                     color="teal-darken-3",
                     id=f"slider-{key}",
+                    disabled=("!!scan_phase",),  # a scan has its own shape
                     aria_label=f"{label} of the head",
                 )
                 html.Span(high_words, classes="text-caption text-medium-emphasis ml-1")

@@ -64,7 +64,12 @@ def compare_with_plan(last: dict[str, Any], plan: Plan) -> Comparison:
     positions = {str(s["id"]): tuple(float(v) for v in s["position"]) for s in stored.get("sites", [])}
     cmp = Comparison(visit_id=int(last["id"]), visit_date=str(last["date"]))
     today_body = plan.to_dict().get("body_type")
-    cmp.same_head = (stored.get("mesh") or "") == (plan.mesh or "") and stored.get("body_type") == today_body
+    today_scan = plan.head.get("sha256") if plan.head else None  # a patient's scan: the same file's bytes
+    cmp.same_head = (
+        (stored.get("mesh") or "") == (plan.mesh or "")
+        and stored.get("body_type") == today_body
+        and (stored.get("head") or {}).get("sha256") == today_scan
+    )
     if not cmp.same_head:
         cmp.differences.append(
             "the last visit was planned on another head (mesh or body type): its sites are not drawn"

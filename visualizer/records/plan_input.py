@@ -37,9 +37,13 @@ class CheckedPlan:
     warnings: tuple[str, ...]
 
 
-def check_plan_data(data: dict[str, Any], source: str = "plan") -> CheckedPlan:
+def check_plan_data(data: dict[str, Any], source: str = "plan", *, head: Any = None) -> CheckedPlan:
     """Check a plan held in memory (e.g. the app's current plan) with the engine's safety checks on
-    its head; refuse it if they find errors. Plan *files* go through :func:`load_checked_plan`."""
+    its head; refuse it if they find errors. Plan *files* go through :func:`load_checked_plan`.
+
+    ``head``: the head the plan was placed on, when the caller holds it (the app's session: a
+    patient's uploaded scan, whose file the server does not keep); else it is loaded from the
+    plan's ``mesh`` and ``body_type``."""
     from visualizer.body_type import BodyType
     from visualizer.head import DEFAULT_MESH, load_head
     from visualizer.planner import recheck
@@ -61,7 +65,8 @@ def check_plan_data(data: dict[str, Any], source: str = "plan") -> CheckedPlan:
         default_mesh = not mesh or Path(mesh).resolve() == DEFAULT_MESH.resolve()
         body = data.get("body_type")  # the bundled head reshaped to a body type (issue 10)
         body_type = BodyType.parse(body, source=f"{source}: body_type") if body is not None else None
-        head = load_head(body_type=body_type) if default_mesh else load_head(mesh, data.get("landmarks_file"))
+        if head is None:
+            head = load_head(body_type=body_type) if default_mesh else load_head(mesh, data.get("landmarks_file"))
     except InjectVizError as exc:
         raise RecordError(f"{source}: {exc}") from None
     if protocol.id != plan.protocol:

@@ -200,6 +200,12 @@ def render_views(
     os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
     head = _head_for(record["plan"])
     if head is None:
+        scan = record["plan"].get("head") or {}
+        if scan.get("kind") == "scan":  # the app does not keep an uploaded scan: its hash names it
+            return (
+                f"pictures unavailable: this plan was made on the patient's scan {scan.get('file')!r} "
+                f"(SHA-256 {str(scan.get('sha256'))[:12]}…), which the records do not keep"
+            )
         return f"pictures unavailable: the head mesh {record['plan'].get('mesh')!r} used for this plan is not found"
     import numpy as np
     from PIL import Image

@@ -11,7 +11,8 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from visualizer.records.errors import RecordError
 from visualizer.safety import CUMULATIVE_LIMIT_U, MAX_UNITS_PER_SITE
@@ -167,6 +168,32 @@ def cap_problems(given_total: float, cap: float, protocol_id: str, window: tuple
             f"{CUMULATIVE_LIMIT_U:g} U {CUMULATIVE_LABEL}"
         )
     return problems
+
+
+def dose_problems(protocol_json: Mapping[str, Any], given: Iterable[tuple[str, float]]) -> list[str]:
+    """Given units outside a site's dose range (``units_range``), or a muscle over its cap.
+
+    A fixed-dose site given another dose is a deviation that needs a reason, not an override.
+
+    ``protocol_json`` is the protocol as pinned in the record; ``given`` the ``(site id, units)``
+    pairs actually given at the plan's sites (skipped and extra sites left out). Sites the
+    protocol does not have (follow-the-pain sites) are left out; the session cap, the cumulative
+    limit and the 50 U per site are checked by :func:`cap_problems` and :func:`check_units`.
+    """
+    from visualizer.protocol import Protocol
+
+    try:
+        protocol = Protocol.model_validate(dict(protocol_json))
+    except ValueError:  # pinned under an older protocol schema: no ranges to hold the units to (the
+        return []  # 50 U per site, the session cap and the cumulative limit still apply)
+    known = {e.id for e in protocol.expanded_sites()}
+    ranged = {e.id for e in protocol.expanded_sites() if e.units_range is not None}
+    chosen = {sid: float(u) for sid, u in given if sid in known}
+    return [
+        f"given units at {i.text}" if i.kind == "outside_range" else i.text
+        for i in protocol.units_issues(chosen, present=chosen)
+        if (i.kind == "outside_range" and i.site_ids[0] in ranged) or i.kind == "muscle_cap"
+    ]
 
 
 def is_migraine(indication: str) -> bool:

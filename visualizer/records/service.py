@@ -269,6 +269,7 @@ class Records:
                 checked.protocol_indication,
                 override_,
                 sign,
+                checked.protocol_json,
             )
             visit = Visit(patient_id=p.id, visit_date=vdate, status="signed" if sign else "draft", current_version=1)
             ver = VisitVersion(
@@ -313,8 +314,11 @@ class Records:
         indication: str,
         override: str | None,
         sign: bool,
+        protocol_json: Mapping[str, Any] | None = None,
     ) -> tuple[list[str], str | None]:
-        """Cap, cumulative limit and interval: the warnings to store and the override used (raises when refused)."""
+        """Cap, cumulative limit, dose ranges and interval: the warnings to store and the override
+        used (raises when refused). ``protocol_json`` is the pinned protocol whose per-site dose
+        ranges and muscle caps the given units must keep."""
         total = float(sum(x.given_units for x in sites))
         others = s.execute(
             select(
@@ -330,6 +334,9 @@ class Records:
         others = [o for o in others if o.id != visit_id and o.status == "signed"]
         window = rules.max_window_total([(o.visit_date, o.total_given_units) for o in others] + [(vdate, total)], vdate)
         problems = rules.cap_problems(total, cap, protocol_id, window)
+        if protocol_json is not None:
+            given = [(x.site_id, x.given_units) for x in sites if not x.skipped and not x.extra]
+            problems += rules.dose_problems(protocol_json, given)
         warnings: list[str] = []
         if problems and sign:
             if not override:
@@ -390,6 +397,7 @@ class Records:
                 old.protocol_indication,
                 override_ or old.override_reason,
                 True,
+                old.protocol_json,
             )
             number = max(v.number for v in visit.versions) + 1
             ver = VisitVersion(
@@ -496,7 +504,7 @@ class Records:
             rules.check_signable(ver.lot, ver.expiry, visit.visit_date)
             warnings, used = self._visit_rules(
                 s, visit.patient_id, visit.id, visit.visit_date, ver.sites, ver.protocol_cap_units, ver.protocol_id,
-                ver.protocol_indication, override_, True,
+                ver.protocol_indication, override_, True, ver.protocol_json,
             )  # fmt: skip
             visit.status = ver.status = "signed"
             ver.signed_at = utcnow()
