@@ -107,7 +107,7 @@ def scan_warnings(found: Any, *, reviewed: bool, moved: list[str] | tuple[str, .
     )
     out = [how, *found.scan.notes]
     if fit.missing:
-        out.append(f"not on the scan (no skin there): {', '.join(sorted(fit.missing))}")
+        out.append(f"not on the scan (no skin there): {', '.join(landmark_words(n) for n in sorted(fit.missing))}")
     poor = [n for n in sorted(found.landmarks) if fit.residual_mm.get(n, 0.0) > POOR_MM and n not in moved]
     if poor:
         listed = ", ".join(f"{landmark_words(n)} {fit.residual_mm[n]:.1f} mm" for n in poor)

@@ -31,6 +31,9 @@ html, body { overflow: hidden !important; }
 .iv-view > div { width: 100%; height: 100%; }
 .iv-overlay { position: absolute; z-index: 5; pointer-events: none; }
 .iv-overlay > * { pointer-events: auto; }
+/* many findings (a scan's notes) scroll inside the box instead of covering the head; every one is
+   also listed in the panel, and the count stays in the title */
+#view-warnings ul { max-height: 24vh; overflow-y: auto; }
 /* the legend is a bar under the view, never over it (so it never covers a marker) */
 .iv-legend { flex: 0 0 auto; background: #fafafa; border-top: 1px solid rgba(0,0,0,.12);
              padding: 4px 12px; font-size: 13px; line-height: 1.6; display: flex; flex-wrap: wrap;
