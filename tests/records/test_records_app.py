@@ -110,6 +110,7 @@ def _record_for(plan, *, skip: str, units: dict[str, float]) -> dict:
         "id": 3,
         "date": "2026-01-05",
         "protocol": plan.protocol,
+        "protocol_name": plan.protocol_name,
         "plan": plan.to_dict(),
         "sites": sites,
         "total_given_units": sum(x["given_units"] for x in sites),
@@ -130,7 +131,7 @@ def test_compare_lists_what_differs_and_draws_the_given_sites():
     assert f"{second}: 2.5 U given last time, {last_plan.sites[1].units:g} U planned today" in same.differences
     today = engine.make_plan(head, engine.load_protocol("glabellar"), None)
     other = compare_with_plan(last, today)
-    assert "protocol: last visit preempt, today glabellar" in other.differences
+    assert "protocol: last visit PREEMPT, today Glabellar lines" in other.differences
     assert any("pain origin: last visit left-temporal, today none" == d for d in other.differences)
     assert any(d.endswith("not in today's plan") for d in other.differences)
     assert other.to_dict()["sites"] == len(other.ghosts)

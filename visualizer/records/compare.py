@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from visualizer.plan import Plan
+from visualizer.plan import Plan, short_name
 
 #: a site of the same id that moved more than this between the two plans is listed (mm)
 MOVED_MM = 5.0
@@ -77,7 +77,9 @@ def compare_with_plan(last: dict[str, Any], plan: Plan) -> Comparison:
     rows = {str(s["site_id"]): s for s in last.get("sites", [])}
     today = {s.id: s for s in plan.sites}
     if last.get("protocol") != plan.protocol:
-        cmp.differences.append(f"protocol: last visit {last.get('protocol')}, today {plan.protocol}")
+        before = short_name(last.get("protocol_name") or "") or last.get("protocol")
+        now = short_name(plan.protocol_name) or plan.protocol
+        cmp.differences.append(f"protocol: last visit {before}, today {now}")
     last_pain, today_pain = _pain_words(stored.get("pain")), _pain_words(plan.pain)
     if last_pain != today_pain:
         cmp.differences.append(f"pain origin: last visit {last_pain}, today {today_pain}")
