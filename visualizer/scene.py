@@ -75,6 +75,10 @@ ANSWER_RGB = (0, 150, 70)
 MUSCLE_COLORS: dict[str, tuple[int, int, int]] = {m.name: m.colour for m in MUSCLE_TABLE}
 _FALLBACK_COLOR = (120, 120, 120)
 _TINT_ALPHA = 0.42  # how strongly a muscle area tints the skin
+#: How skin is drawn (the head, and the pain glow laid over it): per-point colours, soft light.
+_SKIN_LOOK: dict[str, Any] = dict(
+    scalars="rgb", rgb=True, smooth_shading=True, ambient=0.22, diffuse=0.78, specular=0.06, specular_power=12
+)
 _TINT_LIGHTEN = 0.22  # area tints are a lighter version of the marker colour
 _HEAT_SIGMA_MM = 16.0  # soft heat area of a clicked pain point
 _HEAT_REGION_SIGMA_MM = 26.0  # broader heat around the centre of a chosen pain region
@@ -457,13 +461,7 @@ class Scene:
         self.meshes["head"] = mesh
         self.actors["head"] = self.plotter.add_mesh(
             mesh,
-            scalars="rgb",
-            rgb=True,
-            smooth_shading=True,
-            ambient=0.22,
-            diffuse=0.78,
-            specular=0.06,
-            specular_power=12,
+            **_SKIN_LOOK,
             name="head",
             pickable=True,
             show_scalar_bar=False,
@@ -478,13 +476,7 @@ class Scene:
         self.meshes["heat"] = mesh
         self.actors["heat"] = self.plotter.add_mesh(
             mesh,
-            scalars="rgb",
-            rgb=True,
-            smooth_shading=True,
-            ambient=0.22,
-            diffuse=0.78,
-            specular=0.06,
-            specular_power=12,
+            **_SKIN_LOOK,
             name="heat",
             pickable=False,
             show_scalar_bar=False,
