@@ -32,7 +32,7 @@ from visualizer.muscle_map import (
 )
 from visualizer.safe_read import check_regular_file, load_json, read_text
 from visualizer.surface import Surface
-from visualizer.vtk_quiet import VtkMessages
+from visualizer.vtk_quiet import VtkMessages, read_quietly
 
 __all__ = [
     "DEFAULT_LANDMARKS",
@@ -218,14 +218,7 @@ MAX_MESH_BYTES = 512 << 20
 
 def _read_mesh(path: Path) -> pv.PolyData:
     check_regular_file(path, what="mesh file", max_bytes=MAX_MESH_BYTES, error=MeshError)
-    with VtkMessages() as vtk_msgs:
-        try:
-            data = pv.read(path)
-        except Exception as exc:  # VTK readers raise many types; report them all the same way
-            data, failure = None, shorten(str(exc), 160)
-    why = f" (VTK: {vtk_msgs.first})" if vtk_msgs.first else ""
-    if data is None:
-        raise MeshError(f"{path}: cannot read mesh ({failure}){why}")
+    data, why = read_quietly(path, "mesh")
     if not isinstance(data, pv.PolyData):
         try:
             with VtkMessages():

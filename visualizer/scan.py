@@ -22,7 +22,7 @@ import pyvista as pv
 
 from visualizer.errors import MeshError, shorten
 from visualizer.safe_read import check_regular_file
-from visualizer.vtk_quiet import VtkMessages
+from visualizer.vtk_quiet import VtkMessages, read_quietly
 
 __all__ = [
     "MAX_SCAN_BYTES",
@@ -123,14 +123,7 @@ def _declared_triangles(path: Path) -> int | None:
 
 
 def _read_surface(path: Path) -> pv.PolyData:
-    with VtkMessages() as vtk_msgs:
-        try:
-            data = pv.read(path)
-        except Exception as exc:  # VTK readers raise many types; report them all the same way
-            data, failure = None, shorten(str(exc), 160)
-    why = f" (VTK: {vtk_msgs.first})" if vtk_msgs.first else ""
-    if data is None:
-        raise MeshError(f"{path}: cannot read the scan ({failure}){why}")
+    data, why = read_quietly(path, "the scan")
     with VtkMessages():
         try:
             if isinstance(data, pv.MultiBlock):  # glTF scenes: every mesh of the scene together

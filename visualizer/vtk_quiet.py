@@ -10,11 +10,12 @@ from __future__ import annotations
 import logging
 import re
 import warnings
+from pathlib import Path
 from types import TracebackType
 
 import pyvista as pv
 
-__all__ = ["VtkMessages"]
+__all__ = ["VtkMessages", "read_quietly"]
 
 _ADDRESS = re.compile(r"\s*\(0x[0-9a-fA-F]+\)")
 
@@ -77,3 +78,26 @@ class VtkMessages:
             self._verbosity.__exit__(exc_type, exc, tb)
             self._warnings.__exit__(exc_type, exc, tb)
             logging.disable(self._logging_disable)
+
+
+def read_quietly(path: Path, what: str) -> tuple[pv.DataSet | pv.MultiBlock, str]:
+    """Read a mesh file with VTK's output kept off the terminal.
+
+    Returns the data and ``" (VTK: first error)"`` (or ``""``), for the caller's own messages.
+
+    Raises
+    ------
+    MeshError
+        ``"PATH: cannot read WHAT (reason) (VTK: ...)"`` when the reader fails.
+    """
+    from visualizer.errors import MeshError, shorten
+
+    with VtkMessages() as vtk_msgs:
+        try:
+            data = pv.read(path)
+        except Exception as exc:  # VTK readers raise many types; report them all the same way
+            data, failure = None, shorten(str(exc), 160)
+    why = f" (VTK: {vtk_msgs.first})" if vtk_msgs.first else ""
+    if data is None:
+        raise MeshError(f"{path}: cannot read {what} ({failure}){why}")
+    return data, why
