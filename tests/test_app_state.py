@@ -348,6 +348,40 @@ def test_app_downloads(app):
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_app_has_no_opengl_window_until_the_server_draws(app):
+    """The plotter starts without OpenGL (visualizer.app.lazy_gl); a picture is drawn in an OpenGL
+    window made then, and the page's views keep the window (and id) they were built on; the
+    server-rendered mode moves the plotter to the OpenGL window for good."""
+    from visualizer.app import lazy_gl
+
+    win = app.plotter.ren_win
+    assert not lazy_gl.gl_created(app.plotter) and not win.IsA("vtkOpenGLRenderWindow")
+    assert not app.server_can_draw() and app.state.server_gl is False
+    png = app.snapshot_png(None, [400, 300], False)
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    img = _png_pixels(png)
+    assert img.shape[:2] == (1050, 1400)  # a small view is drawn larger (1400 px wide)
+    assert (np.abs(img[..., :3].astype(int) - img[0, 0, :3]).sum(axis=-1) > 30).mean() > 0.05  # the head
+    assert lazy_gl.gl_created(app.plotter) and app.plotter.ren_win is win  # the window did not change
+    assert tuple(win.GetSize()) == (1000, 760) and win.GetRenderers().GetNumberOfItems() >= 2
+    _set(app, view_mode="remote")
+    assert app.plotter.ren_win.IsA("vtkOpenGLRenderWindow") and app.server_can_draw()
+    assert app.state.server_gl is True
+    assert app.remote_view._VtkRemoteView__view is app.plotter.ren_win
+    assert app.state[app.remote_view._VtkRemoteView__view_key_id] == app.remote_view._helper.id(app.plotter.ren_win)
+    assert app.snapshot_png(None, [400, 300], False)[:8] == b"\x89PNG\r\n\x1a\n"
+    _set(app, view_mode="local")
+    assert app.local_view._VtkLocalView__view is app.plotter.ren_win  # the browser view follows it
+
+
+def _png_pixels(png: bytes) -> np.ndarray:
+    import io
+
+    from PIL import Image
+
+    return np.asarray(Image.open(io.BytesIO(png)))
+
+
 def test_app_update_reports_where_its_time_goes(app, head):
     """Each click's server-side time is recorded with its parts (the speed target itself lives in
     benchmarks/bench_app.py and bench_interaction.py, not in a timed unit test)."""

@@ -355,6 +355,61 @@ def test_closing_a_page_ends_its_process_and_gives_the_memory_back(browser, serv
     assert after < baseline * 1.15, (baseline, after)
 
 
+#: libraries VTK's OpenGL window brings into a process (EGL, Mesa's llvmpipe with LLVM)
+GL_LIBRARIES = ("libEGL_mesa", "libLLVM", "swrast_dri", "libgallium")
+
+
+def gl_libraries(pid: int) -> set[str]:
+    """The OpenGL libraries mapped in process ``pid`` (``/proc/PID/maps``)."""
+    with open(f"/proc/{pid}/maps") as f:
+        return {name for line in f for name in GL_LIBRARIES if name in line}
+
+
+def test_a_session_has_no_opengl_until_the_server_draws(browser, server, artifacts):
+    """Sessions draw in the browser: no EGL/llvmpipe in the process until the server must draw.
+
+    A warm session and a claimed one (page loaded, head clicked in the browser-rendered view)
+    map none of the OpenGL libraries; the first picture (the PNG download) brings them in and
+    shows the head; the server-rendered view then draws and picks, and the browser-rendered view
+    afterwards still picks (it follows the plotter's new window).
+    """
+    import io
+
+    import numpy as np
+    from e2e_helpers import skin_fraction
+    from PIL import Image
+
+    front, url = server()
+    wait_until(lambda: health(url)["warm"] == 2 and health(url)["starting"] == 0, 90, "two warm processes")
+    for pid in session_pids(front):
+        assert gl_libraries(pid) == set(), f"warm session {pid} has OpenGL libraries mapped"
+    page = open_app(browser, url)
+    click_head(page)
+    (pid,) = wait_until(lambda: claimed_pids(front), 30, "the page's process")
+    assert gl_libraries(pid) == set(), "a session whose page draws in the browser mapped OpenGL"
+
+    page.locator("#download-menu").click()
+    with page.expect_download() as d:
+        page.locator("#download-png").click()
+    png = open(d.value.path(), "rb").read()
+    (artifacts / "lazy-gl-first-picture.png").write_bytes(png)
+    img = Image.open(io.BytesIO(png)).convert("RGB")
+    assert min(img.size) > 300 and skin_fraction(img) > 0.05, "the first picture does not show the head"
+    assert {"libEGL_mesa", "libLLVM"} <= gl_libraries(pid), "the server drew without its OpenGL window?"
+
+    page.locator("#mode-remote").click()
+    page.wait_for_selector("#view-3d img", timeout=30000)
+    wait_for_head(page)
+    click_head(page, fy=0.25)  # picked on the server, in the server-rendered view
+    page.locator("#mode-local").click()
+    page.wait_for_selector("#view-3d canvas", timeout=30000)
+    wait_for_head(page)
+    click_head(page, fy=0.45)  # the browser-rendered view again
+    assert np.asarray(img).std() > 10  # not a blank picture
+    assert pid in claimed_pids(front)  # the same process served all of it
+    close_page(page)
+
+
 def test_a_new_page_works_after_the_front_server_restarts(browser, server):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -26,7 +26,7 @@ import pyvista as pv
 from trame.app import TrameApp
 from trame.decorators import change
 
-from visualizer.app import faults, guard, inputs, records_ctrl, records_panel
+from visualizer.app import faults, guard, inputs, lazy_gl, records_ctrl, records_panel
 from visualizer.app import state as st
 from visualizer.app.body import BodyTypeControls, body_state
 from visualizer.app.context import AppContext, default_context
@@ -129,7 +129,8 @@ class InjectVizApp(ScanControls, BodyTypeControls, TrameApp):
         self.session = st.Session(
             self.context.engine, self.head, protocol=protocol or self.context.protocol, protocols=self.context.protocols
         )
-        self.plotter = pv.Plotter(off_screen=True, window_size=(1000, 760))
+        # no OpenGL (EGL, llvmpipe) in this process until the server really draws (visualizer.app.lazy_gl)
+        self.plotter = lazy_gl.plotter_without_gl(window_size=(1000, 760))
         self.scene = (
             None
             if page_only
@@ -209,6 +210,7 @@ class InjectVizApp(ScanControls, BodyTypeControls, TrameApp):
                 "patient_info": {},
                 "muscle_colors": {},
                 "views": list(VIEWS),
+                "server_gl": False,  # the server can draw (its OpenGL window exists): see use_server_gl
             }
         )
         self._push_plan_state()
@@ -483,8 +485,33 @@ class InjectVizApp(ScanControls, BodyTypeControls, TrameApp):
             self.state.view_mode = "local"
             raise st.UserError(f"Unknown view mode {view_mode!r}.")
         if view_mode == "remote":
+            self.use_server_gl()  # the server draws from now on: its OpenGL window is made now
             self.local_view.update()  # full scene state for when the browser view is mounted again
         self.view_update(camera=True)
+
+    def use_server_gl(self) -> None:
+        """Give the plotter its OpenGL window for good and point both views at it.
+
+        Until then the plotter's window has no OpenGL (``visualizer.app.lazy_gl``); the page mounts
+        the server-rendered view only once ``server_gl`` is true, so it never asks for a picture of
+        a window that cannot draw.  The browser-rendered view, if it is mounted again later, reads
+        the full scene state (``local_view.update()``), which then names the new window.
+        """
+        old = self.plotter.ren_win
+        if lazy_gl.adopt_gl(self.plotter):
+            win = self.plotter.ren_win
+            # trame-vtk keeps the window its views were built on; they follow the plotter's new one
+            self.local_view._VtkLocalView__view = win
+            self.remote_view._VtkRemoteView__view = win
+            helper = self.remote_view._helper
+            self.state[self.remote_view._VtkRemoteView__view_key_id] = helper.id(win)
+            # the window without OpenGL can no longer be named by a page (drawing it would crash)
+            helper._vtk_core.GetObjectIdMap().FreeObject(old)
+        self.state.server_gl = True
+
+    def server_can_draw(self) -> bool:
+        """True once the server-rendered view has its OpenGL window (see ``use_server_gl``)."""
+        return lazy_gl.has_gl(self.plotter)
 
     def camera_preset(self, view: str) -> None:
         """Server camera to a named view, framing the plan's sites (the whole head if none).
@@ -982,12 +1009,14 @@ class InjectVizApp(ScanControls, BodyTypeControls, TrameApp):
             # small views are drawn larger (labels stay legible), never past MAX_IMAGE_PX a side
             scale = min(max(1.0, 1400.0 / w), inputs.MAX_IMAGE_PX / max(w, h))
             old = tuple(self.plotter.window_size)
-            try:
-                self.plotter.window_size = (max(1, round(w * scale)), max(1, round(h * scale)))
-                self.plotter.reset_camera_clipping_range()
-                img = self.plotter.screenshot(None, return_img=True)
-            finally:
-                self.plotter.window_size = old
+            # the server draws this picture: in an OpenGL window made now if it has none yet
+            with lazy_gl.drawing(self.plotter):
+                try:
+                    self.plotter.window_size = (max(1, round(w * scale)), max(1, round(h * scale)))
+                    self.plotter.reset_camera_clipping_range()
+                    img = self.plotter.screenshot(None, return_img=True)
+                finally:
+                    self.plotter.window_size = old
             data = png_bytes(img)
             if not self.local:
                 self.remote_view.update()
@@ -1020,6 +1049,7 @@ class InjectVizApp(ScanControls, BodyTypeControls, TrameApp):
             self.plotter.close()
         except Exception:
             pass
+        lazy_gl.release(self.plotter)
 
     # ------------------------------------------------------------------------------------
     # layout

@@ -31,6 +31,9 @@ from visualizer.app.inputs import MAX_NAME, STATE, InputRefused, check_rpc, chec
 
 log = logging.getLogger("injectviz.guard")
 
+#: trame-vtk's RPCs of the server-rendered view (pictures, mouse, camera): they draw a window, so
+#: they are refused until the session has an OpenGL window (``visualizer.app.lazy_gl``)
+SERVER_DRAWN = ("viewport.image.", "viewport.mouse.", "viewport.camera.")
 MAX_CHANGES = 64  # state changes in one update (the page sends a handful)
 MAX_MESSAGE = 300  # characters of an error message shown on the page
 _PATH = re.compile(r"(?<!\w)(?:~|\.{1,2})?(?:/[^\s/'\"(),;:]+)+/?")
@@ -136,6 +139,8 @@ def _wrap_rpc(uri: str, func: Callable, app_ref: Callable[[], Any]) -> Callable:
                 return _state_update(app, obj, func, args, kwargs)
             if uri == "trame.trigger":
                 return await _trigger(app, obj, func, args, kwargs)
+            if uri.startswith(SERVER_DRAWN) and app is not None and not app.server_can_draw():
+                raise InputRefused("the server-rendered view is not on")  # no OpenGL window to draw
             checked = check_rpc(app, uri, list(args), dict(kwargs))
             if checked is not None:
                 args, kwargs = tuple(checked[0]), checked[1]

@@ -410,7 +410,12 @@ def _view(ctrl: Any, plotter: Any, ref: str, views: dict[str, Any]) -> None:
                 before_scene_loaded="window.injectviz.tuneView()",
                 EndAnimation=f"trigger('view_camera', [{cam}, ({cam} || {{}}).width, ({cam} || {{}}).height])",
             )
-        with html.Div(v_else=True, style="width: 100%; height: 100%;"):
+        # the server-rendered view is mounted once the server has its OpenGL window (server_gl,
+        # made when this mode is chosen; visualizer.app.lazy_gl): never on a window that cannot draw
+        with (
+            html.Div(v_else=True, style="width: 100%; height: 100%;"),
+            html.Div(v_if="server_gl", style="width: 100%; height: 100%;"),
+        ):
             views["remote"] = PyVistaRemoteView(
                 plotter,
                 picking_modes=("['click']",),

@@ -247,10 +247,9 @@ def serve_session(ctx: Any, cfg: dict[str, Any]) -> int:
         ctx.options = {**ctx.options, "records_db": str(cfg["db"])}
     app = InjectVizApp(server, ctx)
     access.install(app)  # records triggers, refused for a role without access
-    try:
-        app.plotter.render()  # EGL context + first frame now, not when the browser is waiting
-    except Exception:
-        log.warning("first render failed", exc_info=True)
+    # no first render here: the page draws the scene itself (vtk.js) and the server makes its
+    # OpenGL window only when it must draw (a picture, the server-rendered view): ≈ 80-100 MB of
+    # EGL/llvmpipe pages that most sessions never need (visualizer.app.lazy_gl)
     give_back_memory()
 
     idle = float(cfg.get("idle") or 0)
