@@ -401,3 +401,22 @@ def test_a_selected_sites_ring_leaves_its_label_readable(plotter, head, preempt)
         assert len(own)
         gap = np.min(np.linalg.norm(own[:, None, :] - ring[None, :, :], axis=2))
         assert gap > 0.2 * s.radius, f"site {i + 1}: the ring touches its label ({gap:.2f} mm)"
+
+
+def test_display_weights_are_computed_once_per_head_and_shared(plotter, head, preempt):
+    """The decimated skin's muscle weights are computed once (the session template does it) and
+    every scene on that head reuses the same read-only array, with the same colours as computing
+    them afresh."""
+    cells = 20000  # decimated: the weights are carried over from the nearest skin points
+    import dataclasses
+
+    own = dataclasses.replace(head, cache={})  # the same head with a cache of its own
+    fresh = sc.build_scene(plotter, own, preempt, display_cells=cells)
+    cached = sc.display_weights(head, cells)
+    assert cached is not own.cache[f"scene:display-weights:{cells}"]
+    assert cached is not None and not cached.flags.writeable
+    assert sc.display_weights(head, cells) is cached
+    s = sc.build_scene(plotter, head, preempt, display_cells=cells)
+    assert s._muscle_weights() is cached
+    assert len(cached) == s.meshes["head"].n_points
+    assert np.array_equal(s.meshes["head"].point_data["rgb"], fresh.meshes["head"].point_data["rgb"])

@@ -387,6 +387,8 @@ def test_a_session_has_no_opengl_until_the_server_draws(browser, server, artifac
     click_head(page)
     (pid,) = wait_until(lambda: claimed_pids(front), 30, "the page's process")
     assert gl_libraries(pid) == set(), "a session whose page draws in the browser mapped OpenGL"
+    with open(f"/proc/{pid}/maps") as f:  # nor the records' libraries, without a login
+        assert not [line for line in f if "sqlalchemy" in line or "argon2" in line]
 
     page.locator("#download-menu").click()
     with page.expect_download() as d:

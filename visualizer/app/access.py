@@ -74,23 +74,24 @@ def identity() -> Identity | None:
 
 def allows(permission: str) -> bool:
     """Whether this session's user may do ``permission`` (nothing before the claim)."""
-    from visualizer.records.accounts import allows as role_allows
-
     ident = _IDENTITY
     if ident is None:
         return False
     if not ident.login:
         return True
+    # imported only for a login (the accounts module brings SQLAlchemy and argon2 into the process)
+    from visualizer.records.accounts import allows as role_allows
+
     return role_allows(ident.role, permission)
 
 
 def tabs_allowed(tabs: tuple[str, ...]) -> list[str]:
     """The app's tabs this session's user may open (all of them without login or outside a claim)."""
-    from visualizer.records.accounts import allows as role_allows
-
     ident = _IDENTITY
     if ident is None or not ident.login:
         return list(tabs)
+    from visualizer.records.accounts import allows as role_allows
+
     return [t for t in tabs if role_allows(ident.role, TAB_PERMISSION.get(t, t))]
 
 

@@ -86,6 +86,16 @@ PRELOAD = (
     "visualizer.app.core",
     "visualizer.app.ui",
     "visualizer.patient_info",
+    # what a session imported still after the fork (when it starts its server; measured): the
+    # aiohttp web server, wslink's protocol and trame-vtk's view protocols
+    "aiohttp.web",
+    "wslink.backends.aiohttp",
+    "wslink.protocol",
+    "wslink.publish",
+    "trame_vtk.modules.vtk.protocols",
+    "trame_client.module.vue3",
+    "trame_vuetify.module.v3",
+    "resource",
 )
 
 

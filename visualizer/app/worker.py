@@ -42,6 +42,7 @@ from typing import Any
 
 TAG = "@@injectviz"
 BEAT_SECONDS = 1.0
+TRIM_AFTER_CPU = 0.05  # s of CPU used since the last heap trim that make the next beat trim again
 CONFIG_LINE_MAX = 64 * 1024
 
 log = logging.getLogger("injectviz.session")
@@ -132,12 +133,14 @@ async def supervise(server: Any, idle: float) -> None:
     """Heartbeat for the launcher; exit once a browser came and has been gone for ``idle`` s."""
     seen = False
     gone_since: float | None = None
-    ticks = 0
+    trimmed_at = time.process_time()
     while True:
         say("beat")
-        ticks += 1
-        if ticks % 30 == 0:
+        if time.process_time() - trimmed_at > TRIM_AFTER_CPU:
+            # the session worked since the last beat (a click, a picture): give the heap pages it
+            # freed back to the system now (malloc keeps them otherwise; ~5 MB after a few clicks)
             give_back_memory()
+            trimmed_at = time.process_time()
         n = connections(server)
         now = time.monotonic()
         if n:
@@ -189,9 +192,9 @@ def load_context(cfg: dict[str, Any]) -> Any:
 
     if cfg.get("warm"):
         from visualizer.app import state as st
-        from visualizer.scene import display_mesh, warm_labels
+        from visualizer.scene import display_weights, warm_labels
 
-        display_mesh(ctx.head, core.DISPLAY_CELLS)
+        display_weights(ctx.head, core.DISPLAY_CELLS)  # the skin as drawn and its muscle weights
         ses = st.Session(ctx.engine, ctx.head, protocol=ctx.protocol, protocols=ctx.protocols)
         # the 3D texts of the head's landmarks and the start-up plan's site labels (0.3 s of a
         # session's start and of its first PDF report, on a loaded machine)
