@@ -207,3 +207,20 @@ def test_a_fitted_scan_keeps_the_muscle_areas_soft_edges(fsaverage) -> None:  # 
     assert (top == codes[inside]).mean() > 0.9
     frontalis = MUSCLES.index("frontalis") - 1
     assert w[:, frontalis].max() > 0.95 and (w[codes == frontalis + 1, frontalis] > 0.5).mean() > 0.9
+
+
+@pytest.mark.timeout(600)
+def test_a_temple_site_does_not_fold_over_the_ear_of_a_scan(tmp_path: Path) -> None:
+    """Synthetic patient 1005: the walk to temporalis 3 crossed the ear and landed 34 mm off (fixed)."""
+    from synthetic_scans import make_patient
+
+    p = make_patient(1005)
+    path = tmp_path / "patient.ply"
+    p.mesh.save(path, binary=True)
+    found = landmark_scan(path)
+    protocol = load_protocol("preempt")
+    heads = [scan_head(found.scan, lms, muscle=found.fit.muscle, landmarks_label="t") for lms in
+             (found.landmarks, p.landmarks_mm)]  # fmt: skip
+    a, b = ({s.id: np.array(s.position) for s in make_plan(h, protocol).sites} for h in heads)
+    for sid in ("temporalis_3_left", "temporalis_3_right"):
+        assert np.linalg.norm(a[sid] - b[sid]) < 10.0, (sid, a[sid], b[sid])
