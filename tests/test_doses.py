@@ -39,8 +39,17 @@ def test_rows_are_the_ranged_sites_and_none_for_a_protocol_without_ranges(sessio
     first = rows[0]
     assert first["label"] == "Sternocleidomastoid (upper), right" and first["range"] == "10\u201340 U"
     assert (first["min"], first["max"], first["units"], first["changed"]) == (10, 40, 15, False)
+    assert [r["step"] for r in rows] == [5.0] * 8
     session.set_protocol("preempt")
     assert session.dose_rows() == []
+
+
+@pytest.mark.parametrize(
+    ("lo", "hi", "template", "step"),
+    [(10, 40, 15, 5), (5, 25, 10, 5), (12, 16, 12, 1), (6, 8, 6, 0.5), (3.5, 6, 3.5, 0.5), (2, 3, 2, 0.5)],
+)
+def test_the_fields_arrows_step_across_the_range(lo, hi, template, step):
+    assert st.field_step(lo, hi, template) == step
 
 
 def test_chosen_units_make_the_plan(session):

@@ -59,6 +59,17 @@ def _fmt(x: float, nd: int = 2) -> str:
     return s if s not in ("", "-0") else "0"
 
 
+def field_step(lo: float, hi: float, template: float) -> float:
+    """The step of a dose field's arrows: 5, 1 or 0.5 U, the largest that lands on the range's
+    ends and the template's dose and gives at least 4 steps across the range (10\u201340 U: 5;
+    12\u201316 U: 1; 3.5\u20136 U: 0.5).  Any value in the range may still be typed."""
+    for step in (5.0, 1.0):
+        on_grid = all(abs(v / step - round(v / step)) < 1e-9 for v in (lo, hi, template))
+        if on_grid and (hi - lo) / step >= 4 - 1e-9:
+            return step
+    return 0.5
+
+
 def protocol_id(protocol: Protocol) -> str:
     return protocol.id
 
@@ -409,9 +420,9 @@ class Session:
     def dose_rows(self) -> list[dict[str, Any]]:
         """The sites whose dose the injector chooses (a ``units_range``), in file order.
 
-        Each: ``id``, ``label``, ``side``, ``min``, ``max``, ``units`` (chosen, else the
-        template's), ``template``, ``range`` ("10\u201340 U") and ``changed``.  Empty for a
-        protocol without ranges.
+        Each: ``id``, ``label``, ``side``, ``muscle_key``, ``min``, ``max``, ``units`` (chosen,
+        else the template's), ``template``, ``range`` ("10\u201340 U"), ``step`` (the field's
+        arrows, :func:`field_step`) and ``changed``.  Empty for a protocol without ranges.
         """
         rows = []
         for e in self.protocol.expanded_sites():
@@ -430,6 +441,7 @@ class Session:
                     "units": units,
                     "template": e.units,
                     "range": f"{_fmt(lo)}\u2013{_fmt(hi)} U",
+                    "step": field_step(lo, hi, e.units),
                     "changed": units != e.units,
                 }
             )

@@ -804,7 +804,7 @@ def _dose_panel() -> None:
                         ':key="`${row.id}:${dose_version}`"',
                         ':min="row.min"',
                         ':max="row.max"',
-                        'step="5"',
+                        ':step="row.step"',
                         ':id="`dose-${row.id}`"',
                         ':aria-label="`Units at ${row.label} (${row.range})`"',
                         "@change=\"trigger('set_units', [{ [row.id]: Number($event.target.value) }])\"",
