@@ -136,6 +136,27 @@ def test_choose_a_dose_reload_and_record_it(browser, server, artifacts):
     saved = {r["id"]: float(r["planned"]) for r in _state(page, "rec_rows")}
     assert (saved["scm_upper"], saved["scm_middle"]) == (35, 20), saved
     shot(page, artifacts, "doses-record-1280x800")
+
+    # doses inside their ranges that break the session's cap (300 U): kept, and a safety warning
+    # over the view and in the panel names the total
+    page.click("#tab-plan")
+    for site, units in (
+        ("splenius_upper", 50),
+        ("splenius_lower", 50),
+        ("trapezius_mid", 50),
+        ("trapezius_medial", 50),
+        ("levator_upper", 30),
+    ):
+        _set_dose(page, site, str(units))
+        wait_text(page, f"#row-{site} td:nth-child(3)", lambda t, u=units: t == str(u), timeout=30)
+    _set_dose(page, "levator_lower", "30")
+    wait_text(page, "#total-units", lambda t: t == "315", timeout=30)
+    warning = wait_text(page, "#view-warnings", lambda t: "315 U" in t and "300 U" in t, timeout=30)
+    assert "total 315 U" in warning, warning
+    assert "total 315 U" in text(page, "#panel-warnings")
+    assert not _state(page, "dose_errors")
+    page.locator("#dose-panel").scroll_into_view_if_needed()
+    shot(page, artifacts, "doses-over-cap-1280x800")
     assert not page.errors, page.errors  # type: ignore[attr-defined]
     close_page(page)
 
