@@ -2,9 +2,9 @@
 
 Server side, no browser: the browser's values are refused by type, finiteness and size first
 (``inputs.TRIGGERS['set_units']``, ``SavedInputs.units``), then by the protocol
-(``Session.checked_units``: unknown ids, not positive, over 50 U, outside the range); accepted doses
-rebuild the plan through ``make_plan``, and a cap reached with doses inside their ranges stays in
-the plan as its safety error.  The browser side is in tests/e2e/test_doses_e2e.py.
+(``Session.checked_units``: unknown ids, not positive, over 50 U, outside the range, a muscle or
+the session over its cap, as ``plan --dose`` refuses them); accepted doses rebuild the plan
+through ``make_plan``.  The browser side is in tests/e2e/test_doses_e2e.py.
 """
 
 from __future__ import annotations
@@ -126,25 +126,41 @@ def test_a_fixed_dose_site_keeps_its_dose(head):
     assert ses.units == {}
 
 
-def test_caps_reached_inside_the_ranges_are_safety_errors_of_the_plan(session):
-    """As make_plan (and ``check``) do: the doses are kept, the plan says which cap and by how much."""
-    plan = session.set_units({r["id"]: r["max"] for r in session.dose_rows()})
-    assert plan.total_units == 340
-    assert any("340 U" in e and "300 U" in e for e in plan.errors), plan.errors
-    findings = session.findings()
-    assert findings[0]["severity"] == "error" and findings[0]["safety"]
+def test_caps_reached_inside_the_ranges_are_refused_as_the_cli_refuses_them(session):
+    """Doses inside their ranges that break the session's total: refused (``plan --dose`` exits 2)."""
+    before = session.plan.total_units
+    maxima = {r["id"]: r["max"] for r in session.dose_rows()}  # 340 U > the protocol's 300 U
+    with pytest.raises(st.DoseRefused, match="total 340 U is more than this protocol's 300 U") as exc:
+        session.set_units(maxima)
+    assert set(exc.value.per_site) == set(maxima)  # said under each field that was changed
+    assert session.units == {} and session.plan.total_units == before
+    # one field at a time: the change that crosses the cap is the one refused, the others kept
+    refused = None
+    for sid, units in maxima.items():
+        kept = dict(session.units)
+        try:
+            session.set_units({sid: units})
+        except st.DoseRefused as exc:
+            refused = (sid, exc.per_site)
+            break
+    assert refused is not None and list(refused[1]) == [refused[0]] and "300 U" in refused[1][refused[0]]
+    assert session.units == kept and session.plan.total_units <= 300 and not session.plan.errors
 
 
-def test_a_muscle_over_its_cap_is_named_with_its_units(head, tmp_path):
+def test_a_muscle_over_its_cap_is_refused_naming_the_muscle_and_its_units(head, tmp_path):
     text = (PROTOCOLS_DIR / "cd-torticollis.yaml").read_text()
     text = text.replace("muscle_caps: {sternocleidomastoid: 100}", "muscle_caps: {sternocleidomastoid: 60}")
     text = text.replace("id: cd-torticollis", "id: cd-scm-cap")
     path = tmp_path / "cd-scm-cap.yaml"
     path.write_text(text)
     ses = st.Session(engine, head, protocol_source=str(path))
-    plan = ses.set_units({"scm_upper": 35, "scm_middle": 35})
-    assert [e for e in plan.errors if "Sternocleidomastoid" in e and "70 U" in e and "60 U" in e], plan.errors
-    assert {"scm_upper", "scm_middle"} <= set(ses.flagged_sites())
+    ses.set_units({"scm_upper": 35})
+    with pytest.raises(st.DoseRefused, match="Sternocleidomastoid: 70 U in total is more than its cap 60 U") as exc:
+        ses.set_units({"scm_middle": 35})
+    assert exc.value.per_site == {
+        "scm_middle": "Not changed: Sternocleidomastoid: 70 U in total is more than its cap 60 U."
+    }
+    assert ses.units == {"scm_upper": 35.0} and ses.plan.total_units == 115
 
 
 def test_another_protocol_starts_at_its_template_doses(session):

@@ -2,7 +2,8 @@
 
 Cervical dystonia (laterocollis, 8 sites with ranges, 140 U): a site's field changes the total,
 the site table, the 3D view's labels and the patient step-through; a dose outside the range is
-refused under its field and changes nothing; a reload keeps the chosen dose; a new record visit
+refused under its field and changes nothing, and so is one that would break the session's cap
+(as ``plan --dose`` refuses it); a reload keeps the chosen dose; a new record visit
 plans the chosen units.  The fields fit the panel at 1280x800, 1024x768 and 768x1024.
 """
 
@@ -137,8 +138,8 @@ def test_choose_a_dose_reload_and_record_it(browser, server, artifacts):
     assert (saved["scm_upper"], saved["scm_middle"]) == (35, 20), saved
     shot(page, artifacts, "doses-record-1280x800")
 
-    # doses inside their ranges that break the session's cap (300 U): kept, and a safety warning
-    # over the view and in the panel names the total
+    # doses inside their ranges that would break the session's cap (300 U): the change that
+    # crosses it is refused under its field, as `plan --dose` refuses it; the plan stays at 295 U
     page.click("#tab-plan")
     for site, units in (
         ("splenius_upper", 50),
@@ -149,12 +150,13 @@ def test_choose_a_dose_reload_and_record_it(browser, server, artifacts):
     ):
         _set_dose(page, site, str(units))
         wait_text(page, f"#row-{site} td:nth-child(3)", lambda t, u=units: t == str(u), timeout=30)
+    before = text(page, "#total-units")
     _set_dose(page, "levator_lower", "30")
-    wait_text(page, "#total-units", lambda t: t == "315", timeout=30)
-    warning = wait_text(page, "#view-warnings", lambda t: "315 U" in t and "300 U" in t, timeout=30)
-    assert "total 315 U" in warning, warning
-    assert "total 315 U" in text(page, "#panel-warnings")
-    assert not _state(page, "dose_errors")
+    refusal = wait_text(page, "#dose-error-levator_lower", lambda t: "315 U" in t and "300 U" in t, timeout=30)
+    assert "total 315 U is more than this protocol's 300 U" in refusal, refusal
+    assert "315 U" in _state(page, "message")
+    assert text(page, "#total-units") == before and float(before) <= 300
+    assert page.locator("#dose-levator_lower").input_value() != "30"  # the field shows the plan's dose again
     page.locator("#dose-panel").scroll_into_view_if_needed()
     shot(page, artifacts, "doses-over-cap-1280x800")
     assert not page.errors, page.errors  # type: ignore[attr-defined]

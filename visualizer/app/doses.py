@@ -5,9 +5,9 @@ The page sends the chosen units of the site it changed (``set_units``, {expanded
 or asks for the template's doses again (``reset_units``).  Every value is checked twice: its type,
 finiteness and the size of the dict by :mod:`visualizer.app.inputs` before the app sees it, then
 against the protocol (:meth:`visualizer.app.state.Session.checked_units`: known site, positive,
-within the site's range, at most 50 U) — a refusal names the site and the value under its field
-and changes nothing.  Accepted doses rebuild the plan through ``make_plan``; a muscle over its cap
-or a session over its total is the plan's safety error, shown like any other.
+within the site's range, at most 50 U, each muscle and the session within its cap, as
+``plan --dose`` checks them) — a refusal names the site or the muscle and the units under the
+field that changed and changes nothing.  Accepted doses rebuild the plan through ``make_plan``.
 """
 
 from __future__ import annotations

@@ -41,12 +41,6 @@ class DoseRefused(UserError):
         self.per_site = dict(per_site or {})
 
 
-#: Chosen units of these kinds (:class:`visualizer.protocol_models.UnitsIssue`) are refused, as
-#: ``plan --dose`` refuses them; a muscle over its cap or a session over its total, reached with
-#: doses inside their ranges, is kept and shown as the plan's safety error (``make_plan``).
-REFUSED_DOSE_KINDS = ("unknown_site", "not_positive", "site_max", "outside_range")
-
-
 def _words(name: str) -> str:
     return str(name).replace("_", " ")
 
@@ -365,27 +359,38 @@ class Session:
         return self._transaction(change)
 
     # -- doses chosen within the sites' ranges ------------------------------------------------
-    def checked_units(self, chosen: Mapping[str, Any], protocol: Protocol | None = None) -> dict[str, float]:
+    def checked_units(
+        self, chosen: Mapping[str, Any], protocol: Protocol | None = None, changed: Sequence[str] = ()
+    ) -> dict[str, float]:
         """``chosen`` ({expanded site id: units}) checked against ``protocol`` (default: the
         session's), as kept.
 
-        The checks are :meth:`Protocol.units_issues` (the CLI's ``plan --dose`` runs the same):
-        an unknown site, a dose that is not a positive finite number, over 50 U or outside the
-        site's range (or, at a fixed-dose site, another dose) raises :class:`DoseRefused` naming
-        the site by its label and the value.  Doses equal to the template's are dropped (a site
-        left out keeps its template dose).
+        The checks are :meth:`Protocol.units_issues`, all of them refused as the CLI's
+        ``plan --dose`` refuses them: an unknown site, a dose that is not a positive finite number,
+        over 50 U or outside the site's range (or, at a fixed-dose site, another dose), a muscle
+        over its cap or the session over the protocol's total raise :class:`DoseRefused` naming
+        the site (by its label) or the muscle and the units. A cap's refusal is shown under the
+        fields of the ``changed`` sites it is about. Doses equal to the template's are dropped (a
+        site left out keeps its template dose).
         """
         protocol = protocol or self.protocol
         sites = {e.id: e for e in protocol.expanded_sites()}
         if len(chosen) > len(sites):
             raise DoseRefused(f"Dose not changed \u2014 {len(chosen)} doses for the {len(sites)} sites of this plan.")
-        issues = [i for i in protocol.units_issues(chosen) if i.kind in REFUSED_DOSE_KINDS]
+        issues = protocol.units_issues(chosen)
         if issues:
             words: list[str] = []
             per_site: dict[str, str] = {}
             for i in issues:
                 if i.kind == "unknown_site":
                     words.append(i.text)
+                    continue
+                if i.kind in ("muscle_cap", "total"):
+                    who = f"{_words(sites[i.site_ids[0]].muscle).capitalize()}: " if i.kind == "muscle_cap" else ""
+                    words.append(f"{who}{i.what}")
+                    for sid in changed:
+                        if sid in i.site_ids:
+                            per_site.setdefault(sid, f"Not changed: {who}{i.what}.")
                     continue
                 site = sites[i.site_ids[0]]
                 what = i.what
@@ -402,7 +407,7 @@ class Session:
 
         Nothing changes when any value is refused (:meth:`checked_units`).
         """
-        chosen = self.checked_units({**self.units, **dict(changes)})
+        chosen = self.checked_units({**self.units, **dict(changes)}, changed=[str(k) for k in changes])
 
         def change() -> None:
             self.units = chosen
