@@ -511,7 +511,8 @@ def _neck_and_lower_face(
     out.append(("levator_scapulae", inside_all(
         _sided_band(p, right, [mas + _v(0.0, 5.0, -18.0), mas + _v(0.0, -22.0, -55.0), scapula_angle],
                     (7.0, 11.0, 10.0), (0.0, 0.4, 1.0)),
-        facing(n, (1.0, -1.0, 0.0), 0.0),
+        # it ends under the trapezius: in front of the shoulder part's back edge (see above), 5 mm inside it
+        facing(n, (1.0, -1.0, 0.0), 0.0), above(y, neck[:, 1] - 30.0),
     )))  # fmt: skip
 
     # scalenes (Gray's Anatomy: anterior and middle scalenes from the transverse processes of C2/C3
