@@ -151,6 +151,31 @@ def test_anatomy_of_the_shapes(head: Head) -> None:
     temp = pts("temporalis")
     height = temp[:, 2].max() - head.head_landmark("right_zygomatic_arch")[2]
     assert 70 < height < 120 and np.ptp(temp[:, 1]) > 0.9 * height
+    # its front border rises behind the lateral orbital rim, then curves up and back along the
+    # temporal line (no straight vertical edge)
+    brow = head.head_landmark("right_brow_lateral")[2]
+
+    def front(dz: float) -> float:
+        return float(temp[np.abs(temp[:, 2] - (brow + dz)) < 2.5, 1].max())
+
+    assert front(0) < head.head_landmark("right_lateral_canthus")[1] - 5
+    assert abs(front(0) - front(-5)) < 4 and front(0) - front(30) > 4 and front(30) - front(60) > 15
+
+    def whole(name: str) -> NDArray[np.float64]:  # the whole area, also where a later one covers it
+        return p[(head.muscle_weights[:, MUSCLE_CODE[name] - 1] >= 0.5) & (p[:, 0] > 0)]
+
+    # splenius capitis: from beside the midline low in the neck, widening up and out to the mastoid
+    sp, mastoid, c7 = whole("splenius_capitis"), head.head_landmark("right_mastoid"), head.head_landmark("c7")
+    low, high = sp[np.abs(sp[:, 2] - c7[2] - 5) < 3], sp[np.abs(sp[:, 2] - mastoid[2]) < 3]
+    assert low[:, 0].min() < 8 and np.ptp(low[:, 0]) < 0.7 * np.ptp(high[:, 0])
+    assert high[:, 0].max() > mastoid[0] - 5 and sp[:, 2].max() > mastoid[2] + 10  # to the nuchal line
+    # levator scapulae runs down and back from below the mastoid toward the shoulder blade
+    lev = whole("levator_scapulae")
+    upper, lower = lev[lev[:, 2] > mastoid[2] - 40], lev[lev[:, 2] < mastoid[2] - 70]
+    assert upper[:, 1].mean() - lower[:, 1].mean() > 25 and lower[:, 1].min() < head.head_landmark("right_necklace")[1]
+    # the scalenes reach from the mid-neck down to the first rib, below the neck's bend
+    sc = whole("scalenes")
+    assert sc[:, 2].max() > mastoid[2] - 30 and sc[:, 2].min() < head.head_landmark("right_necklace")[2] - 10
     # frontalis spans the forehead from one fusion line to the other, up to the hairline
     fr = p[codes == MUSCLE_CODE["frontalis"]]
     assert fr[:, 0].min() < -35 and fr[:, 0].max() > 35
