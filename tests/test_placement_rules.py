@@ -91,3 +91,20 @@ def test_a_sideways_walk_stays_level_and_an_upward_walk_keeps_its_meridian(head:
     # the meridian through the head-frame origin: x/y keeps its ratio (no sideways drift)
     assert abs(np.arctan2(up[0], up[1]) - np.arctan2(start[0], start[1])) < np.radians(1.0)
     assert up[2] - start[2] > 30.0
+
+
+def test_a_walk_folded_by_the_ear_is_walked_again_up_first_then_back(head: Head) -> None:
+    """A diagonal walk whose plane crosses the ear would follow the ear's folds: it is redone in legs."""
+    from visualizer.placement import _walk, offset_vector
+
+    arch = head.landmark("left_zygomatic_arch")
+    offsets = {"superior": 40, "posterior": 40}
+    distance = float(np.linalg.norm(offset_vector(offsets, "left")))
+    # the single in-plane walk climbs around the ear and ends far short of where it headed
+    single = _walk(head, arch, offset_vector(offsets, "left"))
+    assert np.linalg.norm(single - arch) < 0.7 * distance
+    end = head.frame.to_head(walk_offset(head, arch, offsets, "left").position)
+    start = head.head_landmark("left_zygomatic_arch")
+    # up 40 (on the temple, above the ear), then back 40: on the scalp, where a tape would put it
+    assert end[2] - start[2] > 30.0 and start[1] - end[1] > 30.0, np.round(end - start, 1)
+    assert np.linalg.norm(end - start) > 0.85 * distance

@@ -237,7 +237,12 @@ def _scan_head(args: argparse.Namespace):
             *found.warnings,
         ]
         return scan_head(
-            scan, found.landmarks, muscle=found.fit.muscle, landmarks_label="found automatically", warnings=warnings
+            scan,
+            found.landmarks,
+            muscle=found.fit.muscle,
+            muscle_weight=found.fit.muscle_weight,
+            landmarks_label="found automatically",
+            warnings=warnings,
         )
     landmarks = _read_landmarks(args.landmarks)
     return scan_head(scan, landmarks, landmarks_label=str(args.landmarks))

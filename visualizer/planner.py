@@ -31,7 +31,7 @@ from visualizer.placement import Placed, place_arc, place_landmark
 from visualizer.plan import Finding, Plan, Site, short_name
 from visualizer.protocol import PROTOCOLS_DIR, ExpandedSite, Protocol
 from visualizer.safety import Limits, check_sites, danger_zone_findings, dose_findings
-from visualizer.words import SITE_WORDS, site_words
+from visualizer.words import SITE_WORDS, landmark_title, site_words
 
 #: Plain words for patients, per muscle (``{side}`` is filled in); see :mod:`visualizer.words`.
 PLAIN_WORDS = SITE_WORDS
@@ -54,7 +54,9 @@ class Prepared:
 
     fixed: tuple[tuple[ExpandedSite, Placed], ...]
     candidates: Candidates | None
-    skipped: tuple[str, ...] = ()  # sites a partial head (a scan) cannot carry, with the reason
+    #: Sites a partial head (a scan) cannot carry: (site id, label, the landmarks it lacks or, if
+    #: none is missing, why the rule failed).
+    skipped: tuple[tuple[str, str, tuple[str, ...] | str], ...] = ()
 
 
 def _placement_of(site: ExpandedSite, head: Head, protocol: Protocol) -> Placed:
@@ -80,20 +82,33 @@ def prepare(head: Head, protocol: Protocol) -> Prepared:
     if hit is not None:
         return hit
     fixed_list: list[tuple[ExpandedSite, Placed]] = []
-    skipped: list[str] = []
+    skipped: list[tuple[str, str, tuple[str, ...] | str]] = []
     for s in protocol.expanded_sites():
         try:
             fixed_list.append((s, _placement_of(s, head, protocol)))
         except (LandmarkError, MeshError) as exc:
             if not head.partial:
                 raise
-            missing = [n for n in _site_landmarks(s) if n not in head.landmarks]
-            skipped.append(f"{s.id} (needs {', '.join(missing)})" if missing else f"{s.id} ({exc})")
+            missing = tuple(n for n in _site_landmarks(s) if n not in head.landmarks)
+            skipped.append((s.id, s.label, missing or str(exc)))
     ftp = protocol.follow_the_pain
     cands = prepare_candidates(head, ftp.muscles) if ftp is not None else None
     prepared = Prepared(tuple(fixed_list), cands, tuple(skipped))
     head.cache[key] = prepared
     return prepared
+
+
+def _skipped_words(prep: Prepared, protocol: Protocol) -> str:
+    """The sites a scan cannot carry, by label, and the landmarks they need, in words."""
+    labels = [f"{label} ({why})" if isinstance(why, str) else label for _, label, why in prep.skipped]
+    lacking = dict.fromkeys(n for _, _, why in prep.skipped if not isinstance(why, str) for n in why)
+    text = (
+        f"The scan cannot carry {len(prep.skipped)} site(s) of {short_name(protocol.name)}; they are left out "
+        f"of the plan: {'; '.join(labels)}."
+    )
+    if lacking:
+        text += " They need landmarks the scan does not show: " + "; ".join(landmark_title(n) for n in lacking) + "."
+    return text
 
 
 def _describe(muscle: str, side: str) -> str:
@@ -126,12 +141,8 @@ def make_plan(
     findings: list[Finding] = [Finding(HEAD_NOTE, "info", n) for n in head.notes]
     findings.extend(Finding(HEAD_WARNING, "warning", w) for w in head.warnings)
     if prep.skipped:
-        findings.append(Finding(
-            SITES_NOT_ON_SCAN, "warning",
-            f"The scan cannot carry {len(prep.skipped)} site(s) of {protocol.name}; they are left out of "
-            "the plan: " + "; ".join(prep.skipped),
-            site_ids=tuple(s.split(" ")[0] for s in prep.skipped),
-        ))  # fmt: skip
+        findings.append(Finding(SITES_NOT_ON_SCAN, "warning", _skipped_words(prep, protocol),
+                                site_ids=tuple(sid for sid, _, _ in prep.skipped)))  # fmt: skip
 
     muscle_rank: dict[str, int] = {}
     for s, _ in prep.fixed:

@@ -18,7 +18,8 @@ Steps (all in the scan frame, mm, after :mod:`visualizer.scan` converted the uni
    weights; on the deformed template it lands near the scan and is then snapped onto the full
    scan's skin. Its confidence is the fit's residual around it; a landmark with no scan skin under
    it (too far off, or beyond the scan's edge) is reported missing. Each scan point takes the
-   muscle code of the nearest deformed template point.
+   muscle code of the nearest deformed template point, and the muscle areas' soft weights
+   blended from the nearest few (inverse distance), so the areas keep their soft edges.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from scipy.spatial import cKDTree
 from scipy.spatial.transform import Rotation
 
 from visualizer.errors import MeshError
+from visualizer.muscle_map import weights_to_array
 from visualizer.vtk_quiet import VtkMessages
 
 Array = NDArray[np.float64]
@@ -63,6 +65,10 @@ MISSING_MM = 7.0
 RIM_MM = 3.0
 #: Above this fit residual (mm) around a landmark, it is flagged as poorly found.
 POOR_MM = 4.0
+#: A scan point's muscle-area weights are blended from this many nearest deformed template points.
+CARRY_NEIGHBOURS = 4
+#: Scan points carried at a time (bounds the temporary memory of the blend on a 2M-triangle scan).
+CARRY_CHUNK = 100_000
 #: Mean trimmed gap (mm) after the similarity start above which the scan is not taken as a head.
 NOT_A_HEAD_MM = 6.0
 
@@ -80,6 +86,7 @@ class Template:
     landmark_faces: NDArray[np.int64]
     landmark_bary: Array
     muscle: NDArray[np.int8]
+    muscle_weight: NDArray[np.float32]  # per template point, one column per muscle area (0..1)
 
 
 @dataclass
@@ -96,6 +103,7 @@ class Fit:
     off_skin_mm: dict[str, float]
     missing: list[str]
     muscle: NDArray[np.int8]  # per scan point
+    muscle_weight: NDArray[np.uint8]  # per scan point: each muscle area's soft weight (×255, the stored array)
     warnings: list[str] = field(default_factory=list)
 
 
@@ -127,10 +135,11 @@ def template() -> Template:
     bary = np.array([_barycentric(pts[faces[c]], p) for c, p in zip(cell_ids, closest, strict=True)])
     _, nearest = cKDTree(dense).query(pts)
     muscle = np.asarray(head.muscle_codes)[nearest].astype(np.int8)
+    weight = np.asarray(head.muscle_weights, dtype=np.float32)[nearest]
     acromion_z = min(head.landmarks["left_acromion"][2], head.landmarks["right_acromion"][2])
     head_part = dense[dense[:, 2] > head.landmarks["c7"][2] + 0.3 * (head.landmarks["c7"][2] - acromion_z)]
     normals = np.asarray(head.mesh.point_data["Normals"], dtype=float)
-    return Template(pts, faces, dense, normals, head_part, names, np.asarray(cell_ids), bary, muscle)
+    return Template(pts, faces, dense, normals, head_part, names, np.asarray(cell_ids), bary, muscle, weight)
 
 
 def _barycentric(tri: Array, p: Array) -> Array:
@@ -438,7 +447,7 @@ def fit_scan(scan: pv.PolyData, *, progress: Callable[[str], None] | None = None
         for n in landmarks
         if residual[n] > POOR_MM
     ]
-    _, nearest = vtree.query(scan_pts)
+    nearest, weight = _carry_muscles(vtree, scan_pts, tpl.muscle_weight)
     return Fit(
         scale=float(abs(np.linalg.det(inv_lin)) ** (1 / 3)),
         rotation=inv_lin,
@@ -450,8 +459,28 @@ def fit_scan(scan: pv.PolyData, *, progress: Callable[[str], None] | None = None
         off_skin_mm=off_skin,
         missing=missing,
         muscle=tpl.muscle[nearest],
+        muscle_weight=weight,
         warnings=warnings,
     )
+
+
+def _carry_muscles(
+    tree: cKDTree, points: Array, weights: NDArray[np.float32]
+) -> tuple[NDArray[np.intp], NDArray[np.uint8]]:
+    """Each point's nearest template point, and its muscle weights blended by inverse distance.
+
+    ``tree`` holds the deformed template points; ``weights`` is their (n, muscles) weight table.
+    Returns the nearest index per point and the blended weights as the stored uint8 array.
+    """
+    nearest = np.empty(len(points), dtype=np.intp)
+    out = np.empty((len(points), weights.shape[1]), dtype=np.uint8)
+    for i in range(0, len(points), CARRY_CHUNK):
+        dist, idx = tree.query(points[i : i + CARRY_CHUNK], k=CARRY_NEIGHBOURS)
+        inv = 1.0 / np.maximum(dist, 1e-6)
+        inv /= inv.sum(axis=1, keepdims=True)
+        nearest[i : i + CARRY_CHUNK] = idx[:, 0]
+        out[i : i + CARRY_CHUNK] = weights_to_array(np.einsum("nk,nkm->nm", inv, weights[idx]))
+    return nearest, out
 
 
 def _area_sample(mesh: pv.PolyData, n: int) -> Array:

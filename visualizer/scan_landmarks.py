@@ -21,6 +21,7 @@ from numpy.typing import NDArray
 from visualizer.errors import LandmarkError, MeshError
 from visualizer.frame import FRAME_LANDMARKS
 from visualizer.head import PROJECT_MM, Head, project_landmarks
+from visualizer.muscle_map import WEIGHT_ARRAY
 from visualizer.scan import Progress, Scan, read_scan
 from visualizer.scan_fit import POOR_MM, Fit, fit_scan
 
@@ -117,13 +118,15 @@ def scan_head(
     landmarks: Mapping[str, NDArray[np.float64]],
     *,
     muscle: NDArray[np.int8] | None = None,
+    muscle_weight: NDArray[np.uint8] | None = None,
     landmarks_label: str,
     warnings: list[str] | None = None,
 ) -> Head:
     """The :class:`~visualizer.head.Head` of a scan with these landmarks (scan frame, mm).
 
-    ``muscle`` (per scan point) is the muscle map carried from the template; without it the
-    landmark rules draw it. The head is *partial*: the planner leaves out sites whose landmarks
+    ``muscle`` (per scan point) is the muscle map carried from the template, ``muscle_weight`` its
+    soft area weights (:attr:`~visualizer.scan_fit.Fit.muscle_weight`); without ``muscle`` the
+    landmark rules draw the map. The head is *partial*: the planner leaves out sites whose landmarks
     the scan does not carry, with a warning.
     """
     from visualizer.head import _assemble
@@ -131,6 +134,8 @@ def scan_head(
     mesh = pv.PolyData(np.asarray(scan.mesh.points), scan.mesh.faces)
     if muscle is not None:
         mesh.point_data["muscle"] = np.asarray(muscle, dtype=np.int8)
+        if muscle_weight is not None:
+            mesh.point_data[WEIGHT_ARRAY] = np.asarray(muscle_weight, dtype=np.uint8)
     lms = {k: np.asarray(v, dtype=float) for k, v in landmarks.items()}
     head = _assemble(mesh, lms, scan.path, Path(landmarks_label))
     head.partial = True

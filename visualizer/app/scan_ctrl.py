@@ -271,6 +271,7 @@ class ScanControls:
             found.scan,
             found.landmarks,
             muscle=found.fit.muscle,
+            muscle_weight=found.fit.muscle_weight,
             landmarks_label="found automatically",
             warnings=warnings,
         )
