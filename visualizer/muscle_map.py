@@ -480,8 +480,10 @@ def _neck_and_lower_face(
     # behind the mastoid:
     # * medial border: from beside the midline at C3 (40 % of the way from the inion down to C7,
     #   chosen, not published) up and out to the superior nuchal line 60 % of the way from the midline
-    #   to the mastoid (the start of its lateral third, chosen to round it);
-    # * upper border: the superior nuchal line (as the occipitalis rule draws it) out to the mastoid;
+    #   to the mastoid (the start of its lateral third, chosen to round it; the line drawn as the
+    #   occipitalis rule draws it);
+    # * upper border: from there down and out over the lateral third of the line to the mastoid
+    #   process (8 mm below the mastoid landmark and 6 mm beyond it, chosen);
     # * lateral border: from the mastoid down and in to 24 mm from the midline at C7 (the muscle
     #   converges on its lowest origins, chosen, not published), under the sternocleidomastoid;
     # * drawn down to C7 (its T1–T3 origins lie under the trapezius and rhomboids).
