@@ -24,3 +24,22 @@ from visualizer.head import Head, load_head  # noqa: E402  (after the environmen
 @pytest.fixture(scope="session")
 def head() -> Head:
     return load_head()
+
+
+_APPS = [0]
+
+
+@pytest.fixture
+def trame_app(head: Head):
+    """An ``InjectVizApp`` on the default head with a trame server of its own (no browser)."""
+    from trame.app import get_server
+
+    import visualizer as engine
+    from visualizer.app.context import AppContext
+    from visualizer.app.core import InjectVizApp
+
+    _APPS[0] += 1
+    a = InjectVizApp(get_server(f"trame_app_{_APPS[0]}", client_type="vue3"), AppContext(engine=engine, head=head))
+    a.server.state.ready()
+    yield a
+    a.close()

@@ -104,9 +104,11 @@ def _region_checks(head: Head) -> dict[str, object]:
         "cervical_paraspinal": lambda x, y, z: (y < -60) & (x < 30) & (z > lm("c7")[2]) & (z < lm("inion")[2]),
         "trapezius": lambda x, y, z: (y < lm("right_necklace")[1] + 40) & (z < lm("inion")[2] + 2) & (x < rx["acromion"]),
         "sternocleidomastoid": lambda x, y, z: (z > lm("sternal_notch")[2] - 8) & (z < lm("right_mastoid")[2] + 5) & (x > 3),
-        "splenius_capitis": lambda x, y, z: (y < lm("right_mastoid")[1]) & (z > lm("c7")[2]) & (z < lm("right_mastoid")[2]),
+        # up to the lateral superior nuchal line, which the rules draw 25 mm above the mastoid
+        "splenius_capitis": lambda x, y, z: (y < lm("right_mastoid")[1] + 5) & (z > lm("c7")[2] - 3) & (z < lm("right_mastoid")[2] + 26),
         "levator_scapulae": lambda x, y, z: (y < lm("right_mastoid")[1]) & (z > lm("right_necklace")[2] - 10) & (z < lm("right_mastoid")[2]),
-        "scalenes": lambda x, y, z: (z > lm("right_necklace")[2] - 10) & (z < lm("right_mastoid")[2] - 20),
+        # down to the first rib: above the clavicle (its head to the acromion)
+        "scalenes": lambda x, y, z: (z > np.interp(x, [lm("right_clavicular_head")[0], rx["acromion"]], [lm("right_clavicular_head")[2], lm("right_acromion")[2]])) & (z < lm("right_mastoid")[2] - 20) & (y < lm("right_mastoid")[1] + 15),
         "masseter": lambda x, y, z: (x > 28) & (z > lm("right_mandibular_border")[2] - 3) & (z < lm("right_zygomatic_arch")[2]) & (y > lm("right_tragus")[1]) & (y < lm("right_oral_commissure")[1]),
         "platysma": lambda x, y, z: (z < lm("right_oral_commissure")[2]) & (y > lm("c7")[1]),
         "depressor_anguli_oris": lambda x, y, z: (z > lm("right_mandibular_border")[2] - 6) & (z < lm("right_oral_commissure")[2]) & (x > 10) & (x < rx["oral_commissure"] + 20),
@@ -149,6 +151,31 @@ def test_anatomy_of_the_shapes(head: Head) -> None:
     temp = pts("temporalis")
     height = temp[:, 2].max() - head.head_landmark("right_zygomatic_arch")[2]
     assert 70 < height < 120 and np.ptp(temp[:, 1]) > 0.9 * height
+    # its front border rises behind the lateral orbital rim, then curves up and back along the
+    # temporal line (no straight vertical edge)
+    brow = head.head_landmark("right_brow_lateral")[2]
+
+    def front(dz: float) -> float:
+        return float(temp[np.abs(temp[:, 2] - (brow + dz)) < 2.5, 1].max())
+
+    assert front(0) < head.head_landmark("right_lateral_canthus")[1] - 5
+    assert abs(front(0) - front(-5)) < 4 and front(0) - front(30) > 4 and front(30) - front(60) > 15
+
+    def whole(name: str) -> NDArray[np.float64]:  # the whole area, also where a later one covers it
+        return p[(head.muscle_weights[:, MUSCLE_CODE[name] - 1] >= 0.5) & (p[:, 0] > 0)]
+
+    # splenius capitis: from beside the midline low in the neck, widening up and out to the mastoid
+    sp, mastoid, c7 = whole("splenius_capitis"), head.head_landmark("right_mastoid"), head.head_landmark("c7")
+    low, high = sp[np.abs(sp[:, 2] - c7[2] - 5) < 3], sp[np.abs(sp[:, 2] - mastoid[2]) < 3]
+    assert low[:, 0].min() < 8 and np.ptp(low[:, 0]) < 0.7 * np.ptp(high[:, 0])
+    assert high[:, 0].max() > mastoid[0] - 5 and sp[:, 2].max() > mastoid[2] + 10  # to the nuchal line
+    # levator scapulae runs down and back from below the mastoid toward the shoulder blade
+    lev = whole("levator_scapulae")
+    upper, lower = lev[lev[:, 2] > mastoid[2] - 40], lev[lev[:, 2] < mastoid[2] - 70]
+    assert upper[:, 1].mean() - lower[:, 1].mean() > 25 and lower[:, 1].min() < head.head_landmark("right_necklace")[1]
+    # the scalenes reach from the mid-neck down to the first rib, below the neck's bend
+    sc = whole("scalenes")
+    assert sc[:, 2].max() > mastoid[2] - 30 and sc[:, 2].min() < head.head_landmark("right_necklace")[2] - 10
     # frontalis spans the forehead from one fusion line to the other, up to the hairline
     fr = p[codes == MUSCLE_CODE["frontalis"]]
     assert fr[:, 0].min() < -35 and fr[:, 0].max() > 35
@@ -160,24 +187,11 @@ _BODIES = {
     "heavy-old-man": BodyType(sex=1.0, age=70.0, weight=0.9, muscle=0.8),
     "slight-young-woman": BodyType(sex=0.0, age=20.0, weight=0.1, muscle=0.2),
 }
-_CD_MISSES = {
-    *(("heavy-old-man", f"cd-{p}") for p in ("anterocollis", "laterocollis", "retrocollis", "torticollis")),
-    *(("slight-young-woman", f"cd-{p}") for p in ("anterocollis", "laterocollis", "torticollis")),
-}
-_CD_ON_BODY_TYPES = pytest.mark.xfail(
-    strict=True,
-    reason="known: the cervical-dystonia sites are placed by fixed offsets in mm from the neck landmarks, "
-    "so on a heavy or slight neck some land beside their muscle (the old box map missed them too)",
-)
 
 
 @pytest.mark.parametrize(
     ("pid", "body"),
-    [
-        pytest.param(pid, body, id=f"{name}-{pid}", marks=_CD_ON_BODY_TYPES if (name, pid) in _CD_MISSES else ())
-        for name, body in _BODIES.items()
-        for pid in known_protocol_ids()
-    ],
+    [pytest.param(pid, body, id=f"{name}-{pid}") for name, body in _BODIES.items() for pid in known_protocol_ids()],
 )
 def test_every_protocol_site_lies_in_its_muscle(pid: str, body: BodyType | None) -> None:
     """Placed by its rule, each site of each protocol lands in its own muscle's area (on body types

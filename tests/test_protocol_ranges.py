@@ -35,7 +35,10 @@ def test_torticollis_is_one_sided_by_the_pattern() -> None:
     # chin to the right: the left sternocleidomastoid and the right splenius capitis (Medscape)
     assert {e.side for e in sites.values() if e.muscle == "sternocleidomastoid"} == {"left"}
     assert {e.side for e in sites.values() if e.muscle == "splenius_capitis"} == {"right"}
-    assert sites["scm_upper"].landmark == "left_mastoid" and sites["scm_upper"].label.endswith(", left")
+    scm = sites["scm_upper"]  # bare landmark names resolve to the site's side; midline ones stay
+    assert (scm.arc_from, scm.arc_to, scm.arc_via) == ("left_mastoid", "sternal_notch", "left_clavicular_head")
+    assert scm.label.endswith(", left")
+    assert sites["splenius_lower"].arc_from == "right_mastoid" and sites["splenius_lower"].arc_to == "right_necklace"
 
 
 def test_anterocollis_halves_the_sternocleidomastoid_dose() -> None:

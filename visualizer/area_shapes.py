@@ -21,10 +21,12 @@ Examples
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.spatial import cKDTree
 
 Array = NDArray[np.float64]
 
@@ -85,6 +87,48 @@ def along(p: Array, a: Array, b: Array) -> Array:
     b = np.broadcast_to(np.asarray(b, dtype=float), p.shape)
     ab = b - a
     return np.sum((p - a) * ab, axis=1) / np.maximum(np.sum(ab * ab, axis=1), 1e-9)
+
+
+def skin_path(skin: Array, knots: Sequence[Array], step: float = 4.0) -> Array:
+    """A polyline over the skin through ``knots`` (each (3,), mm): the straight pieces between the
+    knots sampled every ``step`` mm, each sample moved to the nearest skin point, then smoothed
+    (a three-point moving average, ends kept) so the path does not jitter from point to point.
+
+    ``skin`` are the skin points (n, 3) the path may run over. Returns the path, shape (m, 3).
+    """
+    tree = cKDTree(np.asarray(skin, dtype=float))
+    pieces = []
+    ks = [np.asarray(k, dtype=float) for k in knots]
+    for a, b in itertools.pairwise(ks):
+        count = max(2, int(np.ceil(np.linalg.norm(b - a) / step)) + 1)
+        pieces.append(a + np.linspace(0.0, 1.0, count)[:, None] * (b - a))
+    chord = np.vstack([pieces[0]] + [piece[1:] for piece in pieces[1:]])
+    on_skin = tree.data[tree.query(chord)[1]]
+    smooth = on_skin.copy()
+    smooth[1:-1] = (on_skin[:-2] + on_skin[1:-1] + on_skin[2:]) / 3.0
+    return smooth
+
+
+def path_band(p: Array, path: Array, radii: Sequence[float], at: Sequence[float]) -> Array:
+    """Signed distance (mm) to a band of varying half-width around a polyline over the skin.
+
+    ``path`` (m, 3) from :func:`skin_path`; the half-width is ``radii`` at the fractions ``at``
+    (0 at the path's start, 1 at its end, by length along the path), linear in between. A point's
+    distance is the smallest over the path's pieces of (distance to the piece − the half-width
+    where it is nearest), so the band tapers smoothly and its ends are rounded.
+    """
+    path = np.asarray(path, dtype=float)
+    seg = np.linalg.norm(np.diff(path, axis=0), axis=1)
+    s = np.concatenate([[0.0], np.cumsum(seg)]) / max(float(seg.sum()), 1e-9)
+    r = np.interp(s, np.asarray(at, dtype=float), np.asarray(radii, dtype=float))
+    best = np.full(len(p), np.inf)
+    for i in range(len(path) - 1):
+        a, b = path[i], path[i + 1]
+        ab = b - a
+        t = np.clip((p - a) @ ab / max(float(ab @ ab), 1e-9), 0.0, 1.0)
+        d = np.linalg.norm(p - (a + t[:, None] * ab), axis=1) - (r[i] + t * (r[i + 1] - r[i]))
+        best = np.minimum(best, d)
+    return best
 
 
 def interp(t: Array, v0: Array | float, v1: Array | float) -> Array:

@@ -39,8 +39,10 @@ from visualizer.area_shapes import (
     inside_all,
     inside_any,
     interp,
+    path_band,
     polygon,
     rounded_box,
+    skin_path,
     soft_weight,
 )
 from visualizer.muscles import MUSCLES as REGISTRY_MUSCLES
@@ -50,10 +52,13 @@ from visualizer.muscles import MUSCLES as REGISTRY_MUSCLES
 MUSCLES: tuple[str, ...] = ("none", *REGISTRY_MUSCLES)
 MUSCLE_CODE: dict[str, int] = {name: i for i, name in enumerate(MUSCLES)}
 #: The order the areas are drawn in (later over earlier): the hard label of a point is the last
-#: area it lies in, and a tint shows the later of two overlapping areas.
+#: area it lies in, and a tint shows the later of two overlapping areas. A deep muscle comes before
+#: the muscles that cover it (splenius capitis and levator scapulae under the trapezius, the
+#: scalenes under the sternocleidomastoid), so drawn together the skin shows what lies under it,
+#: and drawn alone a muscle shows its whole shape.
 PAINT_ORDER: tuple[str, ...] = (
-    "temporalis", "frontalis", "corrugator", "procerus", "orbicularis_oculi", "occipitalis", "trapezius",
-    "cervical_paraspinal", "platysma", "masseter", "splenius_capitis", "levator_scapulae", "scalenes",
+    "temporalis", "frontalis", "corrugator", "procerus", "orbicularis_oculi", "occipitalis", "splenius_capitis",
+    "levator_scapulae", "trapezius", "cervical_paraspinal", "platysma", "masseter", "scalenes",
     "sternocleidomastoid", "depressor_anguli_oris", "mentalis",
 )  # fmt: skip
 #: Point array of the per-muscle weights (uint8, weight × 255; column k is code k + 1).
@@ -169,12 +174,11 @@ def muscle_areas(
     def mid(name: str) -> NDArray[np.float64]:
         return np.asarray(landmarks[name], dtype=float)
 
-    areas: list[tuple[str, NDArray[np.float64]]] = _upper_areas(pm, nm, sided, mid)
+    drawn = dict(_upper_areas(pm, nm, sided, mid))
     if all(k in landmarks for k in NECK_FACE_LANDMARKS):
-        areas += _neck_and_lower_face(pm, nm, sided, landmarks)
-    names = [name for name, _ in areas]
-    assert names == [m for m in PAINT_ORDER if m in names], names  # the rules are written in paint order
-    raw = [soft_weight(d, falloff) for _, d in areas]
+        drawn.update(_neck_and_lower_face(pm, nm, right, sided, landmarks))
+    names = [m for m in PAINT_ORDER if m in drawn]
+    raw = [soft_weight(drawn[name], falloff) for name in names]
     codes = hard_labels(raw, [MUSCLE_CODE[name] for name in names])
     weights = np.zeros((len(p), len(MUSCLES) - 1), dtype=np.float32)
     for name, w in zip(names, raw, strict=True):
@@ -219,22 +223,37 @@ def _upper_areas(
     nas, gla, ini, c7, tri = mid("nasion"), mid("glabella"), mid("inion"), mid("c7"), mid("trichion")
     out: list[tuple[str, NDArray[np.float64]]] = []
 
-    # temporalis: the fan of the temporal fossa. Upper border the superior temporal line, drawn as
-    # half an ellipse over the zygomatic arch from the temporal fusion line on the forehead's edge
-    # back to 40 mm behind the tragus (chosen, not published), as tall as 0.8 × its length (Lee 2017,
-    # temporalis width:height about 5:4); lower border the zygomatic arch, rising behind the tragus
-    # over the ear (Gray's Anatomy: the muscle passes deep to the arch; the auricle lies below the
-    # fan's posterior fibres; 8 mm above the arch's upper-edge landmark, chosen); front border the
-    # lateral orbital rim, 8 mm behind the lateral canthus (chosen, not published), and lateral to the
-    # temporal fusion line (frontalis is medial to it), on skin facing sideways.
+    # temporalis: the fan of the temporal fossa (Gray's Anatomy: it arises from the whole of the
+    # temporal fossa up to the temporal line and passes deep to the zygomatic arch; the fossa is
+    # bounded in front by the zygomatic bone's frontal process and the frontal bone's zygomatic
+    # process — the back of the lateral orbital rim — and above by the temporal lines, which begin
+    # at the zygomatic process of the frontal bone and arch up and back over the side of the skull).
+    # Seen from the side:
+    # * front border: behind the lateral orbital rim, from 10 mm behind the lateral canthus at the
+    #   arch up to 7 mm behind it at the outer brow's height, where the temporal line begins
+    #   (chosen, not published: the rim leans forward as it rises);
+    # * upper border: the superior temporal line, half an ellipse that leaves the front border there
+    #   upright (so the border curves without a corner) and arches up and back to 40 mm behind the
+    #   tragus (chosen, not published), the fan as tall above the arch as 0.8 × its length (Lee 2017,
+    #   temporalis width:height about 5:4);
+    # * lower border: the zygomatic arch, rising behind the tragus over the ear (the auricle lies
+    #   below the fan's posterior fibres; 8 mm above the arch's upper-edge landmark, chosen);
+    # and lateral to the temporal fusion line seen from the front (frontalis is medial to it), on
+    # skin facing sideways.
     y_back = tr[:, 1] - 40.0
-    half_len = 0.5 * (tl[:, 1] - y_back)
-    line = ellipse(y, z, y_back + half_len, zyg[:, 2], half_len, 1.6 * half_len)
+    y_top_front = lc[:, 1] - 7.0
+    half_len = 0.5 * (y_top_front - y_back)
+    fz = bl[:, 2]  # the frontozygomatic level, where the temporal line starts
+    rise = np.maximum(1.6 * half_len - (fz - zyg[:, 2]), 10.0)
+    temporal_line = ellipse(y, z, y_back + half_len, fz, half_len, rise)
+    below_line = inside_all(below(z, fz), above(y, y_back))  # under the line's start, down to the arch
+    front_edge = interp((z - zyg[:, 2]) / np.maximum(fz - zyg[:, 2], 1.0), lc[:, 1] - 10.0, y_top_front)
     ear = -ellipse(y, z, tr[:, 1] - 10.0, tr[:, 2] + 2.0, 22.0, 40.0)  # the auricle with a margin (chosen)
     floor = above(z, interp((tr[:, 1] - y) / 40.0, zyg[:, 2] + 8.0, tr[:, 2] + 38.0))
     x_line = interp((z - bl[:, 2]) / np.maximum(tl[:, 2] - bl[:, 2], 1.0), bl[:, 0], tl[:, 0])
     out.append(("temporalis", inside_all(
-        line, ear, floor, below(y, lc[:, 1] - 8.0), above(x, x_line), facing(n, (1.0, 0.0, 0.0), 0.45),
+        inside_any(temporal_line, below_line), below(y, front_edge), ear, floor, above(x, x_line),
+        facing(n, (1.0, 0.0, 0.0), 0.45),
     )))  # fmt: skip
 
     # frontalis: from the brows (Gray's Anatomy: it inserts into the skin of the eyebrows) up to the
@@ -381,9 +400,29 @@ def _strip(
     )
 
 
+def _sided_band(
+    p: NDArray[np.float64],
+    right: NDArray[np.bool_],
+    knots: list[NDArray[np.float64]],
+    radii: tuple[float, ...],
+    at: tuple[float, ...],
+) -> NDArray[np.float64]:
+    """Signed distance (mm) of a tapering band over the skin through ``knots`` (per-point arrays
+    (n, 3) of each side's landmark-made points, mirrored to the right), drawn on each side from
+    that side's own knots (:func:`visualizer.area_shapes.skin_path`, :func:`~visualizer.area_shapes.path_band`)."""
+    d = np.full(len(p), np.inf)
+    for side in (right, ~right):
+        idx = np.flatnonzero(side)
+        if len(idx):
+            path = skin_path(p[idx], [k[idx[0]] for k in knots])
+            d[idx] = path_band(p[idx], path, radii, at)
+    return d
+
+
 def _neck_and_lower_face(
     p: NDArray[np.float64],
     n: NDArray[np.float64],
+    right: NDArray[np.bool_],
     sided: Callable[[str], NDArray[np.float64]],
     landmarks: Mapping[str, NDArray[np.float64]],
 ) -> list[tuple[str, NDArray[np.float64]]]:
@@ -434,42 +473,63 @@ def _neck_and_lower_face(
         ]),
         facing(n, (1.0, 0.0, -0.3), 0.3), above(x, go[:, 0] - 12.0),
     )))  # fmt: skip
-    # splenius capitis: the back and side of the upper neck, from below the mastoid and the lateral
-    # superior nuchal line toward C7 (Gray's Anatomy: to the spines of C7–T3), between the trapezius
-    # behind and the sternocleidomastoid in front (the floor of the posterior triangle's apex)
-    back_side = np.broadcast_to(np.array([1.0, -0.8, 0.0]), p.shape)
-    c7_side = np.broadcast_to(c7 + _v(22.0, 0.0, 10.0), p.shape)
-    out.append(
-        ("splenius_capitis", _strip(p, n, mas + _v(-6.0, -8.0, -8.0), c7_side, back_side, (9.0, 7.0), (0.0, 0.75)))
-    )
+    # splenius capitis (Gray's Anatomy: from the lower half of the nuchal ligament and the spines of
+    # C7 to T3, up and laterally to the mastoid process and the lateral third of the superior nuchal
+    # line, deep to the trapezius and, at its insertion, the sternocleidomastoid; between them it
+    # floors the apex of the posterior triangle). Seen from behind, on skin facing back or sideways
+    # behind the mastoid:
+    # * medial border: from beside the midline at C3 (40 % of the way from the inion down to C7,
+    #   chosen, not published) up and out to the superior nuchal line 60 % of the way from the midline
+    #   to the mastoid (the start of its lateral third, chosen to round it; the line drawn as the
+    #   occipitalis rule draws it);
+    # * upper border: from there down and out over the lateral third of the line to the mastoid
+    #   process (8 mm below the mastoid landmark and 6 mm beyond it, chosen);
+    # * lateral border: from the mastoid down and in to 24 mm from the midline at C7 (the muscle
+    #   converges on its lowest origins, chosen, not published), under the sternocleidomastoid;
+    # * drawn down to C7 (its T1–T3 origins lie under the trapezius and rhomboids).
+    ini = np.asarray(landmarks["inion"], dtype=float)
+    mx = mas[:, 0]
+    snl_at = interp(0.6, ini[2], mas[:, 2] + 25.0)
+    c3 = ini[2] + 0.4 * (c7[2] - ini[2])
+    out.append(("splenius_capitis", inside_all(
+        polygon(x, z, [
+            (3.0, c7[2]), (24.0, c7[2]), (mx + 6.0, mas[:, 2] - 8.0), (0.6 * mx, snl_at), (3.0, c3),
+        ]),
+        below(y, mas[:, 1] + 3.0), facing(n, (0.5, -1.0, 0.0), 0.05),
+    )))  # fmt: skip
 
-    # the posterior triangle of the neck, seen from the side (Gray's Anatomy): behind the
-    # sternocleidomastoid's posterior edge (mastoid to clavicular head, 10 mm behind the band's axis),
-    # in front of the trapezius' anterior edge (from 30 mm behind the mastoid to the neck's bend into
-    # the shoulder), above the clavicle, on skin facing sideways. Levator scapulae fills its back half
-    # (down to the top of the shoulder blade), the scalenes the lower front half, above the clavicle.
-    back_edge = edge_y(mas + _v(0.0, -30.0, -10.0), neck + _v(0.0, 5.0, 0.0))
-    width = np.maximum(front_edge - back_edge, 1.0)
-    frac = (y - back_edge) / width
-    triangle = inside_all(
-        -frac * width, (frac - 1.0) * width, above(z, neck[:, 2] - 5.0), below(z, mas[:, 2] - 25.0),
-        facing(n, (1.0, 0.0, 0.0), 0.5),
-    )  # fmt: skip
-    # levator scapulae: from the transverse processes of C1–C4 (deep, behind and below the mastoid)
-    # down and back to the superior angle of the scapula (Gray's Anatomy), seen in the triangle's
-    # back half: a band 11 mm either side of that line (chosen, not published)
-    scapula = neck + _v(-45.0, -5.0, -5.0)
+    # levator scapulae (Gray's Anatomy: from the transverse processes of C1–C4 — behind the
+    # sternocleidomastoid in the upper neck — down and back to the medial border of the scapula
+    # from its superior angle to the spine; the upper part is covered by the sternocleidomastoid,
+    # the lower by the trapezius, the middle lies in the posterior triangle). Drawn as a band over
+    # the skin along its course: from 18 mm below the mastoid (C1's transverse process lies between
+    # the mastoid and the angle of the jaw), through the posterior triangle 55 mm below and 22 mm
+    # behind the mastoid, toward the superior angle of the scapula on the back (70 % of the way out
+    # to the neck's bend, at C7's depth and 22 mm below it, snapped to the skin: where the
+    # trapezius covers it); half-width 7 mm at the top (its slips),
+    # 11 mm through the neck, 10 mm at the scapula (all chosen, not published: a strap about 2 cm
+    # wide), on skin facing sideways or back.
+    scapula_angle = np.stack([0.7 * neck[:, 0], np.full(len(p), c7[1]), np.full(len(p), c7[2] - 22.0)], axis=1)
     out.append(("levator_scapulae", inside_all(
-        triangle, _strip(p, n, mas + _v(-20.0, -5.0, -25.0), scapula, lateral, (12.0, 12.0), (0.0, 1.0)),
-        (frac - 0.6) * width,
+        _sided_band(p, right, [mas + _v(0.0, 5.0, -18.0), mas + _v(0.0, -22.0, -55.0), scapula_angle],
+                    (7.0, 11.0, 10.0), (0.0, 0.4, 1.0)),
+        # it ends under the trapezius: in front of the shoulder part's back edge (see above), 5 mm inside it
+        facing(n, (1.0, -1.0, 0.0), 0.0), above(y, neck[:, 1] - 30.0),
     )))  # fmt: skip
-    # scalenes: from the transverse processes of the middle cervical vertebrae down and slightly
-    # forward to the first rib behind the clavicle (Gray's Anatomy), seen in the triangle's lower
-    # front part: a band 10 mm either side of that line (chosen, not published)
+
+    # scalenes (Gray's Anatomy: anterior and middle scalenes from the transverse processes of C2/C3
+    # to C6, down and slightly forward to the first rib behind the clavicle; covered above by the
+    # sternocleidomastoid, below it they fill the lower front of the posterior triangle above the
+    # clavicle). Drawn as a fan over the skin: from 38 mm below the mastoid (C3–C4, under the
+    # sternocleidomastoid's back edge) down to the first rib above the clavicle, 30 % of the way
+    # from its medial head to the acromion and 25 mm above it; half-width 7 mm at the top, 15 mm at
+    # the rib (all chosen, not published), on skin facing sideways.
+    rib = ch + 0.35 * (sided("acromion") - ch) + _v(0.0, -5.0, 25.0)
     out.append(("scalenes", inside_all(
-        triangle, (0.4 - frac) * width,
-        _strip(p, n, mas + _v(-20.0, 0.0, -40.0), ch + _v(0.0, -18.0, 40.0), lateral, (10.0, 10.0), (0.0, 1.0)),
+        _sided_band(p, right, [mas + _v(0.0, -4.0, -32.0), rib], (9.0, 18.0), (0.0, 1.0)),
+        facing(n, (1.0, 0.0, 0.0), 0.35),
     )))  # fmt: skip
+
     # sternocleidomastoid: from the mastoid down and forward to the sternal notch (sternal head)
     # and the medial clavicle (clavicular head) (Gray's Anatomy); widths chosen, not published
     sternal = notch + _v(8.0, 0.0, 0.0)

@@ -199,7 +199,15 @@ def test_fuzz_every_state_key_and_trigger_while_another_session_clicks(browser, 
         found = a.evaluate(HOSTILE_JS)
         # what was fuzzed was read from the page itself
         assert found["keys"] > 40, found
-        for name in ("snapshot_png", "local_click", "plan_json", "plan_csv", "restore_inputs"):
+        for name in (
+            "snapshot_png",
+            "local_click",
+            "plan_json",
+            "plan_csv",
+            "restore_inputs",
+            "set_units",
+            "reset_units",
+        ):
             assert name in found["triggers"], found["triggers"]
         assert sum(1 for n in found["triggers"] if n.startswith("trigger__")) >= 10, found["triggers"]
 

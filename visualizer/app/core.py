@@ -31,6 +31,7 @@ from visualizer.app import state as st
 from visualizer.app.body import BodyTypeControls, body_state
 from visualizer.app.context import AppContext, default_context
 from visualizer.app.defaults import UI_DEFAULTS
+from visualizer.app.doses import DoseControls, dose_state
 from visualizer.app.scan_ctrl import ScanControls, scan_state
 from visualizer.app.ui import build_layout
 from visualizer.checks import finite_point
@@ -111,7 +112,7 @@ def png_bytes(img: np.ndarray) -> bytes:
     return vtk_to_numpy(writer.GetResult()).tobytes()
 
 
-class InjectVizApp(ScanControls, BodyTypeControls, TrameApp):
+class InjectVizApp(DoseControls, ScanControls, BodyTypeControls, TrameApp):
     """One connection's app: a plotter, a scene, a session and the page layout."""
 
     def __init__(
@@ -172,6 +173,7 @@ class InjectVizApp(ScanControls, BodyTypeControls, TrameApp):
                 **UI_DEFAULTS,
                 **body_state(self.session.base_head),
                 **scan_state(),
+                **dose_state(self.session),
                 "pick_down": None,
                 "pick_up": None,
                 "protocol_items": [
@@ -222,6 +224,7 @@ class InjectVizApp(ScanControls, BodyTypeControls, TrameApp):
             rows = ses.site_rows()
             tot = ses.totals()
             s.site_rows = rows
+            s.dose_rows = ses.dose_rows()
             s.totals = tot
             findings = ses.findings()
             s.findings = findings
@@ -1085,6 +1088,8 @@ class InjectVizApp(ScanControls, BodyTypeControls, TrameApp):
             ("scan_begin", self.scan_begin),  # "Load a scan" (visualizer.app.scan_ctrl)
             ("scan_chunk", self.scan_chunk),
             ("scan_end", self.scan_end),
+            ("set_units", self.set_units),  # the doses chosen within the sites' ranges (visualizer.app.doses)
+            ("reset_units", self.reset_units),
         ):
             self.server.trigger(name)(fn)
         if self.records is not None:

@@ -1,9 +1,10 @@
 """When things go wrong between the page and the server: reconnect, restore, checked downloads.
 
 * The page keeps the session's inputs — protocol, pain origin (regions, side, point),
-  follow-the-pain, moved landmarks, tab — in its address (``#iv=<json>``), so a reload or a
-  reconnect restores them: :data:`JS` sends them to the ``restore_inputs`` trigger, which
-  :func:`restore` validates exactly like any other browser input before applying them at once.
+  follow-the-pain, moved landmarks, the doses chosen within the sites' ranges, tab — in its
+  address (``#iv=<json>``), so a reload or a reconnect restores them: :data:`JS` sends them to
+  the ``restore_inputs`` trigger, which :func:`restore` validates exactly like any other browser
+  input before applying them at once.
 * When the connection is lost (server restarted, session process gone) the page says so plainly,
   polls its own address with a growing delay, and reloads when the server answers.
 * A download is handed to the browser only once its whole payload arrived and checks out (a PNG's
@@ -20,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from visualizer.app.inputs import STATE, InputRefused, SavedInputs, TypeAdapter, quote
+from visualizer.app.state import UserError
 
 _SAVED = TypeAdapter(SavedInputs)
 
@@ -159,6 +161,7 @@ def snapshot(app: Any) -> dict[str, Any]:
         "point": point,
         "ftp": bool(ses.follow_the_pain),
         "landmarks": landmarks,
+        "units": dict(ses.units),  # the doses chosen within the sites' ranges
     }
     records = getattr(app, "records", None)
     if records is not None and records.patient is not None:
@@ -199,10 +202,15 @@ def restore(app: Any, saved: Any) -> None:
             raise InputRefused(f"saved landmark {quote(name)} is not a landmark of this head")
         moved[name] = _on_skin(app, p, f"saved landmark {name}")
     point = None if s["point"] is None else tuple(float(v) for v in _on_skin(app, s["point"], "the saved pain point"))
+    protocol = ses._load(s["protocol"]) if s["protocol"] is not None else ses.protocol
+    try:  # checked against the protocol restored with them
+        units = ses.checked_units(s["units"], protocol)
+    except UserError as exc:
+        raise InputRefused(f"the saved doses: {exc}") from None
 
     def change() -> None:
-        if s["protocol"] is not None:
-            ses.protocol = ses._load(s["protocol"])
+        ses.protocol = protocol
+        ses.units = units
         ses.pain_chips, ses.pain_side = list(s["regions"]), s["side"]
         ses.pain_point = point
         ses.follow_the_pain = bool(s["ftp"])

@@ -224,6 +224,14 @@ class DiaryEntry(_Strict):
     replace: StrictBool
 
 
+# the doses an injector chose within the sites' ranges (visualizer.app.doses): {expanded site id:
+# units}; the type, finiteness and size are checked here, the ids, signs and ranges against the
+# protocol by the session (Session.checked_units, the checks of ``plan --dose``)
+MAX_CHOSEN_UNITS = 128  # more sites than any protocol has (PREEMPT with follow-the-pain: 39)
+DoseUnits = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+ChosenUnits = Annotated[dict[Name, DoseUnits], Field(max_length=MAX_CHOSEN_UNITS)]
+
+
 class SavedInputs(_Strict):
     """The inputs a page keeps in its address to restore after a reload or a reconnect.
 
@@ -239,6 +247,7 @@ class SavedInputs(_Strict):
     landmarks: Annotated[dict[Name, Vec3], Field(max_length=MAX_LANDMARKS)] = {}
     tab: Literal[TABS] = "plan"  # type: ignore[valid-type]
     patient: PatientCode | None = None  # the patient record open in the page (visualizer.app.records_ctrl)
+    units: ChosenUnits = {}  # the doses chosen within the sites' ranges (visualizer.app.doses)
 
 
 # ------------------------------------------------------------------------------------------
@@ -434,6 +443,9 @@ TRIGGERS: dict[str, Params] = {
     "quiz_stop": _NONE,
     "quiz_next": _NONE,
     "restore_inputs": _p(("saved", _check(SavedInputs), _REQUIRED)),
+    # the doses chosen within the sites' ranges (visualizer.app.doses)
+    "set_units": _p(("units", _check(ChosenUnits), _REQUIRED)),
+    "reset_units": _NONE,
     # the browser's camera after a rotate/zoom, and a row of the site table
     "on_view_camera": _p(
         ("camera", _OPT_CAMERA, None), ("width", _check(ViewPx | None), None), ("height", _check(ViewPx | None), None)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +31,16 @@ class UserError(Exception):
     """A bad request from the page; the message is shown to the user."""
 
 
+class DoseRefused(UserError):
+    """Chosen units the session refuses (outside a site's range, not a positive number, an
+    unknown site); ``per_site`` says what is wrong at each site it is about, without the site's
+    name (the page shows it under that site's field)."""
+
+    def __init__(self, message: str, per_site: Mapping[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.per_site = dict(per_site or {})
+
+
 def _words(name: str) -> str:
     return str(name).replace("_", " ")
 
@@ -41,6 +51,17 @@ def _fmt(x: float, nd: int = 2) -> str:
     if "." in s:
         s = s.rstrip("0").rstrip(".")
     return s if s not in ("", "-0") else "0"
+
+
+def field_step(lo: float, hi: float, template: float) -> float:
+    """The step of a dose field's arrows: 5, 1 or 0.5 U, the largest that lands on the range's
+    ends and the template's dose and gives at least 4 steps across the range (10\u201340 U: 5;
+    12\u201316 U: 1; 3.5\u20136 U: 0.5).  Any value in the range may still be typed."""
+    for step in (5.0, 1.0):
+        on_grid = all(abs(v / step - round(v / step)) < 1e-9 for v in (lo, hi, template))
+        if on_grid and (hi - lo) / step >= 4 - 1e-9:
+            return step
+    return 0.5
 
 
 def protocol_id(protocol: Protocol) -> str:
@@ -260,6 +281,7 @@ class Session:
         self.pain_side = "both"
         self.pain_point: tuple[float, float, float] | None = None
         self.follow_the_pain = True
+        self.units: dict[str, float] = {}  # the doses the injector chose, per expanded site id
         self.selected: str | None = None
         self.patient_index = 0
         self.quiz: Quiz | None = None
@@ -287,7 +309,9 @@ class Session:
 
     def recompute(self) -> Any:
         """Recompute the plan from the current inputs (raises the engine's errors)."""
-        plan = self.engine.make_plan(self.head, self.protocol, self.pain_origin(), follow_the_pain=self.follow_the_pain)
+        plan = self.engine.make_plan(
+            self.head, self.protocol, self.pain_origin(), follow_the_pain=self.follow_the_pain, units=self.units
+        )
         self.plan = plan
         ids = {str(s.id) for s in plan.sites}
         if self.selected not in ids:
@@ -298,20 +322,135 @@ class Session:
 
     def _transaction(self, change) -> Any:
         """Apply a change and recompute; on any error restore the previous inputs."""
-        saved = (self.protocol, list(self.pain_chips), self.pain_side, self.pain_point, self.follow_the_pain, self.head)
+        saved = (
+            self.protocol,
+            list(self.pain_chips),
+            self.pain_side,
+            self.pain_point,
+            self.follow_the_pain,
+            self.head,
+            dict(self.units),
+        )
         try:
             change()
             return self.recompute()
         except Exception:
-            (self.protocol, self.pain_chips, self.pain_side, self.pain_point, self.follow_the_pain, self.head) = saved
+            (
+                self.protocol,
+                self.pain_chips,
+                self.pain_side,
+                self.pain_point,
+                self.follow_the_pain,
+                self.head,
+                self.units,
+            ) = saved
             raise
 
     # -- inputs ------------------------------------------------------------------------------
     def set_protocol(self, ref: str) -> Any:
+        """Another protocol: its sites start at the template's doses (chosen units are per protocol)."""
+
         def change() -> None:
-            self.protocol = self._load(str(ref))
+            new = self._load(str(ref))
+            if new is not self.protocol:
+                self.units = {}
+            self.protocol = new
 
         return self._transaction(change)
+
+    # -- doses chosen within the sites' ranges ------------------------------------------------
+    def checked_units(
+        self, chosen: Mapping[str, Any], protocol: Protocol | None = None, changed: Sequence[str] = ()
+    ) -> dict[str, float]:
+        """``chosen`` ({expanded site id: units}) checked against ``protocol`` (default: the
+        session's), as kept.
+
+        The checks are :meth:`Protocol.units_issues`, all of them refused as the CLI's
+        ``plan --dose`` refuses them: an unknown site, a dose that is not a positive finite number,
+        over 50 U or outside the site's range (or, at a fixed-dose site, another dose), a muscle
+        over its cap or the session over the protocol's total raise :class:`DoseRefused` naming
+        the site (by its label) or the muscle and the units. A cap's refusal is shown under the
+        fields of the ``changed`` sites it is about. Doses equal to the template's are dropped (a
+        site left out keeps its template dose).
+        """
+        protocol = protocol or self.protocol
+        sites = {e.id: e for e in protocol.expanded_sites()}
+        if len(chosen) > len(sites):
+            raise DoseRefused(f"Dose not changed \u2014 {len(chosen)} doses for the {len(sites)} sites of this plan.")
+        issues = protocol.units_issues(chosen)
+        if issues:
+            words: list[str] = []
+            per_site: dict[str, str] = {}
+            for i in issues:
+                if i.kind == "unknown_site":
+                    words.append(i.text)
+                    continue
+                if i.kind in ("muscle_cap", "total"):
+                    who = f"{_words(sites[i.site_ids[0]].muscle).capitalize()}: " if i.kind == "muscle_cap" else ""
+                    words.append(f"{who}{i.what}")
+                    for sid in changed:
+                        if sid in i.site_ids:
+                            per_site.setdefault(sid, f"Not changed: {who}{i.what}.")
+                    continue
+                site = sites[i.site_ids[0]]
+                what = i.what
+                if i.kind == "site_max" and site.units_range is not None:
+                    what += f"; this site takes {_fmt(site.units_range[0])}\u2013{_fmt(site.units_range[1])} U"
+                words.append(f"{site.label}: {what}")
+                per_site[site.id] = f"Not changed: {what}."
+            more = f" (+{len(words) - 3} more)" if len(words) > 3 else ""
+            raise DoseRefused("Dose not changed \u2014 " + "; ".join(words[:3]) + more + ".", per_site)
+        return {str(k): float(v) for k, v in chosen.items() if float(v) != sites[str(k)].units}
+
+    def set_units(self, changes: Mapping[str, Any]) -> Any:
+        """Change the chosen units of some sites ({expanded site id: units}); the plan follows.
+
+        Nothing changes when any value is refused (:meth:`checked_units`).
+        """
+        chosen = self.checked_units({**self.units, **dict(changes)}, changed=[str(k) for k in changes])
+
+        def change() -> None:
+            self.units = chosen
+
+        return self._transaction(change)
+
+    def reset_units(self) -> Any:
+        """Every site back to the template's dose."""
+
+        def change() -> None:
+            self.units = {}
+
+        return self._transaction(change)
+
+    def dose_rows(self) -> list[dict[str, Any]]:
+        """The sites whose dose the injector chooses (a ``units_range``), in file order.
+
+        Each: ``id``, ``label``, ``side``, ``muscle_key``, ``min``, ``max``, ``units`` (chosen,
+        else the template's), ``template``, ``range`` ("10\u201340 U"), ``step`` (the field's
+        arrows, :func:`field_step`) and ``changed``.  Empty for a protocol without ranges.
+        """
+        rows = []
+        for e in self.protocol.expanded_sites():
+            if e.units_range is None:
+                continue
+            lo, hi = e.units_range
+            units = self.units.get(e.id, e.units)
+            rows.append(
+                {
+                    "id": e.id,
+                    "label": e.label,
+                    "side": e.side,
+                    "muscle_key": e.muscle,
+                    "min": lo,
+                    "max": hi,
+                    "units": units,
+                    "template": e.units,
+                    "range": f"{_fmt(lo)}\u2013{_fmt(hi)} U",
+                    "step": field_step(lo, hi, e.units),
+                    "changed": units != e.units,
+                }
+            )
+        return rows
 
     def set_pain(self, chips: Sequence[str] | None = None, side: str | None = None) -> Any:
         def change() -> None:

@@ -76,6 +76,10 @@ html, body { overflow: hidden !important; }
 .iv-ring { display: inline-block; width: 12px; height: 12px; border-radius: 50%;
            border: 2.5px solid #141418; margin-right: 6px; vertical-align: -2px; }
 .iv-top { left: 12px; right: 12px; top: 10px; }
+.iv-dose-row { padding: 3px 0; border-bottom: 1px solid rgba(0,0,0,.06); }
+.iv-dose-label { flex: 1 1 auto; min-width: 0; font-size: 13px; line-height: 1.3; padding-right: 8px; }
+.iv-dose-field { flex: 0 0 96px; max-width: 96px; }
+.iv-dose-field input { text-align: right; }
 .iv-table { font-size: 13px; }
 .iv-table td, .iv-table th { white-space: nowrap; }
 .iv-table tr { cursor: pointer; }
@@ -556,6 +560,7 @@ def _plan_tab(ctrl: Any) -> None:
                 with html.Div():
                     html.Div("{{ totals.ftp_sites }}", classes="text-h6", id="total-ftp")
                     html.Div("follow-the-pain", classes="text-caption")
+        _dose_panel()
         # safety findings: prominent in the panel too (not dismissable); information: a quiet note
         with html.Div(v_if="safety_findings.length", id="panel-warnings", classes="mb-3"):
             v3.VAlert(
@@ -753,6 +758,70 @@ def _plan_tab(ctrl: Any) -> None:
         html.Div(
             "Server update: {{ update_ms }} ms", v_if="debug", classes="text-caption text-disabled mt-2", id="update-ms"
         )
+
+
+def _dose_panel() -> None:
+    """The doses the injector chooses, one field per site with a range (``dose_rows``; issue 11).
+
+    Only bindings: the page sends ``{site id: units}`` (``set_units``) when a field is left or
+    Enter is pressed; the server checks it against the protocol, and a refusal comes back as
+    ``dose_errors`` (shown under the field) with the plan's own dose in the field again.
+    """
+    with html.Div(v_if="dose_rows.length", id="dose-panel", classes="mb-3"):
+        with html.Div(classes="d-flex align-center"):
+            html.Div("Dose per site (within its range)", classes="text-subtitle-2")
+            v3.VSpacer()
+            v3.VBtn(
+                "Back to template",
+                size="x-small",
+                variant="text",
+                click="trigger('reset_units')",
+                v_if="dose_rows.some((r) => r.changed)",
+                id="dose-reset",
+                classes="iv-no-print",
+                title="every site back to the protocol's starting dose",
+            )
+        with html.Div(
+            v_for="row in dose_rows",
+            key="row.id",
+            classes="iv-dose-row",
+            raw_attrs=[':id="`dose-row-${row.id}`"', ':data-changed="row.changed ? 1 : 0"'],
+        ):
+            with html.Div(classes="d-flex align-center"):
+                with html.Div(classes="iv-dose-label"):
+                    html.Span(classes="iv-dot", style=("{ background: muscle_colors[row.muscle_key] }",))
+                    html.Span("{{ row.label }}")
+                    html.Div(
+                        "range {{ row.range }}{{ row.changed ? ` \u00b7 template ${row.template} U` : '' }}",
+                        classes="text-caption text-medium-emphasis iv-dose-range",
+                        raw_attrs=[':id="`dose-range-${row.id}`"'],
+                    )
+                v3.VTextField(
+                    model_value=("row.units",),
+                    type="number",
+                    suffix="U",
+                    density="compact",
+                    variant="outlined",
+                    hide_details=True,
+                    error=("!!dose_errors[row.id]",),
+                    classes="iv-dose-field iv-num",
+                    raw_attrs=[
+                        ':key="`${row.id}:${dose_version}`"',
+                        ':min="row.min"',
+                        ':max="row.max"',
+                        ':step="row.step"',
+                        ':id="`dose-${row.id}`"',
+                        ':aria-label="`Units at ${row.label} (${row.range})`"',
+                        "@change=\"trigger('set_units', [{ [row.id]: Number($event.target.value) }])\"",
+                        '@keydown.enter="$event.target.blur()"',
+                    ],
+                )
+            html.Div(
+                "{{ dose_errors[row.id] }}",
+                v_if="dose_errors[row.id]",
+                classes="text-caption text-error iv-dose-error",
+                raw_attrs=[':id="`dose-error-${row.id}`"', 'role="alert"'],
+            )
 
 
 def _scan_panel(ctrl: Any) -> None:
