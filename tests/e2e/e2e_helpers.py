@@ -248,6 +248,18 @@ def choose_protocol(page, title: str, units: str | None = None) -> None:
         wait_text(page, "#total-units", lambda t: t == units)
 
 
+def get_state(page, key: str):
+    """A trame state key's value as the page holds it."""
+    import json
+
+    return page.evaluate(f"() => window.trame.state.get({json.dumps(key)})")
+
+
+def wait_state(page, js: str, timeout_ms: int = 30_000) -> None:
+    """Wait until the JavaScript expression ``js`` (with ``s`` = the page's trame state) is true."""
+    page.wait_for_function(f"() => {{ const s = window.trame.state; return !!({js}); }}", timeout=timeout_ms)
+
+
 def set_state(page, key: str, value) -> None:
     """Set a trame state key from the browser (what a crafted request would do)."""
     import json

@@ -11,18 +11,23 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from e2e_helpers import choose_protocol, close_page, open_app, shot, start_app, stop_app, text, view_image, wait_text
+from camera_helpers import drag, view_centre, wheel
+from e2e_helpers import (
+    choose_protocol,
+    close_page,
+    get_state,
+    open_app,
+    shot,
+    start_app,
+    stop_app,
+    text,
+    view_image,
+    wait_state,
+    wait_text,
+)
 
 LATERO = "laterocollis"  # the protocol list's title contains it
 SIZES = ((1280, 800), (1024, 768), (768, 1024))
-
-
-def _state(page, key: str):
-    return page.evaluate(f"() => window.trame.state.get('{key}')")
-
-
-def _wait_state(page, js: str, timeout_ms: int = 30_000) -> None:
-    page.wait_for_function(f"() => {{ const s = window.trame.state; return !!({js}); }}", timeout=timeout_ms)
 
 
 def _set_dose(page, site: str, units: str) -> None:
@@ -33,14 +38,9 @@ def _set_dose(page, site: str, units: str) -> None:
 
 def _look_around(page) -> None:
     """Drag-rotate and wheel-zoom the view first, as a person would, then back to the front."""
-    box = page.locator(".iv-stage-view").bounding_box()
-    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-    page.mouse.move(cx, cy)
-    page.mouse.down()
-    page.mouse.move(cx + 120, cy + 10, steps=8)
-    page.mouse.up()
-    page.mouse.wheel(0, -240)
-    page.wait_for_timeout(500)
+    x, y = view_centre(page)
+    drag(page, x, y, 120, 10)
+    wheel(page, x, y, 2)
     page.click("#cam-right")  # the right side of the neck: the sites and their labels
     page.wait_for_timeout(1500)
 
@@ -83,7 +83,7 @@ def test_choose_a_dose_reload_and_record_it(browser, server, artifacts):
     wait_text(page, "#total-units", lambda t: t == "160", timeout=30)
     assert text(page, "#row-scm_upper td:nth-child(3)") == "35"
     assert "template 15 U" in text(page, "#dose-range-scm_upper")
-    order = next(r["order"] for r in _state(page, "site_rows") if r["id"] == "scm_upper")
+    order = next(r["order"] for r in get_state(page, "site_rows") if r["id"] == "scm_upper")
     # the labels are geometry in the view ("1: 35U"; tests/test_doses.py reads their texts): the view changes
     assert _view_changes(page, before) > 0, "the 3D view did not change with the dose (its label)"
     shot(page, artifacts, "doses-chosen-1280x800")
@@ -91,7 +91,7 @@ def test_choose_a_dose_reload_and_record_it(browser, server, artifacts):
     # outside the range: refused under its field, the field shows the plan's dose again
     _set_dose(page, "scm_middle", "45")
     wait_text(page, "#dose-error-scm_middle", lambda t: "45 U is outside this site's dose (10\u201340 U)" in t)
-    assert "Sternocleidomastoid (middle), right: 45 U" in _state(page, "message")
+    assert "Sternocleidomastoid (middle), right: 45 U" in get_state(page, "message")
     page.wait_for_function("() => document.querySelector('#dose-scm_middle').value === '15'", timeout=15_000)
     assert text(page, "#total-units") == "160"
     shot(page, artifacts, "doses-refused-1280x800")
@@ -123,18 +123,18 @@ def test_choose_a_dose_reload_and_record_it(browser, server, artifacts):
     page.fill("#rec-new-code", "TEST-DOSE1")
     page.click("#rec-create")
     wait_text(page, "#rec-patient-code", lambda t: t == "TEST-DOSE1", timeout=30)
-    _wait_state(page, "(s.get('rec_rows') || []).length === 8")
-    planned = {r["id"]: float(r["planned"]) for r in _state(page, "rec_rows")}
+    wait_state(page, "(s.get('rec_rows') || []).length === 8")
+    planned = {r["id"]: float(r["planned"]) for r in get_state(page, "rec_rows")}
     assert (planned["scm_upper"], planned["scm_middle"]) == (35, 20), planned
     assert text(page, "#rec-row-scm_upper td:nth-child(3)") == "35"
     page.fill("#rec-injector", "Dr Test")
     page.fill("#rec-lot", "LOT-DOSE-1")
     page.click("#rec-save-draft")
-    _wait_state(page, "(s.get('rec_notes') || []).some((n) => n.startsWith('Draft saved'))")
-    assert not _state(page, "rec_error")
-    visit = _state(page, "rec_visit")
+    wait_state(page, "(s.get('rec_notes') || []).some((n) => n.startsWith('Draft saved'))")
+    assert not get_state(page, "rec_error")
+    visit = get_state(page, "rec_visit")
     assert float(visit["total_planned"]) == 165, visit
-    saved = {r["id"]: float(r["planned"]) for r in _state(page, "rec_rows")}
+    saved = {r["id"]: float(r["planned"]) for r in get_state(page, "rec_rows")}
     assert (saved["scm_upper"], saved["scm_middle"]) == (35, 20), saved
     shot(page, artifacts, "doses-record-1280x800")
 
@@ -154,7 +154,7 @@ def test_choose_a_dose_reload_and_record_it(browser, server, artifacts):
     _set_dose(page, "levator_lower", "30")
     refusal = wait_text(page, "#dose-error-levator_lower", lambda t: "315 U" in t and "300 U" in t, timeout=30)
     assert "total 315 U is more than this protocol's 300 U" in refusal, refusal
-    assert "315 U" in _state(page, "message")
+    assert "315 U" in get_state(page, "message")
     assert text(page, "#total-units") == before and float(before) <= 300
     assert page.locator("#dose-levator_lower").input_value() != "30"  # the field shows the plan's dose again
     page.locator("#dose-panel").scroll_into_view_if_needed()

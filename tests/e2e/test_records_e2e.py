@@ -14,7 +14,19 @@ import time
 
 import numpy as np
 import pytest
-from e2e_helpers import ROOT, close_page, open_app, shot, start_app, stop_app, text, view_image, wait_text
+from e2e_helpers import (
+    ROOT,
+    close_page,
+    get_state,
+    open_app,
+    shot,
+    start_app,
+    stop_app,
+    text,
+    view_image,
+    wait_state,
+    wait_text,
+)
 
 CODE = "TEST-E2E1"
 LOT = "LOT-E2E-7"  # typed at first
@@ -27,25 +39,19 @@ def _record_tab(page) -> None:
     page.wait_for_selector("#record-panel", state="visible", timeout=15_000)
 
 
-def _state(page, key: str):
-    return page.evaluate(f"() => window.trame.state.get('{key}')")
-
-
-def _wait_state(page, js: str, timeout_ms: int = 30_000) -> None:
-    page.wait_for_function(f"() => {{ const s = window.trame.state; return !!({js}); }}", timeout=timeout_ms)
-
-
 def _wait_title(page, predicate, artifacts, name: str) -> str:
     """The visit's title once ``predicate`` holds; else fail with the page's own message (and a picture)."""
     try:
         return wait_text(page, "#rec-visit-title", predicate, timeout=30)
     except AssertionError as exc:
         shot(page, artifacts, f"records-failed-{name}")
-        raise AssertionError(f"{exc}; page says: {_state(page, 'rec_error') or _state(page, 'message')!r}") from None
+        raise AssertionError(
+            f"{exc}; page says: {get_state(page, 'rec_error') or get_state(page, 'message')!r}"
+        ) from None
 
 
 def _no_error(page) -> None:
-    err = _state(page, "rec_error")
+    err = get_state(page, "rec_error")
     assert not err, err
 
 
@@ -63,10 +69,10 @@ def test_patient_visit_reload_compare_diary_pdf(browser, server, artifacts, tmp_
     # today's plan: PREEMPT with follow-the-pain, left temporal pain; a new patient takes both as usual
     a.locator("#protocol-select .v-field").click()
     a.locator(".v-overlay-container .v-list-item", has_text="PREEMPT with follow-the-pain").first.click()
-    _wait_state(a, "s.get('protocol_id') === 'preempt-ftp'")
+    wait_state(a, "s.get('protocol_id') === 'preempt-ftp'")
     a.click("#chip-temporal")
     a.click("#side-temporal-left")
-    _wait_state(a, "JSON.stringify(s.get('pain_chips')) === '[\"left-temporal\"]'")
+    wait_state(a, "JSON.stringify(s.get('pain_chips')) === '[\"left-temporal\"]'")
     _record_tab(a)
     a.fill("#rec-new-code", CODE)
     a.click("#rec-create")
@@ -85,25 +91,25 @@ def test_patient_visit_reload_compare_diary_pdf(browser, server, artifacts, tmp_
     a.click("#rec-search")
     a.click(f"#rec-open-{CODE}")
     wait_text(a, "#rec-patient-code", lambda t: t == CODE, timeout=30)
-    _wait_state(a, "JSON.stringify(s.get('pain_chips')) === '[\"left-temporal\"]'")
+    wait_state(a, "JSON.stringify(s.get('pain_chips')) === '[\"left-temporal\"]'")
     # a change of origin offers to save it as the usual one
     a.click("#tab-plan")
     a.click("#chip-occipital")
-    _wait_state(a, "(s.get('pain_chips') || []).some((c) => c.endsWith('occipital'))")
+    wait_state(a, "(s.get('pain_chips') || []).some((c) => c.endsWith('occipital'))")
     _record_tab(a)
     a.wait_for_selector("#rec-offer-origin", timeout=15_000)
     assert "differs from the usual one" in text(a, "#rec-offer-origin")
     a.click("#tab-plan")
     a.click("#chip-occipital")  # back to the usual origin: the offer goes
-    _wait_state(a, "!(s.get('pain_chips') || []).some((c) => c.endsWith('occipital'))")
+    wait_state(a, "!(s.get('pain_chips') || []).some((c) => c.endsWith('occipital'))")
     _record_tab(a)
     a.wait_for_selector("#rec-offer-origin", state="detached", timeout=15_000)
 
     # the visit: one site skipped with its reason, lot, expiry, injector; a refusal first
-    rows = _state(a, "rec_rows")
+    rows = get_state(a, "rec_rows")
     assert len(rows) >= 31, len(rows)
     skipped = rows[0]["id"]
-    expected_given = float(_state(a, "totals")["units"]) - float(rows[0]["planned"])
+    expected_given = float(get_state(a, "totals")["units"]) - float(rows[0]["planned"])
     a.locator(f"#rec-skip-{skipped}").check()
     a.fill(f"#rec-reason-{skipped}", "bruise at the site")
     a.fill("#rec-injector", "Dr Test")
@@ -124,16 +130,16 @@ def test_patient_visit_reload_compare_diary_pdf(browser, server, artifacts, tmp_
     wait_text(b, "#rec-visit-title", lambda t: "draft" in t, timeout=30)
     b.fill("#rec-injector", "Dr Second")
     b.click("#rec-save-draft")
-    _wait_state(b, "(s.get('rec_notes') || []).some((n) => n.startsWith('Draft saved'))")
+    wait_state(b, "(s.get('rec_notes') || []).some((n) => n.startsWith('Draft saved'))")
     _no_error(b)
     a.click("#rec-sign")
     wait_text(a, "#rec-error", lambda t: "changed by someone else" in t, timeout=30)
     shot(a, artifacts, "records-stale-refused")
     close_page(b)
     # the first browser reopens the draft (now with the second's injector) and signs it
-    visit_id = _state(a, "rec_visit")["id"]
+    visit_id = get_state(a, "rec_visit")["id"]
     a.click(f"#rec-visit-{visit_id}")
-    _wait_state(a, "(s.get('rec_form') || {}).injector === 'Dr Second'")
+    wait_state(a, "(s.get('rec_form') || {}).injector === 'Dr Second'")
     a.click("#rec-sign")
     _wait_title(a, lambda t: "signed" in t, artifacts, "sign")
     _no_error(a)
@@ -154,7 +160,7 @@ def test_patient_visit_reload_compare_diary_pdf(browser, server, artifacts, tmp_
         "() => { const e = document.querySelector('#total-units'); return e && e.textContent.trim().length > 0 }",
         timeout=60_000,
     )
-    _wait_state(a, f"(s.get('rec_patient') || {{}}).code === '{CODE}'", timeout_ms=60_000)
+    wait_state(a, f"(s.get('rec_patient') || {{}}).code === '{CODE}'", timeout_ms=60_000)
     if not a.locator("#record-panel").is_visible():
         _record_tab(a)
     row = wait_text(a, f"#rec-visit-{visit_id}", lambda t: LOT2 in t, timeout=30)
@@ -184,7 +190,7 @@ def test_patient_visit_reload_compare_diary_pdf(browser, server, artifacts, tmp_
         a.fill("#rec-diary-month", month)
         a.fill("#rec-diary-days", str(days))
         a.click("#rec-diary-add")
-        _wait_state(a, f"(s.get('rec_patient') || {{}}).outcomes.some((o) => o.month === '{month}')")
+        wait_state(a, f"(s.get('rec_patient') || {{}}).outcomes.some((o) => o.month === '{month}')")
     _no_error(a)
     a.wait_for_function(
         "() => { const i = document.querySelector('#rec-chart'); return i && i.complete && i.naturalWidth > 300 }",

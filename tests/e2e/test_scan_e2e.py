@@ -7,27 +7,18 @@ import time
 from pathlib import Path
 
 import numpy as np
-from camera_helpers import on_page, settled_camera
-from e2e_helpers import shot, view_element, wait_text
+from camera_helpers import drag, on_page, settled_camera, view_centre, wheel
+from e2e_helpers import get_state, shot, view_element, wait_text
 
 ROOT = Path(__file__).resolve().parents[2]
 SCAN = ROOT / "tests" / "scans" / "fsaverage-head.ply"
 WAIT_S = 180.0  # bounded: landmarking this scan takes ~20 s on an idle 2-core machine
 
 
-def _state(page, key: str):
-    return page.evaluate(f"() => window.trame.state.get('{key}')")
-
-
 def _drag_and_zoom(page) -> None:
-    box = view_element(page).bounding_box()
-    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-    page.mouse.move(cx, cy)
-    page.mouse.down()
-    page.mouse.move(cx + 50, cy + 8, steps=6)
-    page.mouse.up()
-    page.mouse.wheel(0, -120)
-    page.wait_for_timeout(400)
+    x, y = view_centre(page)
+    drag(page, x, y, 50, 8)
+    wheel(page, x, y, 1)
 
 
 def test_load_a_scan_review_move_a_landmark_and_plan(page, artifacts: Path) -> None:
@@ -43,7 +34,7 @@ def test_load_a_scan_review_move_a_landmark_and_plan(page, artifacts: Path) -> N
     shown = False
     t0 = time.time()
     while time.time() - t0 < WAIT_S:
-        phase, step, pct = _state(page, "scan_phase"), _state(page, "scan_step"), _state(page, "scan_percent")
+        phase, step, pct = get_state(page, "scan_phase"), get_state(page, "scan_step"), get_state(page, "scan_percent")
         if step and (not steps or steps[-1] != step):
             steps.append(step)
             percents.append(int(pct))
@@ -54,10 +45,10 @@ def test_load_a_scan_review_move_a_landmark_and_plan(page, artifacts: Path) -> N
             shown = True
         if phase == "review":
             break
-        refused = phase != "busy" and _state(page, "message_type") == "error" and _state(page, "message")
+        refused = phase != "busy" and get_state(page, "message_type") == "error" and get_state(page, "message")
         assert not refused, f"the scan was refused: {refused}"
         page.wait_for_timeout(150)
-    assert _state(page, "scan_phase") == "review", f"no review after {WAIT_S:.0f} s; steps seen {steps}"
+    assert get_state(page, "scan_phase") == "review", f"no review after {WAIT_S:.0f} s; steps seen {steps}"
     for needed in ("align", "fit"):  # the slow ones are seen; the fast ones may pass between polls
         assert needed in steps, steps
     assert percents == sorted(percents)
@@ -82,7 +73,7 @@ def test_load_a_scan_review_move_a_landmark_and_plan(page, artifacts: Path) -> N
     # (where the browser's live camera draws that point) puts it there
     page.locator("#scan-landmarks tr[data-landmark='nasion']").click()
     page.wait_for_function("() => window.trame.state.get('landmark_name') === 'nasion'")
-    rows_by_name = {r["name"]: r for r in _state(page, "scan_review")["rows"]}
+    rows_by_name = {r["name"]: r for r in get_state(page, "scan_review")["rows"]}
     nasion, glabella = (np.asarray(rows_by_name[k]["point"]) for k in ("nasion", "glabella"))
     target = nasion + 0.5 * (glabella - nasion)
     px = settled_camera(page).project(target)[0]
@@ -93,7 +84,7 @@ def test_load_a_scan_review_move_a_landmark_and_plan(page, artifacts: Path) -> N
         "() => document.querySelector(\"#scan-landmarks tr[data-landmark='nasion']\").dataset.state === 'moved'",
         timeout=60_000,
     )
-    moved = np.asarray({r["name"]: r for r in _state(page, "scan_review")["rows"]}["nasion"]["point"])
+    moved = np.asarray({r["name"]: r for r in get_state(page, "scan_review")["rows"]}["nasion"]["point"])
     assert 0.5 < np.linalg.norm(moved - nasion) < 15, (moved, nasion)
     page.wait_for_timeout(800)
     shot(page, artifacts, "scan-review-moved")
