@@ -153,13 +153,7 @@ class BodyTypeControls:
         if pain is not None:  # the pain point stays on the same spot of the skin
             place = SkinPlaces.of(old_head.mesh, np.asarray(pain, dtype=float), old_head.surface)
             pain = tuple(float(c) for c in place.on(new_head.mesh.points)[0])
-        saved = (s.base_head, s.head, s.pain_point)
-        s.base_head, s.head, s.pain_point = new_head, new_head, pain
-        try:
-            s.recompute()
-        except Exception:
-            s.base_head, s.head, s.pain_point = saved
-            raise
+        s.use_head(new_head, pain)
         # the drawn skin follows the new head by its places on the head it was drawn for
         skin = self.scene.meshes["head"]  # type: ignore[attr-defined]
         skin.points, skin.point_data["Normals"] = self._preview().skin_on(new_head.mesh.points)

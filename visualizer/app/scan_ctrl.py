@@ -276,12 +276,7 @@ class ScanControls:
             warnings=warnings,
         )
         before = self._scan_before or (s.base_head, s.head, s.pain_point)
-        s.base_head, s.head, s.pain_point = head, head, None
-        try:
-            s.recompute()
-        except Exception:
-            s.base_head, s.head, s.pain_point = before
-            raise
+        s.use_head(head)
         self._scan_before = before
         self._scan_found = found
         self._scan_draw(head, review=True)

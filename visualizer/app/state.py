@@ -328,6 +328,7 @@ class Session:
             self.pain_side,
             self.pain_point,
             self.follow_the_pain,
+            self.base_head,
             self.head,
             dict(self.units),
         )
@@ -341,12 +342,22 @@ class Session:
                 self.pain_side,
                 self.pain_point,
                 self.follow_the_pain,
+                self.base_head,
                 self.head,
                 self.units,
             ) = saved
             raise
 
     # -- inputs ------------------------------------------------------------------------------
+    def use_head(self, head: Any, pain_point: tuple[float, float, float] | None = None) -> Any:
+        """Plan on another head (a body type, a scan): it becomes the base and the current head,
+        with ``pain_point`` (that head's mesh frame, mm) or none. Nothing changes if the plan fails."""
+
+        def change() -> None:
+            self.base_head, self.head, self.pain_point = head, head, pain_point
+
+        return self._transaction(change)
+
     def set_protocol(self, ref: str) -> Any:
         """Another protocol: its sites start at the template's doses (chosen units are per protocol)."""
 
